@@ -289,6 +289,9 @@ class InhouseGeneration(Frozen):
     ramp_months: NonNegFloat = Field(
         default=0.0, description="Months after launch for supply to reach the foundry cap."
     )
+    lead_time_weeks: Annotated[float, Field(ge=0, le=520, allow_inf_nan=False)] = Field(
+        description="Weeks from order to delivery of the chip."
+    )
 
 
 class InhouseProgram(Frozen):

@@ -1,0 +1,202 @@
+"""Software maturity, porting friction and platform choice: pure functions.
+
+The mechanism behind the articles' 2023 figures (Trainium 0.5% and Inferentia 2.7% of Nvidia
+GPU usage): a stack's maturity relative to CUDA rises on an exogenous logistic plus learning
+from use (the flywheel); a workload can only move to a stack that has the features it needs;
+moving costs engineer-months, takes time and may fail, all shrinking as maturity rises; an
+immature stack delivers less of the chip's peak (a software-efficiency penalty). Customers
+weigh these in a multinomial logit with alternative-specific constants (the unobserved CUDA
+preference, calibrated), imitation of peers (Bass) and a switching hurdle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.schema import Adoption, StackSpec
+
+MATURITY_REFERENCE_YEAR = 2023.0  # maturity_start is the maturity on 2023-01-01
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+
+
+def exogenous_maturity(stack: StackSpec, year: float) -> float:
+    """Maturity relative to CUDA (0..1) from the stack's logistic, without learning by use.
+
+    The logistic is rescaled so that it equals ``maturity_start`` in 2023.0 and tends to 1.
+
+    >>> from sim.schema import StackSpec
+    >>> s = StackSpec(name="n", vendor="aws", maturity_start=0.2, maturity_midpoint_year=2027.0,
+    ...     maturity_steepness_per_year=1.0, porting_engineer_months_training=10,
+    ...     porting_engineer_months_inference=2, port_failure_probability=0.3)
+    >>> exogenous_maturity(s, 2023.0)
+    0.2
+    >>> 0.2 < exogenous_maturity(s, 2027.0) < exogenous_maturity(s, 2030.0) < 1.0
+    True
+    """
+    m0 = stack.maturity_start
+    if m0 >= 1.0:
+        return 1.0
+    k = stack.maturity_steepness_per_year
+    s0 = _sigmoid(k * (MATURITY_REFERENCE_YEAR - stack.maturity_midpoint_year))
+    s = _sigmoid(k * (year - stack.maturity_midpoint_year))
+    rel = (s - s0) / (1.0 - s0) if s0 < 1.0 else 0.0
+    return min(1.0, max(0.0, m0 + (1.0 - m0) * rel))
+
+
+def maturity(
+    stack: StackSpec, year: float, cumulative_usage_share: float, flywheel_strength: float
+) -> float:
+    """Maturity with the flywheel: use of the stack (its share of cumulative chip-hours) adds.
+
+    >>> from sim.schema import StackSpec
+    >>> s = StackSpec(name="n", vendor="aws", maturity_start=0.2, maturity_midpoint_year=2027.0,
+    ...     maturity_steepness_per_year=1.0, porting_engineer_months_training=10,
+    ...     porting_engineer_months_inference=2, port_failure_probability=0.3)
+    >>> maturity(s, 2023.0, 0.1, 1.0)
+    0.30000000000000004
+    >>> maturity(s, 2023.0, 5.0, 1.0)
+    1.0
+    """
+    return min(1.0, exogenous_maturity(stack, year) + flywheel_strength * cumulative_usage_share)
+
+
+def software_efficiency(maturity_value: float, floor: float) -> float:
+    """Fraction of CUDA-equivalent throughput the stack achieves at this maturity.
+
+    >>> software_efficiency(1.0, 0.5), software_efficiency(0.0, 0.5), software_efficiency(0.5, 0.5)
+    (1.0, 0.5, 0.75)
+    """
+    return floor + (1.0 - floor) * min(1.0, max(0.0, maturity_value))
+
+
+def feature_available(stack: StackSpec, feature: str, on: dt.date) -> bool:
+    """Whether `feature` is usable on `stack` on date `on` (unknown features are not)."""
+    f = stack.features.get(feature)
+    return f is not None and f.available_from is not None and f.available_from <= on
+
+
+def features_met(stack: StackSpec, required: Sequence[str], on: dt.date) -> bool:
+    """Whether every required feature is available on the stack on date `on`."""
+    return all(feature_available(stack, f, on) for f in required)
+
+
+@dataclass(frozen=True)
+class PortTerms:
+    """What porting one workload to a stack costs at a given maturity."""
+
+    cost_usd: float
+    duration_hours: float
+    failure_probability: float
+
+
+def port_terms(
+    stack: StackSpec,
+    workload: str,
+    maturity_value: float,
+    *,
+    porting_scale: float,
+    engineer_usd_per_month: float,
+    port_months_at_zero_maturity: float,
+    hours_per_month: float,
+) -> PortTerms:
+    """Cost, duration and failure chance of a port, each shrinking linearly as maturity -> 1.
+
+    >>> from sim.schema import StackSpec
+    >>> s = StackSpec(name="n", vendor="aws", maturity_start=0.2, maturity_midpoint_year=2027.0,
+    ...     maturity_steepness_per_year=1.0, porting_engineer_months_training=10,
+    ...     porting_engineer_months_inference=2, port_failure_probability=0.3)
+    >>> t = port_terms(s, "training", 0.5, porting_scale=2.0, engineer_usd_per_month=20000.0,
+    ...     port_months_at_zero_maturity=6.0, hours_per_month=730.0)
+    >>> t.cost_usd, t.duration_hours, t.failure_probability
+    (200000.0, 2190.0, 0.15)
+    """
+    gap = 1.0 - min(1.0, max(0.0, maturity_value))
+    months = (
+        stack.porting_engineer_months_training
+        if workload == "training"
+        else stack.porting_engineer_months_inference
+    )
+    return PortTerms(
+        cost_usd=months * porting_scale * gap * engineer_usd_per_month,
+        duration_hours=port_months_at_zero_maturity * gap * hours_per_month,
+        failure_probability=stack.port_failure_probability * gap,
+    )
+
+
+def logit_shares(utilities: Sequence[float]) -> np.ndarray:
+    """Multinomial-logit choice probabilities (numerically stable softmax).
+
+    >>> logit_shares([0.0, 0.0]).tolist()
+    [0.5, 0.5]
+    >>> bool(logit_shares([1000.0, 0.0])[0] == 1.0)
+    True
+    """
+    u = np.asarray(utilities, dtype=float)
+    if u.size == 0:
+        return u
+    e = np.exp(u - u.max())
+    return np.asarray(e / e.sum())
+
+
+@dataclass(frozen=True)
+class Option:
+    """One platform a customer may put a workload on, as the customer sees it at a review."""
+
+    pool: str
+    stack: str
+    unit_cost_usd: float  # price per useful unit of work (PFLOP or million tokens)
+    port_cost_usd: float  # 0 when the customer already runs on the stack
+    port_failure_probability: float
+    peer_share: float  # share of the segment's workload already on this stack
+    current: bool  # the stack the customer mostly runs this workload on today
+
+
+def option_utilities(
+    options: Sequence[Option],
+    *,
+    volume_units: float,
+    delay_cost_usd: float,
+    risk_aversion: float,
+    switching_hurdle_fraction: float,
+    adoption: Adoption,
+    workload: str,
+) -> np.ndarray:
+    """Utility of each option: minus scaled log expected cost, plus constants and imitation.
+
+    Expected cost over the planning horizon = volume x unit cost + porting cost + risk
+    aversion x failure probability x the cost of the delay a failed port causes. A stack other
+    than the current one must beat it by the switching hurdle.
+    """
+    utilities = []
+    for o in options:
+        cost = volume_units * o.unit_cost_usd + o.port_cost_usd
+        cost += risk_aversion * o.port_failure_probability * delay_cost_usd
+        if not o.current:
+            cost *= 1.0 + switching_hurdle_fraction
+        asc = adoption.stack_preference.get(o.stack, {}).get(workload, 0.0)  # type: ignore[call-overload]
+        u = -adoption.logit_scale * math.log(max(cost, 1e-300)) + asc
+        u += adoption.peer_influence * o.peer_share
+        utilities.append(u)
+    return np.asarray(utilities, dtype=float)
+
+
+def move_toward(
+    current: Mapping[str, float], target: Mapping[str, float], rate: float
+) -> dict[str, float]:
+    """Shares after moving a fraction `rate` of the way from `current` to `target`.
+
+    >>> move_toward({"a": 1.0}, {"a": 0.5, "b": 0.5}, 0.5)
+    {'a': 0.75, 'b': 0.25}
+    """
+    keys = list(dict.fromkeys([*current, *target]))
+    return {
+        k: current.get(k, 0.0) + rate * (target.get(k, 0.0) - current.get(k, 0.0)) for k in keys
+    }

@@ -1,0 +1,578 @@
+"""The ``xpusim`` command line (also ``python -m sim``).
+
+Every command that takes a scenario accepts ``--set a.b.c=value`` (repeatable). Errors in
+user input (a bad scenario, a bad ``--set``, an unreadable file, an unwritable output
+folder) are printed as one ``error: <file>:<line>: ...`` line on stderr with exit status
+2 and no traceback; command-line usage errors also exit 2. The simulation itself is
+imported lazily so that ``--help`` and ``validate`` stay fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import click
+import pandas as pd
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from sim import __version__
+from sim.errors import UserError
+
+__all__ = ["app", "main"]
+
+
+# --------------------------------------------------------------------------- error handling
+
+
+def _user_error_from(exc: BaseException) -> UserError | None:
+    """The user-facing form of an exception raised while reading input, or None."""
+    if isinstance(exc, UserError):
+        return exc
+    if isinstance(exc, yaml.YAMLError):
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        file = mark.name if mark is not None and mark.name not in (None, "<unicode string>") else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        return UserError(f"YAML syntax error: {problem}", file=file, line=line)
+    if isinstance(exc, UnicodeDecodeError):
+        return UserError(f"file is not valid UTF-8 text ({exc.reason} at byte {exc.start})")
+    if isinstance(exc, OSError):
+        name = exc.filename
+        reason = exc.strerror or str(exc)
+        return UserError(f"{reason}: {name}" if name else reason)
+    return None
+
+
+class _Group(TyperGroup):
+    """The top-level command group: turns user errors into one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (UserError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+            error = _user_error_from(exc)
+            if error is None:  # pragma: no cover - _user_error_from covers these types
+                raise
+            _fail(error)
+
+
+def _fail(error: UserError) -> NoReturn:
+    message = " ".join(str(error).split("\n"))
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+app = typer.Typer(
+    name="xpusim",
+    cls=_Group,
+    help="Simulate the economics of cloud AI accelerators (Nvidia GPUs vs in-house chips).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"xpusim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """xpusim: cloud AI accelerator economics as a discrete-event simulation."""
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _console() -> Console:
+    """A console on stdout: colour on a terminal, plain wide text otherwise (pipes, tests)."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(
+        highlight=False, no_color=True, color_system=None, width=200, soft_wrap=False
+    )
+
+
+def _fmt(value: Any) -> str:
+    """A compact human form of a number or other value.
+
+    >>> [_fmt(v) for v in (1234567.891, 0.123456, 12.0, 3, None, True, float("nan"))]
+    ['1,234,568', '0.1235', '12', '3', '-', 'yes', 'nan']
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and abs(value) >= 1e4:
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for i, header in enumerate(headers):
+        table.add_column(Text(header), justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(_fmt(v)) for v in row))
+    return table
+
+
+def _summary_tables(summary: Mapping[str, Any]) -> list[Table]:
+    """Tables for the headline results: scalars, flat dicts, and dicts of flat dicts."""
+    tables: list[Table] = []
+    scalars = [(k, v) for k, v in sorted(summary.items()) if _is_scalar(v)]
+    if scalars:
+        tables.append(_table("Headline results", ["key", "value"], scalars))
+    for key, value in sorted(summary.items()):
+        if not isinstance(value, Mapping) or not value:
+            continue
+        if all(_is_scalar(v) for v in value.values()):
+            if len(value) <= 40:
+                tables.append(_table(key, ["key", "value"], sorted(value.items())))
+            continue
+        if all(
+            isinstance(v, Mapping) and all(_is_scalar(x) for x in v.values())
+            for v in value.values()
+        ):
+            columns: list[str] = []
+            for inner in value.values():
+                columns.extend(str(c) for c in inner if str(c) not in columns)
+            if len(columns) <= 16 and len(value) <= 60:
+                rows = [
+                    [k, *({str(c): x for c, x in v.items()}.get(c) for c in columns)]
+                    for k, v in sorted(value.items())
+                ]
+                tables.append(_table(key, ["", *columns], rows))
+    return tables
+
+
+# --------------------------------------------------------------------------- shared options
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a scenario value by dotted key path, e.g. economics.pue=1.2 (repeatable).",
+    ),
+]
+
+
+def _load(path: Path, overrides: Sequence[str] | None) -> Any:
+    from sim.loader import load_scenario
+
+    return load_scenario(path, tuple(overrides or ()))
+
+
+@contextmanager
+def _collect(report: Callable[[UserError], None]) -> Iterator[None]:
+    """Report a user error through ``report`` instead of stopping the command."""
+    try:
+        yield
+    except (UserError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        error = _user_error_from(exc)
+        if error is None:  # pragma: no cover
+            raise
+        report(error)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    set_: SetOption = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", min=0, help="Root random seed (default: the scenario's seed)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Run folder to create (default results/<name>/<time>-<hash>)."
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the run folder path.")
+    ] = False,
+) -> None:
+    """Run a scenario and write its run folder.
+
+    Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
+    """
+    from sim.runfolder import write_run
+
+    loaded = _load(scenario, set_)
+    run_seed = loaded.scenario.seed if seed is None else seed
+    produce = _producer(loaded, run_seed)
+    folder = write_run(out, loaded, run_seed, produce)
+    if quiet:
+        typer.echo(str(folder))
+        return
+    console = _console()
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    for table in _summary_tables(summary):
+        console.print(table)
+    console.print(Text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
+    console.print(Text(f"run folder: {folder}"))
+
+
+def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
+    """The engine's run, or the static per-chip economics while no engine is installed."""
+    try:
+        from sim.runner import run as engine_run
+    except ModuleNotFoundError as exc:
+        if exc.name != "sim.runner":
+            raise
+        return lambda: _static_run(loaded)
+    return lambda: engine_run(loaded.scenario, seed)
+
+
+def _static_run(loaded: Any) -> Any:
+    from sim.runfolder import RunOutput
+    from sim.tco import static_tco_table
+
+    table = static_tco_table(loaded.scenario)
+    keys = ["tco_usd_per_busy_chip_hour", "usd_per_pflop", "usd_per_mtok"]
+    summary: dict[str, Any] = {
+        "engine": "static (no discrete-event engine installed)",
+        "static_tco": {
+            row["chip"]: {k: float(row[k]) for k in keys} for row in table.to_dict("records")
+        },
+    }
+    return RunOutput(summary=summary, tables={"tco": table})
+
+
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path], typer.Argument(help="Scenario YAML files to check.", show_default=False)
+    ],
+    set_: SetOption = None,
+) -> None:
+    """Check scenario files: 'ok <file>' for each valid one, the first error of each other.
+
+    Example: xpusim validate scenarios/*.yaml
+    """
+    bad = 0
+
+    def report(error: UserError) -> None:
+        nonlocal bad
+        bad += 1
+        typer.echo(f"error: {' '.join(str(error).splitlines())}", err=True)
+
+    for file in files:
+        with _collect(report):
+            _load(file, set_)
+            typer.echo(f"ok {file}")
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command()
+def show(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    set_: SetOption = None,
+) -> None:
+    """Print the fully resolved scenario (extends and --set applied) as YAML.
+
+    Example: xpusim show scenarios/baseline.yaml --set economics.pue=1.3
+    """
+    from sim.loader import dump_yaml
+
+    loaded = _load(scenario, set_)
+    text = dump_yaml(loaded.data)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+@app.command()
+def schema(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the JSON Schema here instead of stdout."),
+    ] = None,
+) -> None:
+    """Write the JSON Schema of scenario files (for editor completion and checking).
+
+    Example: xpusim schema --out xpusim.schema.json
+    """
+    from sim.loader import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def diff(
+    a: Annotated[Path, typer.Argument(help="First scenario.", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Second scenario.", show_default=False)],
+    set_a: Annotated[
+        list[str] | None,
+        typer.Option("--set-a", metavar="KEY=VALUE", help="Override applied to A (repeatable)."),
+    ] = None,
+    set_b: Annotated[
+        list[str] | None,
+        typer.Option("--set-b", metavar="KEY=VALUE", help="Override applied to B (repeatable)."),
+    ] = None,
+) -> None:
+    """List the resolved assumptions that differ between two scenarios.
+
+    Example: xpusim diff scenarios/baseline.yaml scenarios/low_friction.yaml
+    """
+    from sim.loader import diff_scenarios
+
+    left = _load(a, set_a)
+    right = _load(b, set_b)
+    rows = diff_scenarios(left.data, right.data)
+    console = _console()
+    if not rows:
+        console.print(Text("no differences"))
+        return
+    table = Table(title=f"{len(rows)} differences", title_justify="left")
+    table.add_column("path")
+    table.add_column(Text(str(a)), overflow="fold")
+    table.add_column(Text(str(b)), overflow="fold")
+    for path, left_value, right_value in rows:
+        table.add_row(Text(str(path)), Text(_diff_value(left_value)), Text(_diff_value(right_value)))
+    console.print(table)
+
+
+def _diff_value(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, default=str, sort_keys=True)
+    return _fmt(value)
+
+
+_CATALOG_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "id"),
+    ("vendor", "vendor"),
+    ("stack", "stack"),
+    ("launch", "launch"),
+    ("training TFLOP/s", "training_tflops"),
+    ("HBM GB", "hbm_gb"),
+    ("mem TB/s", "memory_tb_per_s"),
+    ("busy W", "busy_power_w"),
+    ("unit USD", "unit_cost_usd"),
+    ("USD/chip-h", "cloud_price_usd_per_chip_hour"),
+    ("tokens/s", "inference_tokens_per_s"),
+    ("MFU", "training_mfu"),
+    ("sources", "sources"),
+)
+
+
+@app.command()
+def catalog(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Report numbers without a source and broken article ratios."),
+    ] = False,
+    chip: Annotated[
+        str | None, typer.Option("--chip", help="Show one chip, each figure with its source.")
+    ] = None,
+) -> None:
+    """Print the shipped chip catalog with the sources of its numbers.
+
+    Example: xpusim catalog --chip trainium2; xpusim catalog --check
+    """
+    from sim.catalog import catalog_table, check_catalog, ratio_results
+    from sim.loader import load_catalog
+
+    cat, provenance = load_catalog()
+    console = _console()
+    if check:
+        problems = check_catalog(cat, provenance)
+        rows = [
+            [
+                r.name,
+                f"{r.numerator}/{r.denominator}",
+                r.metric,
+                r.expected,
+                f"±{r.tolerance:.0%}",
+                measured,
+                "ok" if ok else "FAIL",
+                r.source,
+            ]
+            for r, measured, ok in ratio_results(cat)
+        ]
+        console.print(
+            _table(
+                "Article ratios",
+                ["ratio", "chips", "metric", "expected", "tolerance", "catalog", "", "source"],
+                rows,
+            )
+        )
+        for problem in problems:
+            console.print(Text(f"problem: {problem}"))
+        if problems:
+            console.print(Text(f"{len(problems)} problem(s) in the catalog"))
+            raise typer.Exit(1)
+        console.print(Text("catalog check passed: every number has a source; ratios hold"))
+        return
+    if chip is not None:
+        _print_chip(console, cat, provenance, chip)
+        return
+    table = catalog_table(cat, provenance)
+    table["training_tflops"] = [cat.chips[c].training_tflops for c in table["id"]]
+    console.print(
+        _table(
+            f"Chip catalog ({len(table)} chips)",
+            [h for h, _ in _CATALOG_COLUMNS],
+            [[row[c] for _, c in _CATALOG_COLUMNS] for row in table.to_dict("records")],
+        )
+    )
+
+
+def _print_chip(console: Console, cat: Any, provenance: Mapping[str, Any], chip: str) -> None:
+    from sim.catalog import provenance_entry
+
+    if chip not in cat.chips:
+        close = difflib.get_close_matches(chip, list(cat.chips), n=1)
+        raise UserError(
+            f"unknown chip {chip!r}",
+            hint=f"did you mean {close[0]!r}?" if close else f"known: {', '.join(cat.chips)}",
+        )
+    spec = cat.chips[chip]
+    rows = []
+    for name in type(spec).model_fields:
+        value = getattr(spec, name)
+        entry = provenance_entry(provenance, f"chips.{chip}.{name}") or {}
+        shown = ", ".join(value) if isinstance(value, tuple) else value
+        rows.append(
+            [
+                name,
+                shown,
+                entry.get("unit", ""),
+                entry.get("source", ""),
+                entry.get("date", ""),
+                entry.get("kind", ""),
+                entry.get("note", ""),
+            ]
+        )
+    console.print(
+        _table(
+            f"{spec.name} ({chip})",
+            ["field", "value", "unit", "source", "date", "kind", "note"],
+            rows,
+        )
+    )
+
+
+_TCO_VIEW: tuple[tuple[str, str], ...] = (
+    ("chip", "chip"),
+    ("capex USD", "capex_usd_per_chip"),
+    ("TCO USD/chip-h", "tco_usd_per_chip_hour"),
+    ("TCO USD/busy chip-h", "tco_usd_per_busy_chip_hour"),
+    ("USD/PFLOP", "usd_per_pflop"),
+    ("USD/Mtok", "usd_per_mtok"),
+    ("price USD/chip-h", "on_demand_usd_per_chip_hour"),
+    ("blended USD/chip-h", "blended_usd_per_chip_hour"),
+    ("customer USD/PFLOP", "customer_usd_per_pflop"),
+    ("customer USD/Mtok", "customer_usd_per_mtok"),
+    ("margin USD/busy chip-h", "gross_margin_usd_per_busy_chip_hour"),
+)
+_TCO_BREAKDOWN: tuple[tuple[str, str], ...] = (
+    ("chip", "chip"),
+    ("street x", "street_price_multiplier"),
+    ("server+net USD", "server_network_usd_per_chip"),
+    ("capital", "capital_usd_per_chip_hour"),
+    ("power", "power_usd_per_chip_hour"),
+    ("facility", "facility_usd_per_chip_hour"),
+    ("maintenance", "maintenance_usd_per_chip_hour"),
+    ("total", "tco_usd_per_chip_hour"),
+)
+
+
+@app.command()
+def tco(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    set_: SetOption = None,
+    utilization: Annotated[
+        float | None,
+        typer.Option(
+            "--utilization",
+            "-u",
+            min=0.0,
+            max=1.0,
+            help="Busy fraction of installed hours (default: procurement target_utilization).",
+        ),
+    ] = None,
+    all_chips: Annotated[
+        bool, typer.Option("--all-chips", help="Every catalog chip, not only the pools.")
+    ] = False,
+) -> None:
+    """Print the static per-chip TCO, unit costs, customer prices and margin.
+
+    Example: xpusim tco scenarios/baseline.yaml --utilization 0.6 --all-chips
+    """
+    from sim.tco import static_tco_table
+
+    loaded = _load(scenario, set_)
+    table: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips)
+    u = float(table["utilization"].iloc[0]) if len(table) else utilization
+    console = _console()
+    records = table.to_dict("records")
+    console.print(
+        _table(
+            f"Static economics per chip at utilisation {_fmt(u)} ({loaded.scenario.name})",
+            [h for h, _ in _TCO_VIEW],
+            [[row[c] for _, c in _TCO_VIEW] for row in records],
+        )
+    )
+    console.print(
+        _table(
+            "Provider TCO per installed chip-hour by component (USD)",
+            [h for h, _ in _TCO_BREAKDOWN],
+            [[row[c] for _, c in _TCO_BREAKDOWN] for row in records],
+        )
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point of ``xpusim``."""
+    app(args=list(argv) if argv is not None else None, prog_name="xpusim")

@@ -1,0 +1,190 @@
+"""Static per-chip economics of a scenario: TCO, unit costs, customer prices and margin.
+
+One row per chip at a fixed utilisation, computed with the pure functions of
+:mod:`sim.economics` on the scenario's economics section, without simulating anything.
+Prices and multipliers are taken at the horizon start. Every column names its unit.
+
+Columns (per chip):
+
+- ``street_price_multiplier``: vendor street price / list price at the horizon start
+  (merchant chips; 1 for in-house chips and where the scenario gives none);
+- ``capex_usd_per_chip``: unit cost x street multiplier; ``server_network_usd_per_chip``;
+- ``utilization``: fraction of installed hours that are busy;
+- ``capital_``, ``power_``, ``facility_``, ``maintenance_`` and
+  ``tco_usd_per_chip_hour``: provider cost per installed chip-hour;
+- ``tco_usd_per_busy_chip_hour``: the same per busy hour (divided by utilisation);
+- ``pflop_per_busy_chip_hour`` and ``usd_per_pflop``: useful compute at the catalog's
+  training TFLOP/s and reference MFU (software efficiency 1) and the provider's cost of it;
+- ``mtok_per_busy_chip_hour`` and ``usd_per_mtok``: inference output at the catalog's
+  reference tokens/s and the provider's cost per million tokens;
+- ``on_demand_usd_per_chip_hour``: catalog price x the pool's price multiplier at the
+  horizon start; ``blended_usd_per_chip_hour``: after committed-use discounts;
+- ``customer_usd_per_pflop`` and ``customer_usd_per_mtok``: what a customer pays for the
+  same work at the blended price;
+- ``gross_margin_usd_per_busy_chip_hour``: blended price - provider TCO per busy hour, and
+  ``gross_margin_fraction`` of the blended price.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sim import economics as econ
+from sim.errors import UserError
+from sim.schema import MERCHANT_VENDORS, PricePoint, Scenario
+
+__all__ = ["TCO_COLUMNS", "multiplier_at", "static_tco_table"]
+
+TCO_COLUMNS: tuple[str, ...] = (
+    "chip",
+    "name",
+    "vendor",
+    "family",
+    "in_pool",
+    "street_price_multiplier",
+    "capex_usd_per_chip",
+    "server_network_usd_per_chip",
+    "utilization",
+    "capital_usd_per_chip_hour",
+    "power_usd_per_chip_hour",
+    "facility_usd_per_chip_hour",
+    "maintenance_usd_per_chip_hour",
+    "tco_usd_per_chip_hour",
+    "tco_usd_per_busy_chip_hour",
+    "pflop_per_busy_chip_hour",
+    "usd_per_pflop",
+    "mtok_per_busy_chip_hour",
+    "usd_per_mtok",
+    "on_demand_usd_per_chip_hour",
+    "blended_usd_per_chip_hour",
+    "customer_usd_per_pflop",
+    "customer_usd_per_mtok",
+    "gross_margin_usd_per_busy_chip_hour",
+    "gross_margin_fraction",
+)
+"""Columns of :func:`static_tco_table`, in order."""
+
+
+def multiplier_at(schedule: Sequence[PricePoint], when: dt.date, default: float = 1.0) -> float:
+    """The value of a step schedule on ``when``: the latest point starting on or before it.
+
+    >>> pts = (PricePoint(start=dt.date(2023, 1, 1), value=2.0),
+    ...        PricePoint(start=dt.date(2024, 1, 1), value=1.2))
+    >>> multiplier_at(pts, dt.date(2022, 6, 1)), multiplier_at(pts, dt.date(2023, 1, 1))
+    (1.0, 2.0)
+    >>> multiplier_at(pts, dt.date(2025, 1, 1))
+    1.2
+    """
+    value = default
+    for point in sorted(schedule, key=lambda p: p.start):
+        if point.start <= when:
+            value = point.value
+    return value
+
+
+def static_tco_table(
+    scenario: Scenario, utilization: float | None = None, *, all_chips: bool = False
+) -> pd.DataFrame:
+    """Per-chip static economics at ``utilization`` (default: procurement target).
+
+    Rows are the provider's pools in scenario order, or with ``all_chips`` every catalog
+    chip (``in_pool`` tells which). See the module docstring for the columns.
+    """
+    u = scenario.provider.procurement.target_utilization if utilization is None else utilization
+    if not 0.0 < u <= 1.0:
+        raise UserError(f"utilization must be in (0, 1]; found {u:g}", key="utilization")
+    chips = scenario.catalog.chips
+    pools = scenario.provider.pools
+    ids = list(chips) if all_chips else [c for c in pools if c in chips]
+    start = scenario.horizon.start
+    eco = scenario.economics
+    pricing = scenario.provider.pricing
+
+    specs = [chips[c] for c in ids]
+    street = np.array(
+        [
+            multiplier_at(scenario.vendors[s.vendor].street_price_multiplier, start)
+            if s.vendor in MERCHANT_VENDORS and s.vendor in scenario.vendors
+            else 1.0
+            for s in specs
+        ],
+        dtype=np.float64,
+    )
+
+    def col(attr: str) -> econ.FloatArray:
+        return np.array([float(getattr(s, attr)) for s in specs], dtype=np.float64)
+
+    capex = col("unit_cost_usd") * street
+    server = col("server_network_usd_per_chip")
+    tflops = np.array([s.training_tflops for s in specs], dtype=np.float64)
+    mfu = col("training_mfu")
+    tokens = col("inference_tokens_per_s")
+    price_multiplier = np.array(
+        [multiplier_at(pools[c].price_changes, start) if c in pools else 1.0 for c in ids],
+        dtype=np.float64,
+    )
+    on_demand = col("cloud_price_usd_per_chip_hour") * price_multiplier
+
+    tco = econ.tco_usd_per_chip_hour(
+        chip_capex_usd=capex,
+        server_network_usd=server,
+        rate_per_year=eco.discount_rate_per_year,
+        life_years=eco.depreciation_years,
+        busy_power_w=col("busy_power_w"),
+        idle_power_w=col("idle_power_w"),
+        utilization=u,
+        pue=eco.pue,
+        electricity_usd_per_kwh=eco.electricity_usd_per_kwh,
+        facility_usd_per_kw_year=eco.facility_usd_per_kw_year,
+        maintenance_fraction_per_year=eco.maintenance_fraction_per_year,
+        host_power_overhead_fraction=eco.host_power_overhead_fraction,
+    )
+    total = _vec(tco.total_usd, len(ids))
+    per_busy = _vec(econ.usd_per_busy_chip_hour(total, u), len(ids))
+    blended = _vec(
+        econ.customer_usd_per_chip_hour(
+            on_demand, pricing.committed_fraction, pricing.committed_discount_fraction
+        ),
+        len(ids),
+    )
+    margin = blended - per_busy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin_fraction = np.where(blended > 0, margin / np.where(blended > 0, blended, 1.0), 0.0)
+
+    columns: dict[str, object] = {
+        "chip": ids,
+        "name": [s.name for s in specs],
+        "vendor": [s.vendor for s in specs],
+        "family": [s.family for s in specs],
+        "in_pool": [c in pools for c in ids],
+        "street_price_multiplier": street,
+        "capex_usd_per_chip": capex,
+        "server_network_usd_per_chip": server,
+        "utilization": np.full(len(ids), u, dtype=np.float64),
+        "capital_usd_per_chip_hour": _vec(tco.capital_usd, len(ids)),
+        "power_usd_per_chip_hour": _vec(tco.power_usd, len(ids)),
+        "facility_usd_per_chip_hour": _vec(tco.facility_usd, len(ids)),
+        "maintenance_usd_per_chip_hour": _vec(tco.maintenance_usd, len(ids)),
+        "tco_usd_per_chip_hour": total,
+        "tco_usd_per_busy_chip_hour": per_busy,
+        "pflop_per_busy_chip_hour": _vec(econ.pflop_per_chip_hour(tflops, mfu), len(ids)),
+        "usd_per_pflop": _vec(econ.usd_per_pflop(per_busy, tflops, mfu), len(ids)),
+        "mtok_per_busy_chip_hour": _vec(econ.mtok_per_chip_hour(tokens), len(ids)),
+        "usd_per_mtok": _vec(econ.usd_per_mtok(per_busy, tokens), len(ids)),
+        "on_demand_usd_per_chip_hour": on_demand,
+        "blended_usd_per_chip_hour": blended,
+        "customer_usd_per_pflop": _vec(econ.usd_per_pflop(blended, tflops, mfu), len(ids)),
+        "customer_usd_per_mtok": _vec(econ.usd_per_mtok(blended, tokens), len(ids)),
+        "gross_margin_usd_per_busy_chip_hour": margin,
+        "gross_margin_fraction": margin_fraction,
+    }
+    return pd.DataFrame(columns, columns=list(TCO_COLUMNS))
+
+
+def _vec(value: econ.ArrayLike, n: int) -> econ.FloatArray:
+    """``value`` as a float64 array of length ``n`` (scalars from empty inputs broadcast)."""
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()

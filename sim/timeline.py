@@ -1,0 +1,63 @@
+"""Simulated time: hours since the horizon start, calendar months, and step schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim.schema import PricePoint
+
+HOURS_PER_DAY = 24.0
+HOURS_PER_YEAR = 8760.0  # 365 days: the convention of annual cost figures
+HOURS_PER_MONTH = HOURS_PER_YEAR / 12.0  # average month, for rates quoted per month
+HOURS_PER_WEEK = 7 * HOURS_PER_DAY
+
+
+class Clock:
+    """Converts between calendar dates and simulated hours for one horizon."""
+
+    def __init__(self, start: dt.date, end: dt.date) -> None:
+        self.start = start
+        self.end = end
+        self.horizon_hours = self.hours(end)
+        months: list[dt.date] = []
+        d = dt.date(start.year, start.month, 1)
+        while d < end:
+            months.append(d)
+            d = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+        self.month_starts = tuple(months)
+        bounds = [max(0.0, self.hours(m)) for m in months] + [self.horizon_hours]
+        self.month_bounds_hours = np.asarray(bounds, dtype=float)
+
+    def hours(self, d: dt.date) -> float:
+        """Hours from the horizon start to midnight of date `d`."""
+        return (d - self.start).days * HOURS_PER_DAY
+
+    def date(self, hours: float) -> dt.date:
+        """Calendar date at simulated time `hours`."""
+        return self.start + dt.timedelta(days=int(hours // HOURS_PER_DAY))
+
+    def year_fraction(self, hours: float) -> float:
+        """Decimal calendar year at simulated time `hours` (e.g. 2024.5)."""
+        d = self.date(hours)
+        jan1 = dt.date(d.year, 1, 1)
+        days_in_year = (dt.date(d.year + 1, 1, 1) - jan1).days
+        return d.year + ((d - jan1).days + (hours % HOURS_PER_DAY) / HOURS_PER_DAY) / days_in_year
+
+    def month_index(self, hours: float) -> int:
+        """Index of the calendar month that contains `hours`."""
+        i = int(np.searchsorted(self.month_bounds_hours, hours, side="right")) - 1
+        return min(max(i, 0), len(self.month_starts) - 1)
+
+
+def step_value(schedule: Sequence[PricePoint], d: dt.date, before: float) -> float:
+    """Value of a step schedule on date `d` (`before` applies until the first step)."""
+    value = before
+    for p in sorted(schedule, key=lambda p: p.start):
+        if p.start <= d:
+            value = p.value
+        else:
+            break
+    return value
