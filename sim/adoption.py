@@ -152,6 +152,7 @@ class Option:
 
     pool: str
     stack: str
+    family: str
     unit_cost_usd: float  # price per useful unit of work (PFLOP or million tokens)
     port_cost_usd: float  # 0 when the customer already runs on the stack
     port_failure_probability: float
@@ -182,6 +183,7 @@ def option_utilities(
         if not o.current:
             cost *= 1.0 + switching_hurdle_fraction
         asc = adoption.stack_preference.get(o.stack, {}).get(workload, 0.0)  # type: ignore[call-overload]
+        asc += adoption.family_preference.get(o.family, 0.0)  # type: ignore[call-overload]
         u = -adoption.logit_scale * math.log(max(cost, 1e-300)) + asc
         u += adoption.peer_influence * o.peer_share
         utilities.append(u)

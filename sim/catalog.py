@@ -270,10 +270,7 @@ def check_catalog(catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]])
     for ratio, measured, ok in ratio_results(catalog):
         if ok:
             continue
-        if measured is None:
-            found = "not computable (chip or figure missing)"
-        else:
-            found = f"{measured:.4g}"
+        found = "not computable (chip or figure missing)" if measured is None else f"{measured:.4g}"
         problems.append(
             f"article ratio broken: {ratio.name} [{ratio.source}]: "
             f"{ratio.numerator}/{ratio.denominator} {ratio.metric} = {found}, "

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import pandas as pd
 import typer
 import yaml
@@ -43,7 +42,8 @@ def _user_error_from(exc: BaseException) -> UserError | None:
     if isinstance(exc, yaml.YAMLError):
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        file = mark.name if mark is not None and mark.name not in (None, "<unicode string>") else None
+        name = getattr(mark, "name", None)
+        file = name if name not in (None, "<unicode string>", "<file>") else None
         problem = getattr(exc, "problem", None) or str(exc)
         return UserError(f"YAML syntax error: {problem}", file=file, line=line)
     if isinstance(exc, UnicodeDecodeError):
@@ -58,7 +58,7 @@ def _user_error_from(exc: BaseException) -> UserError | None:
 class _Group(TyperGroup):
     """The top-level command group: turns user errors into one line and exit status 2."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's (vendored) click Context
         try:
             return super().invoke(ctx)
         except (UserError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
@@ -110,16 +110,14 @@ def _console() -> Console:
     """A console on stdout: colour on a terminal, plain wide text otherwise (pipes, tests)."""
     if sys.stdout.isatty():
         return Console(highlight=False)
-    return Console(
-        highlight=False, no_color=True, color_system=None, width=200, soft_wrap=False
-    )
+    return Console(highlight=False, no_color=True, color_system=None, width=200, soft_wrap=False)
 
 
 def _fmt(value: Any) -> str:
     """A compact human form of a number or other value.
 
-    >>> [_fmt(v) for v in (1234567.891, 0.123456, 12.0, 3, None, True, float("nan"))]
-    ['1,234,568', '0.1235', '12', '3', '-', 'yes', 'nan']
+    >>> [_fmt(v) for v in (1234567.891, 9000.0, 0.1234567, 12.0, 3, None, True, float("nan"))]
+    ['1,234,568', '9,000', '0.123457', '12', '3', '-', 'yes', 'nan']
     """
     if value is None:
         return "-"
@@ -130,9 +128,9 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
-        if value != 0 and abs(value) >= 1e4:
+        if abs(value) >= 1e3:
             return f"{value:,.0f}"
-        return f"{value:.4g}"
+        return f"{value:.6g}"
     return str(value)
 
 
@@ -150,32 +148,57 @@ def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[An
 
 
 def _summary_tables(summary: Mapping[str, Any]) -> list[Table]:
-    """Tables for the headline results: scalars, flat dicts, and dicts of flat dicts."""
-    tables: list[Table] = []
+    """Tables for the headline results.
+
+    Top-level scalars and flat dicts go into one two-column table (``section.key``), one
+    section per dict; dicts of flat dicts (``queue: {pool: {...}}``) get a table each, rows
+    by outer key. Anything larger is left to summary.json.
+    """
+    headline = Table(title="Headline results", title_justify="left")
+    headline.add_column("result")
+    headline.add_column("value", justify="right")
     scalars = [(k, v) for k, v in sorted(summary.items()) if _is_scalar(v)]
-    if scalars:
-        tables.append(_table("Headline results", ["key", "value"], scalars))
+    for key, value in scalars:
+        headline.add_row(Text(str(key)), Text(_fmt(value)))
+    matrices: list[Table] = []
     for key, value in sorted(summary.items()):
         if not isinstance(value, Mapping) or not value:
             continue
-        if all(_is_scalar(v) for v in value.values()):
-            if len(value) <= 40:
-                tables.append(_table(key, ["key", "value"], sorted(value.items())))
-            continue
         if all(
-            isinstance(v, Mapping) and all(_is_scalar(x) for x in v.values())
+            isinstance(v, Mapping) and v and all(_is_scalar(x) for x in v.values())
             for v in value.values()
         ):
             columns: list[str] = []
-            for inner in value.values():
-                columns.extend(str(c) for c in inner if str(c) not in columns)
+            for inner_map in value.values():
+                columns.extend(str(c) for c in inner_map if str(c) not in columns)
             if len(columns) <= 16 and len(value) <= 60:
                 rows = [
                     [k, *({str(c): x for c, x in v.items()}.get(c) for c in columns)]
-                    for k, v in sorted(value.items())
+                    for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
                 ]
-                tables.append(_table(key, ["", *columns], rows))
-    return tables
+                matrices.append(_table(key, ["", *columns], rows))
+                continue
+        leaves = list(_leaves(value, str(key)))
+        if leaves and len(leaves) <= 40:
+            if headline.row_count:
+                headline.add_section()
+            for name, x in leaves:
+                headline.add_row(Text(name), Text(_fmt(x)))
+    return ([headline] if headline.row_count else []) + matrices
+
+
+def _leaves(value: Mapping[Any, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    """Dotted names and values of the scalars in nested dicts, sorted (lists skipped).
+
+    >>> list(_leaves({"b": 1, "a": {"y": 2, "x": [3]}}, "s"))
+    [('s.a.y', 2), ('s.b', 1)]
+    """
+    for key, inner in sorted(value.items(), key=lambda kv: str(kv[0])):
+        name = f"{prefix}.{key}"
+        if _is_scalar(inner):
+            yield name, inner
+        elif isinstance(inner, Mapping):
+            yield from _leaves(inner, name)
 
 
 # --------------------------------------------------------------------------- shared options
@@ -364,7 +387,7 @@ def diff(
 
     left = _load(a, set_a)
     right = _load(b, set_b)
-    rows = diff_scenarios(left.data, right.data)
+    rows = diff_scenarios(left, right)
     console = _console()
     if not rows:
         console.print(Text("no differences"))
@@ -374,7 +397,9 @@ def diff(
     table.add_column(Text(str(a)), overflow="fold")
     table.add_column(Text(str(b)), overflow="fold")
     for path, left_value, right_value in rows:
-        table.add_row(Text(str(path)), Text(_diff_value(left_value)), Text(_diff_value(right_value)))
+        table.add_row(
+            Text(str(path)), Text(_diff_value(left_value)), Text(_diff_value(right_value))
+        )
     console.print(table)
 
 
@@ -456,6 +481,7 @@ def catalog(
         return
     table = catalog_table(cat, provenance)
     table["training_tflops"] = [cat.chips[c].training_tflops for c in table["id"]]
+    table["sources"] = [_short_sources(s) for s in table["sources"]]
     console.print(
         _table(
             f"Chip catalog ({len(table)} chips)",
@@ -463,6 +489,21 @@ def catalog(
             [[row[c] for _, c in _CATALOG_COLUMNS] for row in table.to_dict("records")],
         )
     )
+
+
+def _short_sources(sources: str) -> str:
+    """Distinct citation keys or web sites of a '; '-separated source list (for the table).
+
+    >>> _short_sources("bnext-2023-12; aws.amazon.com/ec2/pricing (2024); assumption")
+    'bnext-2023-12, aws.amazon.com, assumption'
+    """
+    out: list[str] = []
+    for source in sources.split("; "):
+        words = source.split()
+        key = words[0].split("/")[0] if words else ""
+        if key and key not in out:
+            out.append(key)
+    return ", ".join(out)
 
 
 def _print_chip(console: Console, cat: Any, provenance: Mapping[str, Any], chip: str) -> None:

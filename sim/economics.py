@@ -8,7 +8,7 @@ here does I/O, owns randomness or keeps state. The functions follow the pattern 
 Units are in the names: ``_usd`` (US dollars), ``_w`` (watts), ``_per_kwh``,
 ``_per_year``, ``_years``, ``_per_chip_hour`` (per hour of one installed chip, busy or
 not), ``_per_busy_chip_hour`` (per hour in which the chip does useful work),
-``_fraction`` (a number in [0, 1]).
+``_fraction`` (a dimensionless share; in [0, 1] unless its docstring says otherwise).
 
 Invalid inputs raise :class:`ValueError` naming the argument and the first bad value;
 NaN is always invalid. No function emits numpy floating-point warnings for valid inputs
@@ -560,9 +560,9 @@ def wright_average_cost_usd(
     [a + 1/2, a + m + 1/2]: the integral over [a, a + m] shifted by half a unit, so that
     unit k is represented by [k - 1/2, k + 1/2] (the midpoint rule, whose error falls as
     k^-2; without the shift the integral overstates a batch starting at unit 1 by ~3%).
-    The closed form is first x x0^b x expm1(p log1p(m / x0)) / (p m / x0) with
-    x0 = a + 1/2, p = b + 1, evaluated without cancellation; p == 0 (learning rate 0.5)
-    uses the log1p limit and m == 0 gives the marginal cost first x x0^b.
+    The closed form, first x x0^b x (expm1(z) / z) x (log1p(u) / u) with x0 = a + 1/2,
+    u = m / x0 and z = (b + 1) log1p(u), avoids cancellation and has no special cases:
+    learning rate 0.5 (b = -1) and m == 0 (the marginal cost first x x0^b) are limits.
 
     Accuracy (it overstates the exact average slightly, as x^b is convex): at a learning
     rate of 0.85, +0.3% for the first ten units, +1.3% for the first unit alone and below
@@ -595,17 +595,17 @@ def wright_average_cost_usd(
     b, before, added = np.broadcast_arrays(b, before, added)
 
     x0 = before + _HALF_UNIT
-    ratio = added / x0  # the batch size relative to the start of its interval
-    log_growth = np.log1p(ratio)  # log((x0 + m) / x0)
-    p = b + 1.0
-    p_zero = p == 0.0
-    # integral of x^b over [x0, x0 + m] = x0^(b+1) * expm1(p * log_growth) / p
-    scaled_integral = np.where(
-        p_zero, log_growth, np.expm1(p * log_growth) / np.where(p_zero, 1.0, p)
-    )
-    empty = ratio == 0.0
-    average_factor = np.where(empty, 1.0, scaled_integral / np.where(empty, 1.0, ratio))
-    return _out(first * x0**b * average_factor)
+    u = added / x0  # the batch size relative to the start of its interval
+    log_growth = np.log1p(u)  # log((x0 + m) / x0)
+    z = (b + 1.0) * log_growth
+    # (1/m) integral_{x0}^{x0+m} x^b dx = x0^b x [expm1(z) / z] x [log1p(u) / u]; both
+    # brackets tend to 1 as their argument does, which gives the b = -1 (z == 0) and
+    # empty-batch (u == 0) limits, and keeps precision for tiny batches.
+    zero_z = z == 0.0
+    expm1_ratio = np.where(zero_z, 1.0, np.expm1(z) / np.where(zero_z, 1.0, z))
+    zero_u = u == 0.0
+    log_ratio = np.where(zero_u, 1.0, log_growth / np.where(zero_u, 1.0, u))
+    return _out(first * x0**b * expm1_ratio * log_ratio)
 
 
 # ---------------------------------------------------------------------------- program P&L

@@ -26,6 +26,7 @@ The engine does no I/O: it returns an :class:`EngineLog` of columnar records tha
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -127,6 +128,29 @@ class Pool:
     def free(self) -> int:
         """Chips neither running training nor reserved for serving."""
         return self.installed - self.training_busy - self.reserved
+
+
+class DailyProfile:
+    """Hour-by-hour demand served up to a capacity over whole days, in O(log 24).
+
+    Over a day with hourly rates base x p_h, served = sum_h min(base x p_h, capacity)
+    = base x (sum of p_h <= capacity / base) + capacity x (count of p_h above it).
+    """
+
+    def __init__(self, profile: list[float]) -> None:
+        self.sorted = sorted(profile)
+        self.prefix = [0.0]
+        for v in self.sorted:
+            self.prefix.append(self.prefix[-1] + v)
+
+    def sums(self, base: float, capacity: float, days: float) -> tuple[float, float]:
+        """(demanded, served) rate-hours over `days` whole days."""
+        demand = base * self.prefix[-1]
+        if base <= 0:
+            return 0.0, 0.0
+        i = bisect.bisect_right(self.sorted, capacity / base)
+        served = base * self.prefix[i] + capacity * (len(self.sorted) - i)
+        return demand * days, served * days
 
 
 class Customer:
@@ -404,7 +428,9 @@ class Engine:
         peak_factor = max(profile)
         growth = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
         step = spec.resize_interval_hours
-        start_hour = 0  # the horizon starts at midnight
+        # the horizon starts at midnight, so whole-day intervals cover whole profiles
+        whole_days = step % 24.0 == 0.0
+        daily = DailyProfile(profile)
         while env.now < self.horizon_h:
             t0 = env.now
             t1 = min(t0 + step, self.horizon_h)
@@ -418,7 +444,7 @@ class Engine:
                 pool.reserved -= prev
                 released.append(pool)
             seg.reserved = {}
-            hours = int(math.ceil(t1 - t0))
+            hours = math.ceil(t1 - t0)
             for pid, share in seg.serving_shares.items():
                 pool = self.pools[pid]
                 cap_chip = pool.tok_per_chip_s
@@ -428,12 +454,16 @@ class Engine:
                 pool.reserved += alloc
                 seg.reserved[pid] = alloc
                 capacity = alloc * cap_chip
-                demand = served = 0.0
-                for h in range(hours):
-                    rate = mean_rate * share * profile[(start_hour + int(t0) + h) % 24]
-                    frac = min(1.0, t1 - t0 - h)
-                    demand += rate * frac
-                    served += min(rate, capacity) * frac
+                base = mean_rate * share
+                if whole_days and t1 - t0 == step:
+                    demand, served = daily.sums(base, capacity, step / 24.0)
+                else:
+                    demand = served = 0.0
+                    for h in range(hours):
+                        rate = base * profile[(int(t0) + h) % 24]
+                        frac = min(1.0, t1 - t0 - h)
+                        demand += rate * frac
+                        served += min(rate, capacity) * frac
                 demand *= SECONDS_PER_HOUR / 1e6
                 served *= SECONDS_PER_HOUR / 1e6
                 cap_mtok = capacity * (t1 - t0) * SECONDS_PER_HOUR / 1e6
@@ -775,6 +805,7 @@ class Engine:
                         ad.Option(
                             pool=p.chip_id,
                             stack=st,
+                            family=p.chip.family,
                             unit_cost_usd=u,
                             port_cost_usd=0.0 if ported else pt.cost_usd,
                             port_failure_probability=0.0 if ported else pt.failure_probability,
@@ -792,43 +823,55 @@ class Engine:
                     workload=wl,
                 )
                 probs = ad.logit_shares(util)
-                target = {p.idx: float(pr) for p, pr in zip(pools, probs, strict=True)}
-                new = ad.move_toward(cur, target, ads.max_fraction_per_review)
-                # moves onto stacks the customer has not ported to wait for a port
-                for p, pt in zip(pools, terms, strict=True):
-                    st = p.chip.stack
-                    if st in cust.ported:
-                        continue
-                    moved = new.get(p.idx, 0.0) - cur.get(p.idx, 0.0)
-                    if moved <= 0:
-                        continue
-                    new[p.idx] = cur.get(p.idx, 0.0)
-                    key = (wl, st)
-                    if key in cust.porting or cust.blocked_until.get(key, -1.0) > t:
-                        continue
-                    if moved < 1e-3:
-                        continue
-                    cust.porting.add(key)
-                    fail = bool(rng.random() < pt.failure_probability)
-                    end = t + pt.duration_hours
-                    self.log.ports.append((seg.idx, ci, wl, st, t, end, pt.cost_usd, not fail))
-                    ev = self.env.timeout(pt.duration_hours)
-                    ev.callbacks.append(partial(self._port_done, cust, key, fail))
-                total = sum(v for v in new.values() if v > 0)
-                cust.shares[wl] = {p: v / total for p, v in new.items() if v > 1e-12}
-                changed = True
+                # one discrete choice per customer and review (the logit rule)
+                pick = int(np.searchsorted(np.cumsum(probs), rng.random() * probs.sum()))
+                pick = min(pick, len(pools) - 1)
+                chosen = pools[pick]
+                st = chosen.chip.stack
+                if st in cust.ported:
+                    cust.shares[wl] = _normalised(
+                        ad.move_toward(cur, {chosen.idx: 1.0}, ads.max_fraction_per_review)
+                    )
+                    changed = True
+                    continue
+                key = (wl, st)
+                if key in cust.porting or cust.blocked_until.get(key, -1.0) > t:
+                    continue
+                pt = terms[pick]
+                cust.porting.add(key)
+                fail = bool(rng.random() < pt.failure_probability)
+                end = t + pt.duration_hours
+                self.log.ports.append((seg.idx, ci, wl, st, t, end, pt.cost_usd, not fail))
+                ev = self.env.timeout(pt.duration_hours)
+                ev.callbacks.append(partial(self._port_done, seg, cust, key, chosen.idx, fail))
         if changed:
             seg.refresh_shares()
 
-    def _port_done(self, cust: Customer, key: tuple[str, str], failed: bool, _ev: Any) -> None:
+    def _port_done(
+        self,
+        seg: SegmentState,
+        cust: Customer,
+        key: tuple[str, str],
+        pool_idx: int,
+        failed: bool,
+        _ev: Any,
+    ) -> None:
+        """A port ends: on success the customer runs the stack and moves work to the pool."""
         self.log.events += 1
         cust.porting.discard(key)
         if failed:
             cust.blocked_until[key] = (
                 self.env.now + self.s.adoption.failure_delay_months * HOURS_PER_MONTH
             )
-        else:
-            cust.ported.add(key[1])
+            return
+        cust.ported.add(key[1])
+        wl = key[0]
+        cust.shares[wl] = _normalised(
+            ad.move_toward(
+                cust.shares[wl], {pool_idx: 1.0}, self.s.adoption.max_fraction_per_review
+            )
+        )
+        seg.refresh_shares()
 
     # ----------------------------------------------------------------- run
 
@@ -858,6 +901,13 @@ class Engine:
             for job in p.queue:
                 self.log.jobs.append((job[0], p.idx, job[2], job[3], job[4], math.nan, math.nan))
         return self.log
+
+
+def _normalised(shares: dict[int, float]) -> dict[int, float]:
+    """Shares without negligible entries, summing to 1."""
+    kept = {p: v for p, v in shares.items() if v > 1e-12}
+    total = sum(kept.values())
+    return {p: v / total for p, v in kept.items()}
 
 
 def simulate(scenario: Scenario, seed: int) -> EngineLog:

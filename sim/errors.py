@@ -44,4 +44,26 @@ class UserError(Exception):
 
 
 class ScenarioError(UserError):
-    """A scenario file, --set override or catalog entry that is not valid."""
+    """A scenario file, --set override or catalog entry that is not valid.
+
+    ``details`` lists every problem found (one line each, first one first) when a
+    validation found several; the error itself describes the first.
+    """
+
+    details: list[str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, file=file, line=line, key=key, expected=expected, found=found, hint=hint
+        )
+        self.details = []

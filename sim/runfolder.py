@@ -253,7 +253,9 @@ def _check_target(out: Path) -> None:
         except OSError as exc:
             raise UserError(f"cannot use output folder {out}: {exc.strerror or exc}") from exc
         if not empty:
-            raise UserError(f"output folder {out} already exists; choose another --out or remove it")
+            raise UserError(
+                f"output folder {out} already exists; choose another --out or remove it"
+            )
 
 
 def _make_parents(folder: Path) -> list[Path]:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
-from scipy import stats
 
 if TYPE_CHECKING:  # pragma: no cover - import cycle only for the type checker
     from sim.loader import LoadedScenario
@@ -84,6 +83,8 @@ class Triangular(_Dist):
         return self
 
     def _frozen(self) -> Any:
+        from scipy import stats
+
         width = self.high - self.low
         return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
 
@@ -108,6 +109,8 @@ class Uniform(_Dist):
         return self
 
     def _frozen(self) -> Any:
+        from scipy import stats  # imported late: scipy is slow to import
+
         return stats.uniform(loc=self.low, scale=self.high - self.low)
 
     def central(self) -> float:
@@ -137,6 +140,8 @@ class Normal(_Dist):
         return self
 
     def _frozen(self) -> Any:
+        from scipy import stats  # imported late: scipy is slow to import
+
         if self.low is None and self.high is None:
             return stats.norm(loc=self.mean, scale=self.sd)
         a = -np.inf if self.low is None else (self.low - self.mean) / self.sd
@@ -162,6 +167,8 @@ class LogNormal(_Dist):
     sigma: Positive
 
     def _frozen(self) -> Any:
+        from scipy import stats  # imported late: scipy is slow to import
+
         return stats.lognorm(s=self.sigma, scale=self.median)
 
     def central(self) -> float:
@@ -184,6 +191,8 @@ class Beta(_Dist):
         return self
 
     def _frozen(self) -> Any:
+        from scipy import stats  # imported late: scipy is slow to import
+
         return stats.beta(self.alpha, self.beta, loc=self.low, scale=self.high - self.low)
 
     def central(self) -> float:
@@ -225,11 +234,12 @@ class Choice(_Dist):
         q = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         cum = np.cumsum(self._probabilities())
         idx = np.minimum(np.searchsorted(cum, q, side="right"), len(self.values) - 1)
+        table = np.empty(len(self.values), dtype=object)
+        table[:] = self.values
         if all(_is_number(v) for v in self.values):
-            return np.asarray(self.values, dtype=float)[idx]
-        out = np.empty(len(self.values), dtype=object)
-        out[:] = self.values
-        return np.asarray(out[idx])
+            table = np.asarray(self.values, dtype=float)
+        result: npt.NDArray[Any] = table[idx]
+        return result
 
     def bounds(self) -> tuple[Any, Any]:
         if all(_is_number(v) for v in self.values):
@@ -257,7 +267,9 @@ def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def parse_distribution(data: Mapping[str, Any]) -> Triangular | Uniform | Normal | LogNormal | Beta | Choice:
+def parse_distribution(
+    data: Mapping[str, Any],
+) -> Triangular | Uniform | Normal | LogNormal | Beta | Choice:
     """Validate a ``{dist: ...}`` mapping; raises pydantic's ``ValidationError``."""
     return DISTRIBUTION_ADAPTER.validate_python(dict(data))
 
@@ -277,8 +289,7 @@ def sample_paths(loaded: LoadedScenario, u_matrix: npt.ArrayLike) -> list[dict[s
         u = u.reshape(-1, len(paths))
     if u.ndim != 2 or u.shape[1] != len(paths):
         raise ValueError(
-            f"u_matrix must have one column per distribution ({len(paths)}), "
-            f"found shape {u.shape}"
+            f"u_matrix must have one column per distribution ({len(paths)}), found shape {u.shape}"
         )
     columns: list[Sequence[Any]] = []
     for j, path in enumerate(paths):

@@ -139,7 +139,7 @@ def test_unknown_kind_is_caught(shipped: tuple[Catalog, Provenance]) -> None:
 
 
 def test_every_numeric_field_needs_provenance(shipped: tuple[Catalog, Provenance]) -> None:
-    catalog, provenance = shipped
+    catalog, _ = shipped
     expected = sum(len(numeric_fields(c)) for c in catalog.chips.values()) + sum(
         len(numeric_fields(s)) for s in catalog.stacks.values()
     )

@@ -342,6 +342,10 @@ def test_wright_average_special_exponents() -> None:
     assert wright_average_cost_usd(7.0, 3, 9, 1.0) == pytest.approx(7.0)
     # empty batch: marginal cost at a + 1/2 = 2.5 with b = -1 -> 0.4
     assert wright_average_cost_usd(1.0, 2, 0, 0.5) == pytest.approx(0.4)
+    # a vanishing batch tends to the marginal cost, without precision loss (found by
+    # hypothesis: a subnormal batch once gave 1.69 instead of 1.5^log2(0.75) = 0.8505)
+    marginal = 1.5 ** math.log2(0.75)
+    assert wright_average_cost_usd(1.0, 1.0, 5e-324, 0.75) == pytest.approx(marginal)
 
 
 def test_wright_average_vectorised() -> None:

@@ -260,6 +260,8 @@ def test_permission_error_is_a_user_error_even_as_root(
         real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", refuse)
-    with pytest.raises(UserError, match=f"cannot write to output folder {re.escape(str(tmp_path / 'new'))}"):
+    with pytest.raises(
+        UserError, match=f"cannot write to output folder {re.escape(str(tmp_path / 'new'))}"
+    ):
         write_run(tmp_path / "new" / "run", _loaded(), 0, _output)
     assert _leftovers(tmp_path) == []

@@ -1,0 +1,194 @@
+"""Calibration: fit free scenario parameters so that summary metrics hit targets (no I/O).
+
+Targets name summary leaves by dotted path (``usage_ratio_vs_gpu.trainium.2023``); free
+parameters name scenario fields by dotted path (``adoption.stack_preference.neuron.training``)
+with bounds. Every evaluation runs the same replication seeds (common random numbers), so the
+objective changes only because the parameters do. Runs stop at the end of the last target year,
+which is all a target can depend on. The objective is the sum of squared log residuals
+(relative errors, symmetric in over- and undershoot), minimised by scipy's bounded
+Nelder-Mead, which needs no gradients: the simulated metrics are step functions of the
+parameters because customers make discrete choices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+
+from sim.rng import replication_seeds
+from sim.runner import mean_summary, run_one
+from sim.schema import Scenario
+
+RELATIVE_FLOOR = 0.01  # a metric of 0 counts as 1% of its target in the log residual
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    """A scenario field to fit, its bounds and starting value."""
+
+    path: str
+    low: float
+    high: float
+    start: float
+
+
+@dataclass
+class CalibrationResult:
+    """The fit: parameter values, achieved metrics and relative residuals."""
+
+    values: dict[str, float]
+    achieved: dict[str, float]
+    targets: dict[str, float]
+    residuals: dict[str, float]
+    evaluations: int
+    replications: int
+    seed: int
+    success: bool
+    history: list[tuple[dict[str, float], dict[str, float], float]] = field(default_factory=list)
+
+    @property
+    def max_relative_error(self) -> float:
+        """Largest |achieved / target - 1| over the targets."""
+        return max(abs(r) for r in self.residuals.values()) if self.residuals else 0.0
+
+
+def get_path(data: Mapping[str, Any], path: str) -> Any:
+    """Value at a dotted path of nested mappings (KeyError naming the path if absent)."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise KeyError(path)
+        node = node[part]
+    return node
+
+
+def with_values(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """A copy of `scenario` with dotted-path fields replaced (validated again)."""
+    data = scenario.model_dump()
+    for path, value in values.items():
+        node = data
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return Scenario.model_validate(data, strict=False)
+
+
+def truncated(scenario: Scenario, targets: Mapping[str, float]) -> Scenario:
+    """The scenario ending at the close of the last year any target names (if earlier)."""
+    years = [int(p) for path in targets for p in path.split(".") if p.isdigit() and len(p) == 4]
+    if not years:
+        return scenario
+    end = dt.date(max(years) + 1, 1, 1)
+    if end >= scenario.horizon.end or end <= scenario.horizon.start:
+        return scenario
+    data = scenario.model_dump()
+    data["horizon"]["end"] = end
+    for pool in data["provider"]["pools"].values():
+        pool["deliveries"] = [d for d in pool["deliveries"] if d["date"] < end]
+    return Scenario.model_validate(data, strict=False)
+
+
+def evaluate(scenario: Scenario, targets: Sequence[str], seeds: Sequence[int]) -> dict[str, float]:
+    """Mean over replications of each target metric."""
+    summaries = [run_one(scenario, s).summary for s in seeds]
+    mean = mean_summary(summaries) if len(summaries) > 1 else summaries[0]
+    out = {}
+    for t in targets:
+        v = get_path(mean, t)
+        out[t] = float(v) if isinstance(v, int | float) else 0.0
+    return out
+
+
+def log_residuals(achieved: Mapping[str, float], targets: Mapping[str, float]) -> np.ndarray:
+    """log((achieved + floor) / (target + floor)) per target, floor = 1% of the target."""
+    res = []
+    for k, target in targets.items():
+        floor = RELATIVE_FLOOR * abs(target) if target else RELATIVE_FLOOR
+        res.append(math.log((max(achieved[k], 0.0) + floor) / (abs(target) + floor)))
+    return np.asarray(res)
+
+
+def calibrate(
+    scenario: Scenario,
+    targets: Mapping[str, float],
+    free: Sequence[FreeParameter],
+    *,
+    replications: int,
+    seed: int,
+    max_evaluations: int = 60,
+    tolerance: float = 0.05,
+    progress: Callable[[int, dict[str, float], dict[str, float], float], None] | None = None,
+) -> CalibrationResult:
+    """Fit `free` so the replication-mean metrics match `targets`.
+
+    Stops when every relative error is within `tolerance` or after `max_evaluations`.
+    """
+    if not targets:
+        raise ValueError("calibration needs at least one target")
+    if not free:
+        raise ValueError("calibration needs at least one free parameter")
+    base = truncated(scenario, targets)
+    seeds = replication_seeds(seed, replications)
+    names = list(targets)
+    history: list[tuple[dict[str, float], dict[str, float], float]] = []
+    best: dict[str, Any] = {"loss": math.inf}
+
+    class _Done(Exception):
+        pass
+
+    def loss(x: np.ndarray) -> float:
+        values = {p.path: float(v) for p, v in zip(free, x, strict=True)}
+        achieved = evaluate(with_values(base, values), names, seeds)
+        r = log_residuals(achieved, targets)
+        value = float(np.sum(r * r))
+        history.append((values, achieved, value))
+        if progress is not None:
+            progress(len(history), values, achieved, value)
+        if value < best["loss"]:
+            best.update(loss=value, values=values, achieved=achieved)
+        rel = [achieved[k] / targets[k] - 1.0 if targets[k] else achieved[k] for k in names]
+        if all(abs(v) <= tolerance for v in rel):
+            raise _Done
+        if len(history) >= max_evaluations:
+            raise _Done
+        return value
+
+    x0 = np.array([p.start for p in free])
+    bounds = [(p.low, p.high) for p in free]
+    # an initial simplex with steps of a quarter of each range: the objective has plateaus
+    simplex = [x0]
+    for i, p in enumerate(free):
+        step = np.zeros(len(free))
+        delta = (p.high - p.low) / 4.0
+        step[i] = delta if x0[i] + delta <= p.high else -delta
+        simplex.append(x0 + step)
+    try:
+        optimize.minimize(
+            loss,
+            x0,
+            method="Nelder-Mead",
+            bounds=bounds,
+            options={"initial_simplex": np.array(simplex), "xatol": 1e-3, "fatol": 1e-6},
+        )
+    except _Done:
+        pass
+    achieved = best["achieved"]
+    residuals = {k: (achieved[k] / targets[k] - 1.0) if targets[k] else achieved[k] for k in names}
+    return CalibrationResult(
+        values=dict(best["values"]),
+        achieved=dict(achieved),
+        targets=dict(targets),
+        residuals=residuals,
+        evaluations=len(history),
+        replications=replications,
+        seed=seed,
+        success=all(abs(v) <= tolerance for v in residuals.values()),
+        history=history,
+    )

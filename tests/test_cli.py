@@ -1,0 +1,382 @@
+"""The xpusim command line: each command's happy path and its clean, located errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.runfolder import RunOutput
+
+SCENARIO = """\
+name: cli-test
+description: A small scenario for the command-line tests.
+seed: 4
+horizon:
+  start: 2024-01-01
+  end: 2025-01-01
+economics:
+  discount_rate_per_year: 0.08
+  depreciation_years: 5
+  pue: 1.15
+  electricity_usd_per_kwh: 0.08
+  facility_usd_per_kw_year: 1000
+  maintenance_fraction_per_year: 0.03
+  host_power_overhead_fraction: 0.3
+  engineer_usd_per_month: 25000
+vendors:
+  nvidia:
+    gross_margin_fraction: 0.75
+    lead_time_weeks: 26
+    street_price_multiplier: []
+provider:
+  name: aws
+  pools:
+    h100: {initial_chips: 100}
+    trainium2: {initial_chips: 100}
+  procurement: {target_utilization: 0.7}
+  pricing: {committed_fraction: 0.5, committed_discount_fraction: 0.3}
+segments:
+  lab:
+    training:
+      jobs_per_month: 10
+      size: {law: fixed, mean_pflop: 1000000}
+      gang_chips: 8
+    inference:
+      tokens_per_s: 10000
+    platforms:
+      training: {h100: 0.9, trainium2: 0.1}
+      inference: {h100: 1.0}
+"""
+
+BAD_LINE = 10  # line of "  pue: 1.15" in SCENARIO, where the bad value goes
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def bad_scenario(tmp_path: Path) -> Path:
+    lines = SCENARIO.splitlines()
+    assert lines[BAD_LINE - 1] == "  pue: 1.15"
+    lines[BAD_LINE - 1] = "  pue: lots"
+    path = tmp_path / "bad.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def invoke(runner: CliRunner, *args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_clean_error(result: Any, *fragments: str) -> str:
+    """Exit 2, exactly one 'error:' line on stderr, no traceback; return the line."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return str(lines[0])
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def test_python_dash_m_sim_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    for command in ("run", "validate", "show", "schema", "diff", "catalog", "tco"):
+        assert command in done.stdout
+
+
+def test_version(runner: CliRunner) -> None:
+    result = invoke(runner, "--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("xpusim ")
+
+
+def test_unknown_command_and_option_exit_2(runner: CliRunner, scenario: Path) -> None:
+    assert invoke(runner, "frobnicate").exit_code == 2
+    assert invoke(runner, "show", scenario, "--bogus").exit_code == 2
+    assert invoke(runner, "tco", scenario, "--utilization", "1.5").exit_code == 2
+
+
+# --------------------------------------------------------------------------- validate / show
+
+
+def test_validate_ok(runner: CliRunner, scenario: Path) -> None:
+    result = invoke(runner, "validate", scenario)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"ok {scenario}"
+
+
+def test_validate_reports_each_invalid_file(
+    runner: CliRunner, scenario: Path, bad_scenario: Path
+) -> None:
+    result = invoke(runner, "validate", scenario, bad_scenario)
+    assert f"ok {scenario}" in result.stdout
+    assert_clean_error(result, f"{bad_scenario}:{BAD_LINE}", "economics.pue", "lots")
+
+
+def test_unknown_key_suggests_the_known_one(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        SCENARIO.replace("  end: 2025-01-01\n", "  end: 2025-01-01\n  warmup_dayz: 3\n")
+    )
+    line = assert_clean_error(invoke(runner, "validate", path), f"{path}:7", "warmup_dayz")
+    assert "warmup_days" in line  # did you mean
+
+
+def test_validate_with_bad_set_value(runner: CliRunner, scenario: Path) -> None:
+    result = invoke(runner, "validate", scenario, "--set", "economics.pue=cheap")
+    assert_clean_error(result, "economics.pue")
+
+
+def test_show_prints_resolved_yaml_with_overrides(runner: CliRunner, scenario: Path) -> None:
+    result = invoke(runner, "show", scenario, "--set", "economics.pue=1.3")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(result.stdout)
+    assert data["name"] == "cli-test"
+    assert data["economics"]["pue"] == 1.3
+    assert "trainium2" in data["catalog"]["chips"]  # the shipped catalog is resolved in
+
+
+@pytest.mark.parametrize("command", ["show", "tco", "run", "validate"])
+def test_missing_file_is_a_clean_error(runner: CliRunner, tmp_path: Path, command: str) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert_clean_error(invoke(runner, command, missing), "nope.yaml")
+
+
+def test_invalid_file_is_a_located_error(runner: CliRunner, bad_scenario: Path) -> None:
+    assert_clean_error(invoke(runner, "show", bad_scenario), f"{bad_scenario}:{BAD_LINE}")
+
+
+def test_yaml_syntax_error_is_located(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nhorizon: [unclosed\n", encoding="utf-8")
+    assert_clean_error(invoke(runner, "show", path), "broken.yaml:")
+
+
+def test_bad_set_path_is_a_clean_error(runner: CliRunner, scenario: Path) -> None:
+    result = invoke(runner, "show", scenario, "--set", "economics.peu=1.2")
+    assert_clean_error(result, "economics.peu")
+    result = invoke(runner, "show", scenario, "--set", "no-equals-sign")
+    assert_clean_error(result)
+
+
+# --------------------------------------------------------------------------- schema / diff
+
+
+def test_schema_to_stdout_and_file(runner: CliRunner, tmp_path: Path) -> None:
+    result = invoke(runner, "schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert "horizon" in json.dumps(schema)
+    out = tmp_path / "xpusim.schema.json"
+    result = invoke(runner, "schema", "--out", out)
+    assert result.exit_code == 0
+    assert json.loads(out.read_text()) == schema
+
+
+def test_schema_to_unwritable_place(runner: CliRunner, tmp_path: Path) -> None:
+    assert_clean_error(invoke(runner, "schema", "--out", tmp_path / "no" / "dir" / "s.json"))
+
+
+def test_diff_lists_changed_paths(runner: CliRunner, scenario: Path) -> None:
+    result = invoke(
+        runner, "diff", scenario, scenario, "--set-b", "economics.pue=1.4", "--set-a", "seed=9"
+    )
+    assert result.exit_code == 0, result.output
+    assert "economics.pue" in result.stdout
+    assert "1.15" in result.stdout and "1.4" in result.stdout
+    assert "seed" in result.stdout
+    same = invoke(runner, "diff", scenario, scenario)
+    assert same.exit_code == 0
+    assert "no differences" in same.stdout
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+def test_catalog_table_with_sources(runner: CliRunner) -> None:
+    result = invoke(runner, "catalog")
+    assert result.exit_code == 0, result.output
+    for chip in ("h100", "trainium2", "inferentia1", "tpu_v5e", "mi300x"):
+        assert chip in result.stdout
+    assert "bnext-2023-12" in result.stdout
+    assert "\x1b[" not in result.stdout  # plain text when not on a terminal
+
+
+def test_catalog_one_chip(runner: CliRunner) -> None:
+    result = invoke(runner, "catalog", "--chip", "trainium2")
+    assert result.exit_code == 0, result.output
+    assert "hbm_gb" in result.stdout and "bnext-2023-12" in result.stdout
+    assert_clean_error(invoke(runner, "catalog", "--chip", "trainium9"), "trainium")
+
+
+def test_catalog_check_passes_on_shipped_catalog(runner: CliRunner) -> None:
+    result = invoke(runner, "catalog", "--check")
+    assert result.exit_code == 0, result.output
+    assert "catalog check passed" in result.stdout
+    assert result.stdout.count(" ok ") >= 7 or result.stdout.count("ok") >= 7
+
+
+def test_catalog_check_fails_on_broken_catalog(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.loader
+
+    catalog, provenance = sim.loader.load_catalog()
+    chips = dict(catalog.chips)
+    chips["trainium2"] = chips["trainium2"].model_copy(update={"hbm_gb": 1000.0})
+    broken = catalog.model_copy(update={"chips": chips})
+    monkeypatch.setattr(sim.loader, "load_catalog", lambda: (broken, provenance))
+    result = invoke(runner, "catalog", "--check")
+    assert result.exit_code == 1
+    assert "FAIL" in result.stdout and "article ratio broken" in result.stdout
+
+
+# --------------------------------------------------------------------------- tco
+
+
+def test_tco_table(runner: CliRunner, scenario: Path) -> None:
+    result = invoke(runner, "tco", scenario)
+    assert result.exit_code == 0, result.output
+    assert "h100" in result.stdout and "trainium2" in result.stdout
+    assert "mi300x" not in result.stdout
+    assert "utilisation 0.7" in result.stdout
+    result = invoke(runner, "tco", scenario, "--utilization", "0.5", "--all-chips")
+    assert result.exit_code == 0, result.output
+    assert "mi300x" in result.stdout and "utilisation 0.5" in result.stdout
+
+
+def test_tco_zero_utilization_is_a_clean_error(runner: CliRunner, scenario: Path) -> None:
+    assert_clean_error(invoke(runner, "tco", scenario, "--utilization", "0"), "utilization")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _fake_runner(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, int]]) -> None:
+    module = types.ModuleType("sim.runner")
+
+    def run(scenario: Any, seed: int) -> RunOutput:
+        calls.append((scenario, seed))
+        return RunOutput(
+            summary={
+                "answer_usd": 1234567.5,
+                "provider": {"tco_usd": 1.0e9, "revenue_usd": 1.5e9},
+                "queue": {"h100": {"mean_wait_hours": 0.5, "utilization": 0.7}},
+            },
+            tables={"timeseries": pd.DataFrame({"pool": ["h100"], "chips": [100]})},
+        )
+
+    module.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sim.runner", module)
+
+
+def test_run_writes_folder_and_prints_headlines(
+    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, int]] = []
+    _fake_runner(monkeypatch, calls)
+    out = tmp_path / "run1"
+    result = invoke(runner, "run", scenario, "--out", out, "--set", "economics.pue=1.2")
+    assert result.exit_code == 0, result.output
+    assert calls and calls[0][1] == 4  # the scenario's seed
+    assert calls[0][0].economics.pue == 1.2
+    assert str(out) in result.stdout
+    assert "1,234,568" in result.stdout and "mean_wait_hours" in result.stdout
+    assert (out / "timeseries.parquet").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 4 and manifest["scenario"]["economics"]["pue"] == 1.2
+
+
+def test_run_seed_quiet_and_existing_out(
+    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, int]] = []
+    _fake_runner(monkeypatch, calls)
+    out = tmp_path / "run2"
+    result = invoke(runner, "run", scenario, "--seed", "17", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    assert calls[-1][1] == 17
+    again = invoke(runner, "run", scenario, "--out", out)
+    assert_clean_error(again, "already exists; choose another --out or remove it")
+    assert len(calls) == 1  # nothing was simulated the second time
+
+
+def test_run_default_folder(
+    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_runner(monkeypatch, [])
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, "run", scenario, "--quiet")
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip())
+    assert folder.parent == Path("results") / "cli-test"
+    assert (folder / "summary.json").is_file()
+
+
+def test_run_without_engine_reports_static_economics(
+    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sim.runner", None)  # as if no engine were installed
+    out = tmp_path / "static"
+    result = invoke(runner, "run", scenario, "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["static_tco"]) == {"h100", "trainium2"}
+    assert (out / "tco.parquet").is_file()
+
+
+def test_run_invalid_scenario_leaves_no_folder(
+    runner: CliRunner, bad_scenario: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "never"
+    assert_clean_error(invoke(runner, "run", bad_scenario, "--out", out), "bad.yaml")
+    assert not out.exists()
+
+
+def test_extends_and_set_precedence(runner: CliRunner, scenario: Path, tmp_path: Path) -> None:
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        textwrap.dedent(
+            f"""\
+            extends: {scenario.name}
+            name: child
+            economics:
+              pue: 1.25
+            """
+        ),
+        encoding="utf-8",
+    )
+    data = yaml.safe_load(invoke(runner, "show", child).stdout)
+    assert data["name"] == "child" and data["economics"]["pue"] == 1.25
+    assert data["economics"]["electricity_usd_per_kwh"] == 0.08  # inherited
+    data = yaml.safe_load(invoke(runner, "show", child, "--set", "economics.pue=1.5").stdout)
+    assert data["economics"]["pue"] == 1.5
