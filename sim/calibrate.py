@@ -12,6 +12,7 @@ parameters because customers make discrete choices.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -140,8 +141,8 @@ def calibrate(
     history: list[tuple[dict[str, float], dict[str, float], float]] = []
     best: dict[str, Any] = {"loss": math.inf}
 
-    class _Done(Exception):
-        pass
+    class _DoneError(Exception):
+        """Stops the optimiser once the fit is good enough or the budget is spent."""
 
     def loss(x: np.ndarray) -> float:
         values = {p.path: float(v) for p, v in zip(free, x, strict=True)}
@@ -155,9 +156,9 @@ def calibrate(
             best.update(loss=value, values=values, achieved=achieved)
         rel = [achieved[k] / targets[k] - 1.0 if targets[k] else achieved[k] for k in names]
         if all(abs(v) <= tolerance for v in rel):
-            raise _Done
+            raise _DoneError
         if len(history) >= max_evaluations:
-            raise _Done
+            raise _DoneError
         return value
 
     x0 = np.array([p.start for p in free])
@@ -169,7 +170,7 @@ def calibrate(
         delta = (p.high - p.low) / 4.0
         step[i] = delta if x0[i] + delta <= p.high else -delta
         simplex.append(x0 + step)
-    try:
+    with contextlib.suppress(_DoneError):
         optimize.minimize(
             loss,
             x0,
@@ -177,8 +178,6 @@ def calibrate(
             bounds=bounds,
             options={"initial_simplex": np.array(simplex), "xatol": 1e-3, "fatol": 1e-6},
         )
-    except _Done:
-        pass
     achieved = best["achieved"]
     residuals = {k: (achieved[k] / targets[k] - 1.0) if targets[k] else achieved[k] for k in names}
     return CalibrationResult(
