@@ -1054,7 +1054,8 @@ def _extends_chain(path: Path) -> list[tuple[Path, _Layer]]:
                 line=line,
                 key="extends",
                 expected="an existing file, relative to this one",
-                found=repr(str(nxt)),
+                found=repr(target),
+                hint=f"looked for {nxt}",
             )
         current = nxt
         label = str(nxt)
@@ -1460,13 +1461,14 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
 
 
 def _allow_figures(node: Any) -> Any:
-    """Rewrite a JSON schema so that every number also accepts a figure or distribution."""
+    """Rewrite a JSON schema so that every number (and every choice among words) also
+    accepts a sourced figure or a distribution."""
     if isinstance(node, list):
         return [_allow_figures(v) for v in node]
     if not isinstance(node, dict):
         return node
     node = {k: _allow_figures(v) for k, v in node.items()}
-    if node.get("type") in ("number", "integer"):
+    if node.get("type") in ("number", "integer") or "enum" in node:
         inner = {k: v for k, v in node.items() if k not in ("title", "description", "default")}
         outer = {k: v for k, v in node.items() if k in ("title", "description", "default")}
         outer["anyOf"] = [

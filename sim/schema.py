@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Workload = Literal["training", "inference"]
 WORKLOADS: tuple[Workload, ...] = ("training", "inference")
@@ -35,14 +35,6 @@ PosFraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Usd = Annotated[float, Field(ge=0, le=MAX_USD, allow_inf_nan=False)]
 ChipCount = Annotated[int, Field(ge=0, le=MAX_CHIPS)]
 GrowthPerYear = Annotated[float, Field(ge=-0.99, le=100, allow_inf_nan=False)]
-
-
-def _list_to_tuple(value: Any) -> Any:
-    """YAML gives lists; the frozen models store tuples (items stay strictly typed)."""
-    return tuple(value) if isinstance(value, list) else value
-
-
-AsTuple = BeforeValidator(_list_to_tuple)
 
 
 class Frozen(BaseModel):
@@ -71,9 +63,7 @@ class ChipSpec(Frozen):
     family: Family = Field(description="Product family used to report usage shares.")
     stack: str = Field(description="Software stack id (a key of catalog.stacks).")
     launch_date: dt.date = Field(description="First general availability in a cloud.")
-    workloads: Annotated[tuple[Workload, ...], AsTuple] = Field(
-        description="Workloads the chip serves."
-    )
+    workloads: list[Workload] = Field(description="Workloads the chip serves.")
     training_precision: Literal["bf16", "fp8"] = Field(
         default="bf16", description="Precision whose peak the engine uses for training speed."
     )
@@ -226,8 +216,8 @@ class VendorSpec(Frozen):
     """A merchant chip vendor (Nvidia, AMD) as the provider's supplier and rival."""
 
     gross_margin_fraction: Fraction = Field(description="Vendor gross margin on its chips.")
-    street_price_multiplier: Annotated[tuple[PricePoint, ...], AsTuple] = Field(
-        default=(), description="Street price / list price from each date on (1 before)."
+    street_price_multiplier: list[PricePoint] = Field(
+        default_factory=list, description="Street price / list price from each date on (1 before)."
     )
     lead_time_weeks: Annotated[float, Field(ge=0, le=520, allow_inf_nan=False)] = Field(
         description="Weeks from order to delivery."
@@ -235,8 +225,8 @@ class VendorSpec(Frozen):
     allocation_cap_chips_per_quarter: ChipCount | None = Field(
         default=None, description="Most chips the vendor allocates the provider per quarter."
     )
-    direct_cloud_share: Annotated[tuple[PricePoint, ...], AsTuple] = Field(
-        default=(),
+    direct_cloud_share: list[PricePoint] = Field(
+        default_factory=list,
         description="Share of demand for this vendor's chips served by its own cloud "
         "(e.g. DGX Cloud), bypassing the provider, from each date on.",
     )
@@ -256,11 +246,9 @@ class PoolSpec(Frozen):
     initial_age_years: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = Field(
         default=0.0, description="Age of the initial chips (they retire at depreciation_years)."
     )
-    deliveries: Annotated[tuple[Delivery, ...], AsTuple] = Field(
-        default=(), description="Planned deliveries."
-    )
-    price_changes: Annotated[tuple[PricePoint, ...], AsTuple] = Field(
-        default=(), description="Multiplier on the on-demand price from each date on."
+    deliveries: list[Delivery] = Field(default_factory=list, description="Planned deliveries.")
+    price_changes: list[PricePoint] = Field(
+        default_factory=list, description="Multiplier on the on-demand price from each date on."
     )
     procure: bool = Field(default=False, description="Let the procurement policy order chips.")
     max_chips: ChipCount | None = Field(default=None, description="Cap on installed chips.")
@@ -343,7 +331,7 @@ class Training(Frozen):
     growth_per_year: GrowthPerYear = 0.0
     size: JobSize
     gang_chips: Annotated[int, Field(ge=1, le=1_000_000)]
-    requires_features: Annotated[tuple[str, ...], AsTuple] = ()
+    requires_features: list[str] = Field(default_factory=list)
 
 
 class Inference(Frozen):
@@ -353,14 +341,14 @@ class Inference(Frozen):
         description="Mean output tokens/s at the horizon start."
     )
     growth_per_year: GrowthPerYear = 0.0
-    daily_profile: Annotated[tuple[NonNegFloat, ...], AsTuple] = Field(
-        default=(), description="24 hourly multipliers of the mean (empty = flat)."
+    daily_profile: list[NonNegFloat] = Field(
+        default_factory=list, description="24 hourly multipliers of the mean (empty = flat)."
     )
     resize_interval_hours: Annotated[float, Field(ge=1, le=8760, allow_inf_nan=False)] = 24.0
     target_utilization: PosFraction = Field(
         default=0.7, description="Serving capacity is sized so the peak runs at this load."
     )
-    requires_features: Annotated[tuple[str, ...], AsTuple] = ()
+    requires_features: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _profile(self) -> Inference:
@@ -390,7 +378,7 @@ class Segment(Frozen):
     platforms: dict[Workload, dict[str, Fraction]] = Field(
         description="Initial share of each workload per pool (chip id); shares sum to 1."
     )
-    permitted: dict[Workload, Annotated[tuple[str, ...], AsTuple]] = Field(
+    permitted: dict[Workload, list[str]] = Field(
         default_factory=dict,
         description="Pools a workload may move to (default: every pool serving it).",
     )
@@ -451,7 +439,7 @@ class Scheduling(Frozen):
     policy: Literal["fifo", "backfill"] = Field(
         default="fifo", description="fifo: strict order; backfill: EASY backfilling."
     )
-    spill: dict[str, Annotated[tuple[str, ...], AsTuple]] = Field(
+    spill: dict[str, list[str]] = Field(
         default_factory=dict, description="Pools a job may run on when its own pool is full."
     )
 

@@ -12,7 +12,7 @@ random state) and Latin-hypercube or Sobol designs work unchanged.
 2.0
 >>> d.bounds()
 (1.0, 4.0)
->>> [round(x, 3) for x in d.ppf(np.array([0.0, 1.0]))]
+>>> d.ppf(np.array([0.0, 1.0])).tolist()
 [1.0, 4.0]
 >>> Choice(dist="choice", values=["fifo", "backfill"], weights=[0.2, 0.8]).central()
 'backfill'
