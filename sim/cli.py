@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -275,29 +276,10 @@ def run(
 
 
 def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
-    """The engine's run, or the static per-chip economics while no engine is installed."""
-    try:
-        from sim.runner import run as engine_run
-    except ModuleNotFoundError as exc:
-        if exc.name != "sim.runner":
-            raise
-        return lambda: _static_run(loaded)
+    """The engine's run of the loaded scenario from root seed `seed`."""
+    from sim.runner import run as engine_run
+
     return lambda: engine_run(loaded.scenario, seed)
-
-
-def _static_run(loaded: Any) -> Any:
-    from sim.runfolder import RunOutput
-    from sim.tco import static_tco_table
-
-    table = static_tco_table(loaded.scenario)
-    keys = ["tco_usd_per_busy_chip_hour", "usd_per_pflop", "usd_per_mtok"]
-    summary: dict[str, Any] = {
-        "engine": "static (no discrete-event engine installed)",
-        "static_tco": {
-            row["chip"]: {k: float(row[k]) for k in keys} for row in table.to_dict("records")
-        },
-    }
-    return RunOutput(summary=summary, tables={"tco": table})
 
 
 @app.command()
@@ -609,6 +591,191 @@ def tco(
             [[row[c] for _, c in _TCO_BREAKDOWN] for row in records],
         )
     )
+
+
+def _parse_target(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    try:
+        if not sep or not key.strip():
+            raise ValueError
+        return key.strip(), float(value)
+    except ValueError:
+        raise UserError(
+            "bad --target",
+            file="--target",
+            expected="KEY=NUMBER, e.g. usage_ratio_vs_gpu.trainium.2023=0.005",
+            found=repr(text),
+        ) from None
+
+
+def _parse_free(text: str, loaded: Any) -> Any:
+    from sim.calibrate import FreeParameter, get_path
+    from sim.loader import substitute
+
+    path, *rest = text.split(":")
+    path = path.strip()
+    try:
+        start = float(get_path(loaded.data, path))
+    except (KeyError, TypeError, ValueError):
+        substitute(loaded, {path: 0.0})  # raises a located error for an unknown path
+        raise UserError(
+            "a free parameter must name a number in the resolved scenario",
+            file="--free",
+            key=path,
+            found=repr(text),
+        ) from None
+    try:
+        low, high = (float(rest[0]), float(rest[1])) if rest else (start - 10.0, start + 10.0)
+    except (ValueError, IndexError):
+        raise UserError(
+            "bad --free", file="--free", expected="PATH or PATH:LOW:HIGH", found=repr(text)
+        ) from None
+    if not low < high or not low <= start <= high:
+        raise UserError(
+            "bad bounds",
+            file="--free",
+            key=path,
+            expected=f"LOW < HIGH around the current value {start:g}",
+            found=f"{low:g}:{high:g}",
+        )
+    substitute(loaded, {path: start})
+    return FreeParameter(path, low, high, start)
+
+
+@app.command()
+def calibrate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    target: Annotated[
+        list[str],
+        typer.Option("--target", "-t", help="KEY=VALUE: a summary metric and its target."),
+    ],
+    free: Annotated[
+        list[str],
+        typer.Option("--free", "-f", help="PATH[:LOW:HIGH]: a scenario number to fit."),
+    ],
+    target_source: Annotated[
+        list[str] | None,
+        typer.Option("--target-source", help="KEY=SOURCE: where a target comes from."),
+    ] = None,
+    set_: SetOption = None,
+    replications: Annotated[
+        int | None, typer.Option(min=1, help="Replications per evaluation (default: scenario's).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Root seed (default: scenario's).")
+    ] = None,
+    max_evaluations: Annotated[int, typer.Option(min=1, help="Simulation budget.")] = 60,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="Stop when every relative error is within this.")
+    ] = 0.05,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the calibrated scenario here.")
+    ] = None,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="Write the fitted values into SCENARIO itself.")
+    ] = False,
+) -> None:
+    """Fit free parameters so that summary metrics hit targets (scipy, common random numbers).
+
+    Example: xpusim calibrate scenarios/baseline.yaml
+    --target usage_ratio_vs_gpu.trainium.2023=0.005 --free adoption.family_preference.trainium
+    """
+    import datetime as _dt
+
+    from sim.calibrate import calibrate as fit
+    from sim.yaml_edit import replace_top_level_block, set_scalars
+
+    loaded = _load(scenario, set_)
+    targets = dict(_parse_target(t) for t in target)
+    sources = dict(t.partition("=")[::2] for t in (target_source or []))
+    for key in sources:
+        if key not in targets:
+            raise UserError("--target-source names no --target", file="--target-source", key=key)
+    params = [_parse_free(f, loaded) for f in free]
+    reps = replications or loaded.scenario.replications
+    root = loaded.scenario.seed if seed is None else seed
+    console = _console()
+
+    def progress(i: int, values: dict[str, float], achieved: dict[str, float], loss: float) -> None:
+        vals = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" for k, v in values.items())
+        got = ", ".join(f"{v:.4g}" for v in achieved.values())
+        console.print(Text(f"eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
+
+    try:
+        result = fit(
+            loaded.scenario,
+            targets,
+            params,
+            replications=reps,
+            seed=root,
+            max_evaluations=max_evaluations,
+            tolerance=tolerance,
+            progress=progress,
+        )
+    except KeyError as exc:
+        raise UserError(
+            "unknown target metric",
+            file="--target",
+            key=str(exc.args[0]),
+            hint="metric keys are dotted paths of summary.json",
+        ) from None
+    rows = [[k, targets[k], result.achieved[k], f"{result.residuals[k]:+.1%}"] for k in targets]
+    console.print(_table("Calibration fit", ["target", "wanted", "achieved", "error"], rows))
+    console.print(_table("Fitted parameters", ["parameter", "value"], list(result.values.items())))
+    console.print(
+        Text(
+            f"{result.evaluations} evaluations x {reps} replications, seed {root}: "
+            + ("converged" if result.success else f"NOT within {tolerance:.0%}")
+        )
+    )
+    record = {
+        "calibration": {
+            "targets": targets,
+            "target_sources": sources,
+            "free_parameters": {k: round(v, 6) for k, v in result.values.items()},
+            "residuals": {k: round(v, 6) for k, v in result.residuals.items()},
+            "replications": reps,
+            "seed": root,
+            "method": "xpusim calibrate: scipy.optimize Nelder-Mead on squared log residuals, "
+            "common random numbers, horizon cut at the last target year",
+            "date": _dt.date.today().isoformat(),
+        }
+    }
+    block = yaml.safe_dump(record, sort_keys=False, width=100)
+    if in_place or out is not None:
+        dest = scenario if in_place else out
+        assert dest is not None
+        if in_place:
+            text = scenario.read_text(encoding="utf-8")
+            text, missing = set_scalars(text, {k: round(v, 6) for k, v in result.values.items()})
+            if missing:
+                raise UserError(
+                    "--in-place can only set values written in the file itself",
+                    file=str(scenario),
+                    key=", ".join(missing),
+                    hint="use --out to write an extending file instead",
+                )
+        else:
+            rel = Path(os.path.relpath(scenario.resolve(), dest.resolve().parent))
+            lines = [
+                f"# Calibrated by xpusim calibrate from {rel.as_posix()}",
+                f"extends: {rel.as_posix()}",
+            ]
+            overrides: dict[str, Any] = {}
+            for k, v in result.values.items():
+                node = overrides
+                *head, last = k.split(".")
+                for part in head:
+                    node = node.setdefault(part, {})
+                node[last] = round(v, 6)
+            text = "\n".join(lines) + "\n" + yaml.safe_dump(overrides, sort_keys=False)
+        text = replace_top_level_block(text, "calibration", block)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, dest)
+        console.print(Text(f"calibrated scenario written to {dest}"))
+    if not result.success:
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- entry point

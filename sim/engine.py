@@ -445,14 +445,34 @@ class Engine:
                 released.append(pool)
             seg.reserved = {}
             hours = math.ceil(t1 - t0)
+            # (pool, share of the segment's demand it serves, chips reserved)
+            placements: list[tuple[int, float, int]] = []
             for pid, share in seg.serving_shares.items():
+                # capacity comes from the chosen pool, then from its spill pools in order
+                need_tok = peak * share / spec.target_utilization
+                left = share
+                for cand in (pid, *self.spill.get(pid, ())):
+                    pool = self.pools[cand]
+                    if need_tok <= 0 or left <= 1e-12:
+                        break
+                    if "inference" not in pool.chip.workloads or pool.tok_per_chip_s <= 0:
+                        continue
+                    need = math.ceil(need_tok / pool.tok_per_chip_s - 1e-9)
+                    got = max(0, min(need, pool.free()))
+                    if got == 0:
+                        continue
+                    part = left * min(1.0, got * pool.tok_per_chip_s / need_tok)
+                    self._touch(pool)
+                    pool.reserved += got
+                    seg.reserved[cand] = seg.reserved.get(cand, 0) + got
+                    placements.append((cand, part, got))
+                    left -= part
+                    need_tok -= got * pool.tok_per_chip_s
+                if left > 1e-12:
+                    placements.append((pid, left, 0))  # demand no capacity was found for
+            for pid, share, alloc in placements:
                 pool = self.pools[pid]
                 cap_chip = pool.tok_per_chip_s
-                need = math.ceil(peak * share / (cap_chip * spec.target_utilization))
-                alloc = max(0, min(need, pool.free()))
-                self._touch(pool)
-                pool.reserved += alloc
-                seg.reserved[pid] = alloc
                 capacity = alloc * cap_chip
                 base = mean_rate * share
                 if whole_days and t1 - t0 == step:
@@ -749,6 +769,9 @@ class Engine:
         out = []
         for p in cands:
             if workload not in p.chip.workloads or p.chip.launch_date > today:
+                continue
+            # a fleet the provider no longer buys is offered only while it has room
+            if not self.s.provider.pools[p.chip_id].procure and p.free() <= 0:
                 continue
             stack = self.s.catalog.stacks[p.chip.stack]
             if not ad.features_met(stack, spec.requires_features, today):

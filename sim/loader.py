@@ -83,6 +83,8 @@ MAX_DEPTH = 50
 MAX_ITEMS = 100_000
 #: Most YAML nodes (keys, values, items) in one file: bounds the time spent on a big file.
 MAX_NODES = 250_000
+#: Most problems rendered for one error (the count of the rest is still given).
+MAX_REPORTED = 50
 #: Longest ``extends`` chain.
 MAX_EXTENDS = 20
 
@@ -91,6 +93,10 @@ FIGURE_KEYS = frozenset({"source", "kind", "unit", "date", "note"})
 FIGURE_KINDS = ("measured", "derived", "calibrated", "assumed")
 _YAML = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+# Plain numbers that YAML 1.1 and 1.2 read alike (no octal, no '_', no sexagesimal).
+_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_PLAIN_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
+_TEXT_TAGS = frozenset({_YAML + "value", _YAML + "merge"})
 _MAP_TAG = _YAML + "map"
 _SEQ_TAG = _YAML + "seq"
 
@@ -406,9 +412,7 @@ class _Composer:
 
     def key(self, ev: Any, path: KeyPath) -> str:
         self.loader.get_event()
-        if isinstance(ev, AliasEvent | ScalarEvent) and (
-            isinstance(ev, AliasEvent) or ev.anchor is not None
-        ):
+        if isinstance(ev, AliasEvent) or getattr(ev, "anchor", None) is not None:
             raise self.fail(
                 "YAML anchors and aliases are not supported",
                 ev.start_mark,
@@ -433,9 +437,16 @@ class _Composer:
         return value
 
     def scalar(self, ev: Any, path: KeyPath) -> Any:
+        if ev.tag is None and not ev.style:  # fast path for plain decimal numbers
+            if _PLAIN_INT.match(ev.value):
+                return int(ev.value)
+            if _PLAIN_FLOAT.match(ev.value):
+                return float(ev.value)
         tag = ev.tag
         if tag is None or tag == "!":
             tag = self.loader.resolve(ScalarNode, ev.value, ev.implicit)
+            if tag in _TEXT_TAGS:  # '=' and '<<' are just text here
+                tag = _YAML + "str"
         if tag not in _SCALAR_TAGS:
             raise self.fail(
                 f"the YAML tag {_short_tag(tag)} is not allowed",
@@ -611,8 +622,7 @@ def _distribution(value: dict[str, Any], path: KeyPath, layer: _Layer) -> Distri
     try:
         return DISTRIBUTION_ADAPTER.validate_python(value)
     except ValidationError as e:
-        problems = [_problem(err, path, value, layer.marks, strip_tag=True) for err in e.errors()]
-        raise _combine(problems) from None
+        raise _problems(e, path, value, layer.marks, strip_tag=True) from None
 
 
 # =========================================================================== schema walking
@@ -795,6 +805,8 @@ def _error_at(
 
 
 def _show_set_text(text: str) -> str:
+    if len(text) > 60:
+        text = text[:57] + "..."
     return repr(text) + (" (nothing)" if not text.strip() else "")
 
 
@@ -963,14 +975,31 @@ def _problem(
     return p
 
 
-def _combine(problems: Sequence[_Problem]) -> ScenarioError:
-    errors = [p.error() for p in problems]
+def _combine(problems: Sequence[_Problem], total: int | None = None) -> ScenarioError:
+    """One error for the first problem, all of them (up to MAX_REPORTED) in ``details``."""
+    total = len(problems) if total is None else total
+    errors = [p.error() for p in problems[:MAX_REPORTED]]
     first = errors[0]
-    if len(errors) > 1:
-        n = len(errors) - 1
+    if total > 1:
+        n = total - 1
         first.message += f" (+{n} more error{'s' if n > 1 else ''})"
     first.details = [str(e) for e in errors]
+    if total > len(errors):
+        first.details.append(f"... and {total - len(errors)} more")
     return first
+
+
+def _problems(
+    e: ValidationError,
+    base: KeyPath,
+    data: Any,
+    marks: Mapping[KeyPath, Mark],
+    **kw: Any,
+) -> ScenarioError:
+    """The located error for a pydantic ``ValidationError`` (only the first few are rendered)."""
+    errors = e.errors(include_url=False)
+    shown = [_problem(err, base, data, marks, **kw) for err in errors[:MAX_REPORTED]]
+    return _combine(shown, total=len(errors))
 
 
 def _validate(
@@ -981,8 +1010,7 @@ def _validate(
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
-        problems = [_problem(err, (), data, marks, default_file=default_file) for err in e.errors()]
-        raise _combine(problems) from None
+        raise _problems(e, (), data, marks, default_file=default_file) from None
 
 
 # =========================================================================== layers
@@ -1074,13 +1102,15 @@ def _merge(base: Any, over: Any) -> Any:
 
 
 def _walk_paths(value: Any, path: KeyPath = ()) -> Iterator[KeyPath]:
-    yield path
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _walk_paths(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _walk_paths(v, (*path, i))
+    """Every key path in a tree of dicts and lists, the root included (iterative: fast)."""
+    stack: list[tuple[KeyPath, Any]] = [(path, value)]
+    while stack:
+        p, v = stack.pop()
+        yield p
+        if isinstance(v, dict):
+            stack.extend(((*p, k), c) for k, c in v.items())
+        elif isinstance(v, list):
+            stack.extend(((*p, i), c) for i, c in enumerate(v))
 
 
 def _set_error(
@@ -1365,11 +1395,7 @@ def load_catalog(
         catalog = Catalog.model_validate(cat)
     except ValidationError as e:
         label = str(layers[0][0]) if layers else "catalog"
-        problems = [
-            _problem(err, ("catalog",), cat, marks, root=Catalog, default_file=label)
-            for err in e.errors()
-        ]
-        raise _combine(problems) from None
+        raise _problems(e, ("catalog",), cat, marks, root=Catalog, default_file=label) from None
     return catalog, _plain_provenance(prov)
 
 
@@ -1527,7 +1553,6 @@ def scenario_json_schema() -> dict[str, Any]:
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://xpusim.invalid/scenario.schema.json",
         **{k: v for k, v in schema.items() if k != "title"},
         "title": "xpusim scenario",
     }

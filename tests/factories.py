@@ -18,7 +18,7 @@ CHIP: dict[str, Any] = {
     "family": "nvidia_gpu",
     "stack": "cuda",
     "launch_date": dt.date(2020, 1, 1),
-    "workloads": ("training", "inference"),
+    "workloads": ["training", "inference"],
     "peak_bf16_tflops": 1000.0,
     "hbm_gb": 80.0,
     "memory_tb_per_s": 3.0,

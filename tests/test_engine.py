@@ -60,7 +60,7 @@ MMC_CASES = [
 @pytest.mark.parametrize(("lam", "mu", "c"), MMC_CASES)
 def test_mmc_mean_wait_matches_erlang_c(lam: float, mu: float, c: int) -> None:
     theory = mmc(lam, mu, c)
-    waits, utils = _replicated_waits(lam, mu, c, 1, years=2, reps=6)
+    waits, utils = _replicated_waits(lam, mu, c, 1, years=1, reps=4)
     _assert_matches(waits, theory.mean_wait_hours, 0.08)
     _assert_matches(utils, theory.utilization, 0.01)
 
@@ -77,7 +77,7 @@ def test_mmc_heavy_load_matches_erlang_c(lam: float, mu: float, c: int) -> None:
 @pytest.mark.parametrize(("lam", "mu", "chips", "k"), [(1.5, 1.0, 8, 4), (5.0, 1.0, 64, 8)])
 def test_gang_jobs_match_mm_c_over_k(lam: float, mu: float, chips: int, k: int) -> None:
     theory = mmc_gang(lam, mu, chips, k)
-    waits, utils = _replicated_waits(lam, mu, chips, k, years=2, reps=6)
+    waits, utils = _replicated_waits(lam, mu, chips, k, years=1, reps=4)
     _assert_matches(waits, theory.mean_wait_hours, 0.08)
     _assert_matches(utils, theory.utilization, 0.01)
 

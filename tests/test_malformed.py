@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import ScenarioError
-from sim.loader import MAX_FILE_BYTES, MAX_ITEMS, load_scenario
+from sim.loader import MAX_FILE_BYTES, MAX_ITEMS, MAX_REPORTED, load_scenario
 
 HERE = Path(__file__).parent
 MALFORMED = HERE / "malformed"
@@ -274,3 +274,29 @@ def test_every_error_lists_all_problems() -> None:
     assert len(details) == 4  # horizon, economics, provider, segments
     assert all("only_a_name.yaml:2" in d and "missing required key" in d for d in details)
     assert "(+3 more errors)" in str(info.value)
+
+
+def test_many_invalid_values_are_counted_not_all_rendered(tmp_path: Path) -> None:
+    path = tmp_path / "profile.yaml"
+    n = 20_000
+    path.write_text(
+        f"extends: {HERE / 'data' / 'minimal.yaml'}\n"
+        "segments:\n  labs:\n    inference:\n"
+        "      daily_profile: [" + ", ".join(["-1"] * n) + "]\n"
+    )
+    err = _expect_fast_error(path)
+    assert err.line == 5 and err.key == "segments.labs.inference.daily_profile.0"
+    assert f"(+{n - 1} more errors)" in str(err)
+    assert len(err.details) == MAX_REPORTED + 1 and err.details[-1].startswith("... and")
+
+
+@pytest.mark.xfail(
+    raises=KeyError,
+    strict=False,
+    reason="schema bug: reference_problems() looks up chips[pid] for a pool whose chip is "
+    "unknown (sim/schema.py, segment platforms loop) and raises KeyError",
+)
+def test_unknown_chip_used_by_a_segment() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(MALFORMED / "unknown_chip_used_in_platforms.yaml", catalog_files=CATALOG)
+    assert info.value.line == 4 and info.value.key == "provider.pools.b200"
