@@ -616,7 +616,7 @@ def reference_problems(s: Scenario) -> list[CrossReferenceError]:
                     out.append(
                         CrossReferenceError((*base, pid), f"{pid!r} is not a pool of the provider")
                     )
-                elif wl not in chips[pid].workloads:
+                elif pid in chips and wl not in chips[pid].workloads:
                     out.append(CrossReferenceError((*base, pid), f"chip {pid} does not serve {wl}"))
             total = sum(shares.values())
             if abs(total - 1.0) > 1e-6:

@@ -290,12 +290,6 @@ def test_many_invalid_values_are_counted_not_all_rendered(tmp_path: Path) -> Non
     assert len(err.details) == MAX_REPORTED + 1 and err.details[-1].startswith("... and")
 
 
-@pytest.mark.xfail(
-    raises=KeyError,
-    strict=False,
-    reason="schema bug: reference_problems() looks up chips[pid] for a pool whose chip is "
-    "unknown (sim/schema.py, segment platforms loop) and raises KeyError",
-)
 def test_unknown_chip_used_by_a_segment() -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(MALFORMED / "unknown_chip_used_in_platforms.yaml", catalog_files=CATALOG)
