@@ -15,11 +15,13 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from sim.schema import Adoption, StackSpec
 
+K = TypeVar("K")
 MATURITY_REFERENCE_YEAR = 2023.0  # maturity_start is the maturity on 2023-01-01
 
 
@@ -131,7 +133,7 @@ def port_terms(
     )
 
 
-def logit_shares(utilities: Sequence[float]) -> np.ndarray:
+def logit_shares(utilities: Sequence[float] | np.ndarray) -> np.ndarray:
     """Multinomial-logit choice probabilities (numerically stable softmax).
 
     >>> logit_shares([0.0, 0.0]).tolist()
@@ -191,8 +193,8 @@ def option_utilities(
 
 
 def move_toward(
-    current: Mapping[str, float], target: Mapping[str, float], rate: float
-) -> dict[str, float]:
+    current: Mapping[K, float], target: Mapping[K, float], rate: float
+) -> dict[K, float]:
     """Shares after moving a fraction `rate` of the way from `current` to `target`.
 
     >>> move_toward({"a": 1.0}, {"a": 0.5, "b": 0.5}, 0.5)

@@ -161,23 +161,31 @@ def calibrate(
             raise _DoneError
         return value
 
-    x0 = np.array([p.start for p in free])
-    bounds = [(p.low, p.high) for p in free]
-    # an initial simplex with steps of a quarter of each range: the objective has plateaus
-    simplex = [x0]
-    for i, p in enumerate(free):
-        step = np.zeros(len(free))
-        delta = (p.high - p.low) / 4.0
-        step[i] = delta if x0[i] + delta <= p.high else -delta
-        simplex.append(x0 + step)
-    with contextlib.suppress(_DoneError):
-        optimize.minimize(
-            loss,
-            x0,
-            method="Nelder-Mead",
-            bounds=bounds,
-            options={"initial_simplex": np.array(simplex), "xatol": 1e-3, "fatol": 1e-6},
-        )
+    # Restarted Nelder-Mead: the objective has plateaus (discrete choices), on which a
+    # simplex collapses; each restart begins at the best point with a simplex half as large.
+    scale = 0.25
+    x_best = np.array([p.start for p in free])
+    while len(history) < max_evaluations:
+        simplex = [x_best]
+        for i, p in enumerate(free):
+            step = np.zeros(len(free))
+            delta = (p.high - p.low) * scale
+            step[i] = delta if x_best[i] + delta <= p.high else -delta
+            simplex.append(x_best + step)
+        before = len(history)
+        with contextlib.suppress(_DoneError):
+            optimize.minimize(
+                loss,
+                x_best,
+                method="Nelder-Mead",
+                bounds=[(p.low, p.high) for p in free],
+                options={"initial_simplex": np.array(simplex), "xatol": 1e-3, "fatol": 1e-9},
+            )
+        x_best = np.array([best["values"][p.path] for p in free])
+        rel = [best["achieved"][k] / targets[k] - 1.0 if targets[k] else 0.0 for k in names]
+        if all(abs(v) <= tolerance for v in rel) or len(history) == before:
+            break
+        scale /= 2.0
     achieved = best["achieved"]
     residuals = {k: (achieved[k] / targets[k] - 1.0) if targets[k] else achieved[k] for k in names}
     return CalibrationResult(

@@ -778,6 +778,50 @@ def calibrate(
         raise typer.Exit(1)
 
 
+@app.command()
+def verify(
+    reduced: Annotated[
+        bool, typer.Option("--reduced", help="Fewer jobs and replications (as CI runs it).")
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the table as JSON here.")
+    ] = None,
+) -> None:
+    """Check the simulation against theory: Erlang C, M/M/(c/k), Little's law, conservation,
+    static TCO, the calibration targets and the catalog's article ratios. Exit 1 on a failure.
+    """
+    from sim.verify import as_rows, run_checks
+
+    console = _console()
+    console.print(Text("running checks (a few minutes; --reduced for a quick pass) ..."))
+    checks = run_checks(reduced=reduced)
+    rows = [
+        [
+            r["group"],
+            r["check"],
+            f"{r['simulated']:.6g}",
+            f"{r['expected']:.6g}",
+            f"{r['relative_error']:+.2%}",
+            f"{r['tolerance']:.0%}" if r["tolerance"] >= 0.01 else f"{r['tolerance']:.0e}",
+            "pass" if r["passed"] else "FAIL",
+        ]
+        for r in as_rows(checks)
+    ]
+    console.print(
+        _table(
+            "xpusim verify: simulated against analytic or recomputed values",
+            ["group", "check", "simulated", "expected", "rel. error", "tolerance", "result"],
+            rows,
+        )
+    )
+    failed = [c for c in checks if not c.passed]
+    console.print(Text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
+    if json_out is not None:
+        json_out.write_text(json.dumps(as_rows(checks), indent=2) + "\n", encoding="utf-8")
+    if failed:
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -754,12 +754,13 @@ class Engine:
             if tr is None:
                 return 0.0
             growth = (1.0 + tr.growth_per_year) ** (t / HOURS_PER_YEAR)
-            return tr.jobs_per_month * growth * tr.size.mean_pflop * months / n
+            return float(tr.jobs_per_month * growth * tr.size.mean_pflop * months / n)
         inf = seg.spec.inference
         if inf is None:
             return 0.0
         growth = (1.0 + inf.growth_per_year) ** (t / HOURS_PER_YEAR)
-        return inf.tokens_per_s * growth * SECONDS_PER_HOUR / 1e6 * HOURS_PER_MONTH * months / n
+        mtok_per_month = inf.tokens_per_s * growth * SECONDS_PER_HOUR / 1e6 * HOURS_PER_MONTH
+        return float(mtok_per_month * months / n)
 
     def _options(self, seg: SegmentState, workload: str) -> list[Pool]:
         spec = getattr(seg.spec, workload)

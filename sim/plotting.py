@@ -382,7 +382,7 @@ def chip_colors(chips: Sequence[tuple[str, str]]) -> dict[str, tuple[str, str]]:
     without colour.
 
     >>> chip_colors([("a100", "nvidia_gpu"), ("h100", "nvidia_gpu"), ("trainium2", "trainium")])
-    {'a100': ('#80b34f', '-'), 'h100': ('#3b7304', '--'), 'trainium2': ('#e8710a', '-')}
+    {'a100': ('#8cbd5d', '-'), 'h100': ('#3b7304', '--'), 'trainium2': ('#e8710a', '-')}
     """
     by_family: dict[str, list[str]] = {}
     for chip, family in chips:

@@ -136,6 +136,8 @@ class Table:
     rows: Sequence[Sequence[str]]
     caption: str = ""
     numeric: frozenset[int] = field(default_factory=frozenset)
+    collapsed: str = ""
+    """If given, the HTML shows the table folded under this summary line (no script)."""
 
 
 @dataclass(frozen=True)
@@ -309,9 +311,10 @@ def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
         rows.append([label, fmt_value(value, metric_unit(key)), key])
     if rows:
         horizon = summary.get("horizon") or {}
-        caption = "Means over replications"
+        caption = "Provider, in-house program and customers (means over replications"
         if isinstance(horizon, Mapping) and horizon.get("start"):
             caption += f"; horizon {horizon.get('start')} to {horizon.get('end')}"
+        caption += ")"
         blocks.append(Table(["Result", "Value", "summary.json key"], rows, caption, frozenset({1})))
 
     usage = summary.get("usage_ratio_vs_gpu")
@@ -520,43 +523,85 @@ def _assumptions(data: FolderData) -> list[Block]:
             )
         )
         return blocks
-    rows = []
-    for key in sorted(prov, key=lambda k: (str(k).startswith("catalog."), str(k))):
+    own: list[list[str]] = []
+    catalog: list[list[str]] = []
+    for key in sorted(prov, key=str):
         p = prov[key]
         if not isinstance(p, Mapping):
             continue
-        unit = str(p.get("unit") or "")
         value = _get(scn, str(key))
         where = ""
         if p.get("file"):
             where = Path(str(p["file"])).name + (f":{p['line']}" if p.get("line") else "")
-        rows.append(
-            [
-                str(key),
-                fmt_value(value) + (f" {unit}" if unit and value is not None else ""),
-                str(p.get("source") or "-"),
-                str(p.get("kind") or "-"),
-                str(p.get("date") or "-"),
-                str(p.get("note") or ""),
-                where,
-            ]
-        )
+        row = [
+            str(key),
+            fmt_with_unit(value, str(p.get("unit") or "")),
+            str(p.get("source") or "-"),
+            str(p.get("kind") or "-"),
+            str(p.get("date") or "-"),
+            str(p.get("note") or ""),
+            where,
+        ]
+        (catalog if str(key).startswith("catalog.") else own).append(row)
+    headers = ["Key", "Value", "Source", "Kind", "Date", "Note", "Defined in"]
     blocks.append(
         Paragraph(
-            f"Every resolved value that carries a source: {len(rows)} in all, the scenario's "
-            "own first, then the catalog's. Kind says whether a figure is measured, derived, "
-            "calibrated or assumed."
+            f"Every resolved value that carries a source ({len(own) + len(catalog)} in all): "
+            "the scenario's own figures, then the catalog's chips and software stacks. Kind "
+            "says whether a figure is measured, derived, calibrated or assumed."
         )
     )
-    blocks.append(
-        Table(
-            ["Key", "Value", "Source", "Kind", "Date", "Note", "Defined in"],
-            rows,
-            "From manifest.json",
-            frozenset({1}),
+    if own:
+        blocks.append(Table(headers, own, "Scenario figures", frozenset({1})))
+    if catalog:
+        blocks.append(
+            Table(
+                headers,
+                catalog,
+                "Catalog figures (chips and software stacks)",
+                frozenset({1}),
+                collapsed=f"Catalog figures: {len(catalog)} values with sources (open to read)",
+            )
         )
-    )
     return blocks
+
+
+_UNITS: dict[str, str] = {
+    "usd": "USD",
+    "w": "W",
+    "kw": "kW",
+    "gb": "GB",
+    "tb_per_s": "TB/s",
+    "tflops": "TFLOP/s",
+    "tokens_per_s": "tokens/s",
+    "ms": "ms",
+    "fraction": "",
+    "engineer_months": "engineer-months",
+    "usd_per_chip_hour": "USD per chip-hour",
+    "usd_per_kwh": "USD per kWh",
+    "usd_per_kw_year": "USD per kW-year",
+    "usd_per_month": "USD per month",
+    "usd_per_year": "USD per year",
+}
+
+
+def fmt_with_unit(value: Any, unit: str) -> str:
+    """A catalogued value with its unit in words.
+
+    >>> fmt_with_unit(9000, "usd"), fmt_with_unit(1.555, "tb_per_s")
+    ('$9,000', '1.555 TB/s')
+    >>> fmt_with_unit(0.45, "fraction")
+    '0.45'
+    >>> fmt_with_unit(0.08, "usd_per_kwh"), fmt_with_unit(3, "lead_time_weeks")
+    ('0.08 USD per kWh', '3 lead time weeks')
+    """
+    if value is None:
+        return "-"
+    if unit == "usd" and isinstance(value, int | float) and not isinstance(value, bool):
+        return fmt_usd(float(value))
+    words = _UNITS.get(unit, unit.replace("_per_", " per ").replace("_", " "))
+    text = fmt_value(value)
+    return f"{text} {words}" if words else text
 
 
 def _find_baseline(data: FolderData) -> Path | None:
@@ -680,12 +725,15 @@ h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #ccc; padding-
 h3 { font-size: 1.1em; margin-top: 1.6em; }
 p.note { color: #666; font-size: .9em; }
 table { border-collapse: collapse; margin: .8em 0 1.4em; font-size: .88em; }
-caption { caption-side: bottom; text-align: left; color: #666; font-size: .9em; padding-top: .3em; }
+caption { caption-side: top; text-align: left; color: #333; font-weight: bold;
+  padding-bottom: .3em; }
+details summary { cursor: pointer; color: #1f4f7a; margin: .6em 0; }
 th, td { border: 1px solid #ddd; padding: .3em .6em; vertical-align: top; text-align: left; }
 th { background: #f2f4f0; }
 tr:nth-child(even) td { background: #fafafa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.wide td { max-width: 28em; overflow-wrap: anywhere; }
+table.wide td { max-width: 26em; overflow-wrap: break-word; }
+table.wide td:first-child { min-width: 14em; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
 figcaption { color: #444; font-size: .92em; max-width: 60em; }
@@ -695,7 +743,8 @@ nav ol { columns: 2; }
 
 def _html_table(t: Table) -> str:
     wide = len(t.headers) > 4
-    out = ['<table class="wide">' if wide else "<table>"]
+    out = [f"<details><summary>{html.escape(t.collapsed)}</summary>"] if t.collapsed else []
+    out.append('<table class="wide">' if wide else "<table>")
     if t.caption:
         out.append(f"<caption>{html.escape(t.caption)}</caption>")
     out.append("<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in t.headers))
@@ -704,12 +753,22 @@ def _html_table(t: Table) -> str:
         cells = "".join(
             f'<td class="num">{html.escape(c)}</td>'
             if i in t.numeric
-            else f"<td>{html.escape(c)}</td>"
+            else f"<td>{_cell(c, i)}</td>"
             for i, c in enumerate(row)
         )
         out.append(f"<tr>{cells}</tr>")
     out.append("</tbody></table>")
+    if t.collapsed:
+        out.append("</details>")
     return "\n".join(out)
+
+
+def _cell(text: str, column: int) -> str:
+    """Escaped cell text; first-column key paths may break after dots and underscores."""
+    escaped = html.escape(text)
+    if column == 0 and " " not in text:
+        return escaped.replace(".", ".<wbr>").replace("_", "_<wbr>")
+    return escaped
 
 
 def _anchor(text: str) -> str:

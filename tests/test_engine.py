@@ -164,8 +164,9 @@ def test_common_random_numbers_across_a_price_change() -> None:
 
 def _scripted(policy: str, jobs: list[tuple[float, int, float]]) -> list[tuple[float, float]]:
     """Run a 4-chip pool on a fixed job script: (arrival h, chips, hours) -> (start, end)."""
-    d = mmc_dict(arrival_rate_per_hour=0.0, service_rate_per_hour=1.0, chips=4, years=1,
-                 policy=policy)
+    d = mmc_dict(
+        arrival_rate_per_hour=0.0, service_rate_per_hour=1.0, chips=4, years=1, policy=policy
+    )
     d["segments"]["all"]["training"]["jobs_per_month"] = 0.0
     s = build(d)
     eng = Engine(s, 0)

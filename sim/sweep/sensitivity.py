@@ -1,0 +1,292 @@
+"""Sensitivity of metrics to the uncertain parameters: OAT tornado and Sobol indices.
+
+Design (no I/O, seeds passed in):
+
+* the *base* point sets every parameter to its central value;
+* the *tornado* moves one parameter at a time to each end of its ``bounds()`` (the support,
+  or the 5th/95th percentiles of an unbounded distribution), the others at central values;
+* the *Sobol* points are Saltelli's scheme (``SALib.sample.sobol``, first and total order)
+  drawn in the unit hypercube and mapped through each distribution's inverse CDF, so any
+  distribution (skewed, unbounded, a discrete choice) is sampled by its own law.
+
+Every point runs the same replication seeds (common random numbers), its metric is the mean
+over replications, and ``SALib.analyze.sobol`` turns the Sobol outputs into first-order
+(S1) and total (ST) indices with bootstrap confidence intervals. Execution is that of
+sweeps (:func:`sim.sweep.execute.execute`): the same pure task on any backend.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.errors import UserError
+from sim.loader import is_integer_path
+from sim.rng import replication_seeds, stream
+from sim.sweep.design import sample_values
+from sim.sweep.execute import Job, Task, execute
+from sim.uncertainty import Distribution
+
+__all__ = [
+    "SensitivityDesign",
+    "evaluate",
+    "resolve_metric",
+    "sensitivity_design",
+    "sobol_indices",
+]
+
+#: Unit numbers are kept this far inside (0, 1) so that unbounded laws stay finite.
+EPS = 1e-9
+Progress = Callable[[int, int], None]
+
+
+def _plain(value: Any, path: str) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if is_integer_path(path) and isinstance(value, float) and math.isfinite(value):
+        return round(value)
+    return value
+
+
+@dataclass(frozen=True)
+class SensitivityDesign:
+    """Base, tornado and Sobol points over ``names`` with common replication seeds."""
+
+    names: tuple[str, ...]
+    distributions: Mapping[str, Distribution]
+    n: int
+    seed: int
+    seeds: tuple[int, ...]
+    unit: npt.NDArray[np.float64]
+
+    @property
+    def central(self) -> dict[str, Any]:
+        return {p: _plain(self.distributions[p].central(), p) for p in self.names}
+
+    @property
+    def tornado_values(self) -> list[tuple[str, Any, Any]]:
+        """``(parameter, low, high)`` for each parameter."""
+        out = []
+        for p in self.names:
+            lo, hi = self.distributions[p].bounds()
+            out.append((p, _plain(lo, p), _plain(hi, p)))
+        return out
+
+    def points(self) -> list[dict[str, Any]]:
+        """Point 0 is the base, then low and high of each parameter, then the Sobol rows."""
+        base = self.central
+        pts = [base]
+        for p, lo, hi in self.tornado_values:
+            pts.append({**base, p: lo})
+            pts.append({**base, p: hi})
+        pts.extend(sample_values({p: self.distributions[p] for p in self.names}, self.unit))
+        return pts
+
+    @property
+    def runs_total(self) -> int:
+        return (1 + 2 * len(self.names) + len(self.unit)) * len(self.seeds)
+
+
+def _problem(names: Sequence[str]) -> dict[str, Any]:
+    return {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
+
+
+def _salib_seed(seed: int, name: str) -> int:
+    return int(stream(seed, name).integers(2**31 - 1))
+
+
+def sensitivity_design(
+    distributions: Mapping[str, Distribution], *, n: int, replications: int, seed: int
+) -> SensitivityDesign:
+    """The design over every parameter of ``distributions`` (sorted by path).
+
+    ``n`` is Saltelli's base sample size (a power of two); the Sobol part has
+    ``n * (d + 2)`` points for ``d`` parameters.
+    """
+    from SALib.sample import sobol as saltelli
+
+    names = tuple(sorted(distributions))
+    if not names:
+        raise UserError(
+            "sensitivity needs uncertain parameters, but the scenario declares no distribution",
+            hint="give a number as {dist: triangular, low: .., mode: .., high: ..}",
+        )
+    if n < 2 or 2 ** int(round(math.log2(n))) != n:
+        lo = 2 ** max(int(math.floor(math.log2(max(n, 1)))), 1)
+        raise UserError(
+            "the Sobol' base sample size must be a power of two (at least 2)",
+            file="--n",
+            found=str(n),
+            hint=f"use {lo} or {lo * 2}",
+        )
+    if replications < 1:
+        raise UserError("--replications must be at least 1", found=str(replications))
+    unit = saltelli.sample(
+        _problem(names), n, calc_second_order=False, seed=_salib_seed(seed, "sensitivity/sample")
+    )
+    return SensitivityDesign(
+        names=names,
+        distributions={p: distributions[p] for p in names},
+        n=n,
+        seed=seed,
+        seeds=tuple(replication_seeds(seed, replications)),
+        unit=np.clip(np.asarray(unit, dtype=np.float64), EPS, 1.0 - EPS),
+    )
+
+
+def resolve_metric(name: str, known: Sequence[str]) -> str:
+    """The flattened summary key ``name`` refers to (``metric.`` prefix optional)."""
+    key = name.strip()
+    key = key.removeprefix("metric.")
+    if key in known:
+        return key
+    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.5)
+    hint = "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else None
+    raise UserError(
+        "unknown metric",
+        file="--metric",
+        key=key,
+        expected="a summary key such as provider.tco_usd (see runs.parquet of a sweep)",
+        hint=hint,
+    )
+
+
+def sobol_indices(
+    names: Sequence[str], y: npt.ArrayLike, seed: int, *, conf_level: float = 0.95
+) -> dict[str, list[float | None]]:
+    """First-order and total Sobol indices with confidence half-widths, by SALib.
+
+    ``y`` holds the model output at the Saltelli points of :func:`sensitivity_design`, in
+    order. A constant or non-finite output has no defined indices: all values are None.
+    """
+    from SALib.analyze import sobol
+
+    values = np.asarray(y, dtype=np.float64)
+    d = len(names)
+    if not np.all(np.isfinite(values)) or float(np.var(values)) == 0.0:
+        empty: list[float | None] = [None] * d
+        return {"S1": empty, "S1_conf": empty, "ST": empty, "ST_conf": empty}
+    res = sobol.analyze(
+        _problem(names),
+        values,
+        calc_second_order=False,
+        conf_level=conf_level,
+        print_to_console=False,
+        seed=_salib_seed(seed, "sensitivity/analyze"),
+    )
+    return {k: [_finite(v) for v in res[k]] for k in ("S1", "S1_conf", "ST", "ST_conf")}
+
+
+def _finite(v: Any) -> float | None:
+    x = float(v)
+    return x if math.isfinite(x) else None
+
+
+def _number(v: Any) -> float:
+    if v is None:
+        return math.nan
+    if isinstance(v, bool | int | float):
+        return float(v)
+    raise TypeError(v)
+
+
+def evaluate(
+    design: SensitivityDesign,
+    metrics: Sequence[str],
+    *,
+    build: Callable[[dict[str, Any]], Any],
+    task: Task,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Run the design and analyse it: one result per metric (``sensitivity.json`` form).
+
+    ``build`` turns a point's values into the task's payload (the resolved scenario data
+    for the simulation). The base point runs first, so that an unknown metric is reported
+    after its replications only.
+    """
+    points = design.points()
+    reps = len(design.seeds)
+    total = len(points) * reps
+    sums: dict[str, npt.NDArray[np.float64]] = {}
+    done = 0
+
+    def jobs(indices: Sequence[int]) -> Iterator[Job]:
+        for i in indices:
+            payload = build(points[i])
+            for r, seed in enumerate(design.seeds):
+                yield Job(key=(i, r), payload=payload, seed=seed)
+
+    def run(indices: Sequence[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+        nonlocal done
+        for job, result in execute(task, jobs(indices), workers=workers, scheduler=scheduler):
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            yield job.key[0], result
+
+    if progress is not None:
+        progress(0, total)
+    base_results = [res for _, res in run([0])]
+    known = sorted(base_results[0])
+    keys = [resolve_metric(m, known) for m in metrics]
+    keys = list(dict.fromkeys(keys))
+    for k in keys:
+        sums[k] = np.zeros(len(points))
+        for res in base_results:
+            try:
+                sums[k][0] += _number(res.get(k))
+            except TypeError:
+                raise UserError(
+                    f"metric is not a number (found {res.get(k)!r})", file="--metric", key=k
+                ) from None
+    for i, res in run(range(1, len(points))):
+        for k in keys:
+            sums[k][i] += _number(res.get(k))
+    d = len(design.names)
+    out = []
+    for k in keys:
+        mean = sums[k] / reps
+        tornado = []
+        for j, (p, lo, hi) in enumerate(design.tornado_values):
+            m_lo, m_hi = mean[1 + 2 * j], mean[2 + 2 * j]
+            tornado.append(
+                {
+                    "parameter": p,
+                    "low_value": lo,
+                    "high_value": hi,
+                    "metric_low": _finite(m_lo),
+                    "metric_high": _finite(m_hi),
+                }
+            )
+        tornado.sort(key=_swing_order)
+        sobol = sobol_indices(design.names, mean[1 + 2 * d :], design.seed)
+        out.append(
+            {
+                "metric": k,
+                "base": _finite(mean[0]),
+                "tornado": tornado,
+                "sobol": {"names": list(design.names), **sobol},
+            }
+        )
+    return out
+
+
+def swing(row: Mapping[str, Any]) -> float:
+    """``|metric_high - metric_low|`` of a tornado row (NaN when either is missing)."""
+    lo, hi = row["metric_low"], row["metric_high"]
+    if lo is None or hi is None:
+        return math.nan
+    return abs(float(hi) - float(lo))
+
+
+def _swing_order(row: Mapping[str, Any]) -> tuple[bool, float, str]:
+    s = swing(row)
+    return (math.isnan(s), -s if not math.isnan(s) else 0.0, str(row["parameter"]))
