@@ -473,6 +473,17 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         cost_pflop[pid] = run_cost * tr_share / pf if pf > 0 else None
         cost_mtok[pid] = run_cost * (1.0 - tr_share) / mt if mt > 0 else None
 
+    serving = _serving_summary(
+        s,
+        segs,
+        chips,
+        srv,
+        serve_h_ps,
+        busy_h,
+        capital + power + facility + maintenance,
+        revenue_ps,
+        horizon_h,
+    )
     ports_cost = float(sum(p[6] for p in log.ports))
     summary: dict[str, Any] = {
         "scenario": s.name,
@@ -513,9 +524,71 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
             "mtok_demanded": float(s_dem.sum()),
             "mtok_served": float(s_served.sum()),
         },
+        "serving": serving,
         "engine": {"events": int(log.events), "simulated_jobs": len(jobs)},
     }
     return Accounts(summary=summary, tables=tables)
+
+
+def _serving_summary(
+    s: Scenario,
+    segs: list[str],
+    chips: list[ChipSpec],
+    srv: FloatArray,
+    serve_h_ps: FloatArray,
+    busy_h: FloatArray,
+    run_cost: FloatArray,
+    revenue_ps: FloatArray,
+    horizon_h: float,
+) -> dict[str, dict[str, float | None]]:
+    """Per-segment serving figures averaged over the horizon (per day, per query, fleet).
+
+    The provider's cost of a segment's serving is each pool's running cost (capital, power,
+    facility, maintenance) in proportion to the segment's share of the pool's busy
+    chip-hours. The fleet capital is the largest number of chips the segment held at once,
+    at each pool's catalog unit cost plus server and network share.
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    days = horizon_h / 24.0
+    share = np.divide(
+        serve_h_ps,
+        busy_h[:, None, :],
+        out=np.zeros_like(serve_h_ps),
+        where=busy_h[:, None, :] > 0,
+    )
+    unit = np.array([c.unit_cost_usd + c.server_network_usd_per_chip for c in chips])
+    for j, sid in enumerate(segs):
+        spec = s.segments[sid].inference
+        if spec is None:
+            continue
+        rows = srv[srv[:, 0] == j]
+        served_mtok = float(rows[:, 6].sum())
+        peak_chips = 0.0
+        capex = 0.0
+        for t in np.unique(rows[:, 3]):
+            at = rows[rows[:, 3] == t]
+            n = float(at[:, 2].sum())
+            if n > peak_chips:
+                peak_chips = n
+                capex = float((at[:, 2] * unit[at[:, 1].astype(np.int64)]).sum())
+        cost = float((share[:, j, :] * run_cost).sum())
+        spend = float(revenue_ps[:, j, :].sum())
+        entry: dict[str, float | None] = {
+            "mtok_served_per_day": served_mtok / days,
+            "peak_chips": peak_chips,
+            "fleet_capex_usd": capex,
+            "provider_cost_per_day_usd": cost / days,
+            "provider_cost_per_year_usd": cost / days * 365.0,
+            "customer_spend_per_day_usd": spend / days,
+            "provider_usd_per_mtok": cost / served_mtok if served_mtok > 0 else None,
+        }
+        if spec.tokens_per_query is not None:
+            queries = served_mtok * 1e6 / spec.tokens_per_query
+            entry["queries_per_day"] = queries / days
+            entry["provider_cost_per_query_usd"] = cost / queries if queries > 0 else None
+            entry["customer_cost_per_query_usd"] = spend / queries if queries > 0 else None
+        out[sid] = entry
+    return out
 
 
 def _equivalent_ref_chips(chip: ChipSpec, ref: ChipSpec) -> float:

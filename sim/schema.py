@@ -349,6 +349,9 @@ class Inference(Frozen):
         default=0.7, description="Serving capacity is sized so the peak runs at this load."
     )
     requires_features: list[str] = Field(default_factory=list)
+    tokens_per_query: PosFloat | None = Field(
+        default=None, description="Output tokens per user query; enables per-query figures."
+    )
 
     @model_validator(mode="after")
     def _profile(self) -> Inference:

@@ -167,7 +167,7 @@ def _dask_run(
         limit = window or max(2 * threads, 2)
         source = iter(jobs)
         pending: dict[str, Job] = {}
-        queue = as_completed()
+        queue = as_completed(loop=client.loop)
 
         def submit(job: Job) -> None:
             fut = client.submit(task, job.payload, job.seed, pure=False)
