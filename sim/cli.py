@@ -822,6 +822,16 @@ def verify(
         raise typer.Exit(1)
 
 
+def _register_extensions() -> None:
+    """Commands that live in their own modules (imported lazily when they run)."""
+    from sim.plot_cli import register as register_plot
+
+    register_plot(app)
+
+
+_register_extensions()
+
+
 # --------------------------------------------------------------------------- entry point
 
 

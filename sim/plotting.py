@@ -236,11 +236,15 @@ def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> li
 # --------------------------------------------------------------------------- formatting
 
 
-def fmt_usd(x: float, _pos: object = None) -> str:
+def fmt_usd(x: float, _pos: object = None, digits: int = 2) -> str:
     """A dollar amount for an axis or a table, short but exact enough to read.
+
+    ``digits`` is the number of significant digits of millions, billions and cents.
 
     >>> [fmt_usd(v) for v in (0, 1.5e10, -3.2e6, 12345.6, 2.5, 1.0, 0.0025, 1.26e-5)]
     ['$0', '$15B', '-$3.2M', '$12,346', '$2.50', '$1', '$0.0025', '$0.000013']
+    >>> fmt_usd(1.2345e9, digits=4)
+    '$1.234B'
     """
     if not math.isfinite(x):
         return "-"
@@ -249,25 +253,25 @@ def fmt_usd(x: float, _pos: object = None) -> str:
     sign = "-" if x < 0 else ""
     a = abs(x)
     if a >= 1e9:
-        return f"{sign}${_trim(a / 1e9)}B"
+        return f"{sign}${_trim(a / 1e9, digits)}B"
     if a >= 1e6:
-        return f"{sign}${_trim(a / 1e6)}M"
+        return f"{sign}${_trim(a / 1e6, digits)}M"
     if a >= 1e3:
         return f"{sign}${a:,.0f}"
     if a >= 1:
         return f"{sign}${a:,.0f}" if a == round(a) else f"{sign}${a:,.2f}"
-    return sign + "$" + np.format_float_positional(a, precision=2, fractional=False, trim="-")
+    return sign + "$" + np.format_float_positional(a, precision=digits, fractional=False, trim="-")
 
 
-def _trim(v: float) -> str:
-    """Two significant digits below 100, whole numbers above, thousands separated.
+def _trim(v: float, digits: int = 2) -> str:
+    """``digits`` significant digits, but whole numbers from 100 on, thousands separated.
 
-    >>> [_trim(v) for v in (15.0, 3.24, 123.4, 1234.5)]
-    ['15', '3.2', '123', '1,234']
+    >>> [_trim(v) for v in (15.0, 3.24, 123.4, 1234.5)], _trim(1.2345, 3)
+    (['15', '3.2', '123', '1,234'], '1.23')
     """
-    if v >= 100:
+    if v >= max(100.0, 10.0**digits):
         return f"{v:,.0f}"
-    text = f"{v:.2g}"
+    text = f"{v:.{digits}g}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -275,9 +279,43 @@ def _fmt_count(x: float, _pos: object = None) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 or x == int(x) else f"{x:,.1f}"
 
 
+class DistinctFormatter(mticker.Formatter):
+    """Tick labels from ``func(x, digits)`` with as few digits as keep them distinct.
+
+    Two significant digits read best, but a narrow range ($1.21B to $1.24B) needs more.
+    """
+
+    def __init__(self, func: Callable[..., str], digits: int = 2) -> None:
+        self.func = func
+        self.digits = digits
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self.func(x, None, digits=self.digits)
+
+    def format_ticks(self, values: Any) -> list[str]:
+        values = [float(v) for v in values]
+        labels = [self.func(v, None, digits=self.digits) for v in values]
+        for digits in range(self.digits, 9):
+            labels = [self.func(v, None, digits=digits) for v in values]
+            if len(set(labels)) == len(set(values)):
+                break
+        return labels
+
+
+def distinct_labels(
+    func: Callable[..., str], values: Sequence[float], digits: int = 2
+) -> list[str]:
+    """Labels of ``values`` with as few digits as keep different values apart.
+
+    >>> distinct_labels(fmt_usd, [1.21e9, 1.24e9, 1.24e9])
+    ['$1.21B', '$1.24B', '$1.24B']
+    """
+    return DistinctFormatter(func, digits).format_ticks(list(values))
+
+
 def _usd_axis(ax: Axes, which: str = "y") -> None:
     axis = ax.yaxis if which == "y" else ax.xaxis
-    axis.set_major_formatter(mticker.FuncFormatter(fmt_usd))
+    axis.set_major_formatter(DistinctFormatter(fmt_usd))
     if axis.get_scale() == "log":
         axis.set_minor_formatter(mticker.NullFormatter())
 
@@ -1126,11 +1164,11 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
-def _fmt_plain(x: float, _pos: object = None) -> str:
-    return f"{x:,.4g}"
+def _fmt_plain(x: float, _pos: object = None, digits: int = 4) -> str:
+    return f"{x:,.{digits}g}"
 
 
-def _metric_formatter(metric: str) -> Callable[[float, Any], str]:
+def _metric_formatter(metric: str) -> Callable[..., str]:
     return fmt_usd if _is_usd(metric) else _fmt_plain
 
 
@@ -1147,14 +1185,19 @@ def plot_tornado(
     tornado: Sequence[Mapping[str, Any]],
     *,
     metric: str,
+    base: float | None = None,
     meta: FigureMeta | None = None,
 ) -> Figure:
     """One-at-a-time sensitivity: the metric with each parameter at its low and high value.
 
-    Bars start at the base value of the metric; the widest swing is at the top.
+    Bars start at the metric's ``base`` value (else a row's ``base``, else the middle of
+    the first row); the widest swing is at the top.
     """
     rows = [r for r in tornado if isinstance(r, Mapping)]
-    base = _float(rows[0].get("base"), 0.0) if rows else 0.0
+    if base is None or not math.isfinite(base):
+        first = rows[0] if rows else {}
+        mid = 0.5 * (_float(first.get("metric_low"), 0.0) + _float(first.get("metric_high"), 0.0))
+        base = _float(first.get("base"), mid)
     rows.sort(
         key=lambda r: abs(_float(r.get("metric_high"), base) - _float(r.get("metric_low"), base))
     )
@@ -1180,8 +1223,10 @@ def plot_tornado(
     ]
     ax.set_yticks(y, labels, fontsize=8.5)
     fmt = _metric_formatter(metric)
-    h_base = ax.axvline(base, color="black", linewidth=1.0, label=f"base: {fmt(base, None)}")
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(fmt))
+    h_base = ax.axvline(
+        base, color="black", linewidth=1.0, label=f"base: {fmt(base, None, digits=4)}"
+    )
+    ax.xaxis.set_major_formatter(DistinctFormatter(fmt))
     ax.grid(axis="y", visible=False)
     if not rows:
         _no_data(ax, "no tornado rows")
@@ -1294,7 +1339,7 @@ def _mean_ci(values: pd.Series) -> tuple[float, float, float]:
     >>> [round(v, 3) for v in _mean_ci(pd.Series([1.0, 2.0, 3.0]))]
     [2.0, -0.484, 4.484]
     """
-    from scipy import stats
+    from scipy.special import stdtrit  # Student t quantile; lighter than scipy.stats
 
     v = values.dropna().to_numpy(float)
     if v.size == 0:
@@ -1302,7 +1347,7 @@ def _mean_ci(values: pd.Series) -> tuple[float, float, float]:
     m = float(v.mean())
     if v.size < 2:
         return (m, m, m)
-    half = float(stats.t.ppf(0.975, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    half = float(stdtrit(v.size - 1, 0.975)) * float(v.std(ddof=1)) / math.sqrt(v.size)
     return (m, m - half, m + half)
 
 
@@ -1361,7 +1406,7 @@ def plot_sweep(
         ax.set_xlabel(_param_label(param))
         ax.set_ylabel(metric_label(metric))
         ax.set_title(f"{metric.removeprefix('metric.')} against {_param_label(param)}", fontsize=10)
-        ax.yaxis.set_major_formatter(mticker.FuncFormatter(_metric_formatter(metric)))
+        ax.yaxis.set_major_formatter(DistinctFormatter(_metric_formatter(metric)))
         if one:
             pts = sweep_points(runs, [param], metric)
             xs = pts[param].to_numpy()
@@ -1419,20 +1464,21 @@ def _sweep_heatmap(
         finite = z[np.isfinite(z)]
         if 0 < z.size <= 100 and finite.size:
             mid = 0.5 * (float(finite.min()) + float(finite.max()))
-            for (i, j), v in np.ndenumerate(z):
-                if np.isfinite(v):
-                    ax.text(
-                        j,
-                        i,
-                        fmt(float(v), None),
-                        ha="center",
-                        va="center",
-                        fontsize=7.5,
-                        color="white" if v < mid else "black",
-                    )
+            cells = [(i, j, float(v)) for (i, j), v in np.ndenumerate(z) if np.isfinite(v)]
+            texts = distinct_labels(fmt, [v for _, _, v in cells])
+            for (i, j, v), text in zip(cells, texts, strict=True):
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    color="white" if v < mid else "black",
+                )
         bar = fig.colorbar(im, ax=ax)
         bar.set_label(metric_label(metric))
-        bar.ax.yaxis.set_major_formatter(mticker.FuncFormatter(fmt))
+        bar.ax.yaxis.set_major_formatter(DistinctFormatter(fmt))
     return fig
 
 
@@ -1461,7 +1507,15 @@ class FolderData:
         self._tables: dict[str, pd.DataFrame | None] = {}
         self.manifest = self._json("manifest.json") or {}
         self.summary = self._json("summary.json") or {}
-        self.sensitivity = self._json("sensitivity.json")
+        self.sensitivities = self._sensitivities()
+        self.sensitivity = self.sensitivities[0] if self.sensitivities else None
+
+    def _sensitivities(self) -> list[dict[str, Any]]:
+        """sensitivity.json: one result, or a list of results (one per metric)."""
+        path = self.folder / "sensitivity.json"
+        raw = _read_json(path) if path.is_file() else None
+        items = raw if isinstance(raw, list) else [raw]
+        return [x for x in items if isinstance(x, dict)]
 
     def _json(self, name: str) -> dict[str, Any] | None:
         path = self.folder / name
@@ -1616,7 +1670,13 @@ class FolderData:
             return plot_queue(self._need("timeseries"), scenario=scn, meta=meta)
         sens = self.sensitivity or {}
         if kind == "tornado":
-            return plot_tornado(sens.get("tornado") or [], metric=self.metric, meta=meta)
+            base = sens.get("base")
+            return plot_tornado(
+                sens.get("tornado") or [],
+                metric=self.metric,
+                base=float(base) if isinstance(base, int | float) else None,
+                meta=meta,
+            )
         if kind == "sobol":
             return plot_sobol(sens.get("sobol") or {}, metric=self.metric, meta=meta)
         if kind == "sweep":

@@ -163,6 +163,8 @@ def fmt_value(value: Any, unit: str = "") -> str:
     ('$15B', '0.0052', '1,235')
     >>> fmt_value(0.441, "fraction of installed hours"), fmt_value(None), fmt_value([1, 2])
     ('44.1%', '-', '1, 2')
+    >>> fmt_value(())
+    '(none)'
     """
     if value is None:
         return "-"
@@ -182,7 +184,7 @@ def fmt_value(value: Any, unit: str = "") -> str:
             return f"{x:,.0f}"
         return f"{x:.4g}"
     if isinstance(value, list | tuple):
-        return ", ".join(fmt_value(v) for v in value)
+        return ", ".join(fmt_value(v) for v in value) if value else "(none)"
     if isinstance(value, Mapping):
         return ", ".join(f"{k}: {fmt_value(v)}" for k, v in value.items())
     return str(value)
@@ -417,11 +419,16 @@ def _headline_sweep(runs: pd.DataFrame) -> list[Block]:
     return blocks
 
 
-def _headline_sensitivity(data: FolderData) -> list[Block]:
-    sens = data.sensitivity or {}
-    metric = data.metric
+def _headline_sensitivity(sens: Mapping[str, Any]) -> list[Block]:
+    metric = str(sens.get("metric") or "metric")
     unit = metric_unit(metric)
-    blocks: list[Block] = [Paragraph(f"Metric analysed: {metric}.")]
+    base = sens.get("base")
+    blocks: list[Block] = [
+        Paragraph(
+            f"Metric analysed: {metric}"
+            + (f" (base value {fmt_value(base, unit)})." if base is not None else ".")
+        )
+    ]
     tornado = [r for r in sens.get("tornado") or [] if isinstance(r, Mapping)]
 
     def swing(r: Mapping[str, Any]) -> float:
@@ -483,8 +490,14 @@ def _headline(data: FolderData) -> list[Block]:
     runs = data.table("runs") if data.is_sweep else None
     if runs is not None:
         blocks.extend(_headline_sweep(runs))
-    if data.is_sensitivity:
-        blocks.extend(_headline_sensitivity(data))
+    for sens in data.sensitivities:
+        blocks.extend(_headline_sensitivity(sens))
+    if len(data.sensitivities) > 1:
+        blocks.append(
+            Paragraph(
+                f"The tornado and Sobol figures show the first metric, {data.metric}.", note=True
+            )
+        )
     if len(blocks) == 1:
         blocks.append(Paragraph("The folder holds no headline results.", note=True))
     return blocks
@@ -724,9 +737,8 @@ h1 { font-size: 1.8em; border-bottom: 3px solid #4e9a06; padding-bottom: .2em; }
 h2 { font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #ccc; padding-bottom: .15em; }
 h3 { font-size: 1.1em; margin-top: 1.6em; }
 p.note { color: #666; font-size: .9em; }
-table { border-collapse: collapse; margin: .8em 0 1.4em; font-size: .88em; }
-caption { caption-side: top; text-align: left; color: #333; font-weight: bold;
-  padding-bottom: .3em; }
+table { border-collapse: collapse; margin: .3em 0 1.4em; font-size: .88em; }
+p.tcap { font-weight: bold; color: #333; margin: 1.2em 0 .3em; font-size: .92em; }
 details summary { cursor: pointer; color: #1f4f7a; margin: .6em 0; }
 th, td { border: 1px solid #ddd; padding: .3em .6em; vertical-align: top; text-align: left; }
 th { background: #f2f4f0; }
@@ -744,9 +756,9 @@ nav ol { columns: 2; }
 def _html_table(t: Table) -> str:
     wide = len(t.headers) > 4
     out = [f"<details><summary>{html.escape(t.collapsed)}</summary>"] if t.collapsed else []
-    out.append('<table class="wide">' if wide else "<table>")
     if t.caption:
-        out.append(f"<caption>{html.escape(t.caption)}</caption>")
+        out.append(f'<p class="tcap">{html.escape(t.caption)}</p>')
+    out.append('<table class="wide">' if wide else "<table>")
     out.append("<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in t.headers))
     out.append("</tr></thead><tbody>")
     for row in t.rows:
