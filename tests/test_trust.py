@@ -1,0 +1,90 @@
+"""Trust: verify passes, bad input fails cleanly through the CLI, runs are reproducible."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.verify import run_checks
+
+ROOT = Path(__file__).resolve().parents[1]
+MALFORMED = sorted((ROOT / "tests" / "malformed").glob("*.yaml"))
+SMALL = ["--set", "horizon.end=2026-01-01", "--set", "replications=1"]
+
+
+def test_verify_reduced_passes_every_check() -> None:
+    checks = run_checks(reduced=True)
+    failed = [c for c in checks if not c.passed]
+    assert not failed, failed
+    groups = {c.group for c in checks}
+    assert {"M/M/c vs Erlang C", "gang vs M/M/(c/k)", "Little's law", "conservation",
+            "static TCO", "calibration", "catalog ratios"} <= groups
+
+
+@pytest.mark.parametrize("path", MALFORMED, ids=[p.stem for p in MALFORMED])
+def test_malformed_scenario_fails_cleanly_through_run(path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
+    elapsed = time.perf_counter() - start
+    assert result.exit_code == 2, result.output
+    text = result.output
+    assert "Traceback" not in text
+    assert text.startswith("error: ") and text.count("\n") <= 2, text
+    assert not out.exists(), "a failed run leaves no folder behind"
+    assert not any(tmp_path.iterdir()), "nor anything else"
+    assert elapsed < 5.0  # a guard against hangs, not a benchmark
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["economics.pue", "economics.pue=", "economics.pue=abc", "economics.peu=1.2",
+     "provider.pools.h100.initial_chips=-1", "horizon.end=not-a-date", "=3"],
+)
+def test_broken_set_fails_cleanly(setting: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", setting, "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: --set") and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_same_seed_gives_byte_identical_run_folders(tmp_path: Path) -> None:
+    scenario = str(ROOT / "scenarios" / "baseline.yaml")
+    for name in ("a", "b"):
+        result = CliRunner().invoke(
+            app, ["run", scenario, *SMALL, "--seed", "7", "--out", str(tmp_path / name), "-q"]
+        )
+        assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "a").iterdir() if p.name != "manifest.json")
+    assert "summary.json" in files and "timeseries.parquet" in files
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_run_writes_nothing_outside_its_folder(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "sim", "run", str(ROOT / "scenarios" / "baseline.yaml"),
+           *SMALL, "--out", "out", "-q"]
+    subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True, timeout=300)
+    assert sorted(p.name for p in work.iterdir()) == ["out"]
+
+
+def test_python_tags_cannot_run_code(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.yaml"
+    bad.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not marker.exists()
