@@ -160,6 +160,7 @@ class Option:
     port_failure_probability: float
     peer_share: float  # share of the segment's workload already on this stack
     current: bool  # the stack the customer mostly runs this workload on today
+    maturity: float = 1.0  # the stack's maturity relative to CUDA now
 
 
 def option_utilities(
@@ -174,6 +175,10 @@ def option_utilities(
 ) -> np.ndarray:
     """Utility of each option: minus scaled log expected cost, plus constants and imitation.
 
+    The constants (stack and family preferences, calibrated) are weighted by (1 - maturity)
+    of the option's stack when ``preference_fades_with_maturity``: at parity with CUDA the
+    unexplained preference is gone [bi-2024-05: modest adoption unless Neuron reaches parity].
+
     Expected cost over the planning horizon = volume x unit cost + porting cost + risk
     aversion x failure probability x the cost of the delay a failed port causes. A stack other
     than the current one must beat it by the switching hurdle.
@@ -186,6 +191,8 @@ def option_utilities(
             cost *= 1.0 + switching_hurdle_fraction
         asc = adoption.stack_preference.get(o.stack, {}).get(workload, 0.0)  # type: ignore[call-overload]
         asc += adoption.family_preference.get(o.family, 0.0)  # type: ignore[call-overload]
+        if adoption.preference_fades_with_maturity:
+            asc *= 1.0 - min(1.0, max(0.0, o.maturity))
         u = -adoption.logit_scale * math.log(max(cost, 1e-300)) + asc
         u += adoption.peer_influence * o.peer_share
         utilities.append(u)

@@ -517,8 +517,13 @@ class Engine:
         self._touch(pool)
         pool.installed -= chips
 
-    def unit_capex_usd(self, pool: Pool, t: float) -> float:
-        """Price the provider pays for one chip ordered at time t (chip only)."""
+    def unit_capex_usd(self, pool: Pool, t: float, batch: int = 1) -> float:
+        """Price per chip the provider pays for a batch of `batch` chips bought at time t.
+
+        Merchant chips: list price x the vendor's street multiplier. In-house chips: the
+        average cost of the batch on Wright's learning curve after the volume already built
+        or ordered, scaled so that a chip at the reference volume costs the catalog unit cost.
+        """
         chip = pool.chip
         vendor = self.s.vendors.get(chip.vendor)
         if not chip.inhouse:
@@ -532,10 +537,10 @@ class Engine:
         gen = prog.generations.get(pool.chip_id) if prog else None
         if gen is None:
             return chip.unit_cost_usd
-        # Wright's law: unit cost at this cumulative volume, relative to the reference volume
         ref = float(ec.wright_unit_cost_usd(1.0, gen.reference_volume_chips, gen.learning_rate))
-        cur = float(ec.wright_unit_cost_usd(1.0, pool.cumulative_volume + 1, gen.learning_rate))
-        return chip.unit_cost_usd * cur / ref
+        built = pool.cumulative_volume + pool.committed_orders
+        avg = float(ec.wright_average_cost_usd(1.0, built, max(batch, 1), gen.learning_rate))
+        return chip.unit_cost_usd * avg / ref
 
     def _initial_capacity(self) -> None:
         life_h = self.s.economics.depreciation_years * HOURS_PER_YEAR
@@ -547,7 +552,7 @@ class Engine:
             remaining = life_h - spec.initial_age_years * HOURS_PER_YEAR
             if remaining <= 0:
                 continue
-            capex = self.unit_capex_usd(pool, 0.0)
+            capex = self.unit_capex_usd(pool, 0.0, n)
             pool.installed += n
             pool.cumulative_volume += n
             self.log.cohorts.append((pool.idx, n, 0.0, remaining, capex, False))
@@ -559,7 +564,8 @@ class Engine:
         for t, chips in sorted(spec_deliveries):
             yield self.env.timeout(max(0.0, t - self.env.now))
             self.log.events += 1
-            self._add_chips(pool, chips, self.unit_capex_usd(pool, self.env.now), True)
+            capex = self.unit_capex_usd(pool, self.env.now, chips)
+            self._add_chips(pool, chips, capex, True)
 
     def _order_delivery(self, pool: Pool, chips: int, capex: float, _ev: Any) -> None:
         self.log.events += 1
@@ -643,7 +649,7 @@ class Engine:
                     self.quarter_orders.get((key, quarter), 0) + order
                 )
                 deliver = max(t + self._lead_time_h(pool), launch_h)
-                capex = self.unit_capex_usd(pool, t)
+                capex = self.unit_capex_usd(pool, t, order)
                 pool.committed_orders += order
                 self.log.orders.append((pool.idx, t, deliver, order))
                 if deliver < self.horizon_h:
@@ -835,6 +841,7 @@ class Engine:
                             port_failure_probability=0.0 if ported else pt.failure_probability,
                             peer_share=stack_share.get(st, 0.0),
                             current=st == cur_stack,
+                            maturity=m,
                         )
                     )
                 util = ad.option_utilities(

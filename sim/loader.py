@@ -4,6 +4,18 @@ Layers, lowest first: the shipped catalog (``sim/data/chips.yaml``, ``stacks.yam
 scenario key ``catalog``), the ``extends:`` chain, the scenario file, then each ``--set``
 override. Mappings merge key by key; anything else (numbers, text, lists) replaces.
 
+Since a merge can only add or replace, a file may also *remove* what it inherits with a
+top-level ``unset: [dotted.path, ...]`` (e.g. ``unset: [provider.pools.trainium1]`` drops a
+pool the parent defines). For each file of the ``extends`` chain, base first, the order is:
+everything below it merged (catalog, then its ancestors) -> the file's ``unset`` paths removed
+from that merged data -> the file's own keys merged on top. So a file's ``unset`` applies only
+to what it inherited (a key it defines itself is never removed by its own ``unset``, and a
+child may re-add a key its ``unset`` removed), and ``--set`` overrides come after every
+``unset``. Each path names mapping keys (a list is replaced as a whole, never unset item by
+item); a key that itself contains dots (``calibration.targets`` keys) is matched as well. A
+path that does not exist is an error located at its line in the ``unset`` list, with a
+did-you-mean. ``unset`` itself never reaches the resolved data.
+
 Every mapping key and list item keeps the file and line it came from, so that any problem,
 a YAML syntax error as much as a pydantic validation error or a dangling cross-reference,
 is reported as ``file:line: key 'a.b.c': what is wrong; expected ..., found ...``.
@@ -125,13 +137,26 @@ class LoadedScenario:
     marks: Mapping[KeyPath, Mark] = field(default_factory=dict, repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class _Unset:
+    """One path of a file's ``unset`` list: its parts, as written, and where it was written."""
+
+    parts: tuple[str, ...]
+    text: str
+    mark: Mark
+
+
 @dataclass
 class _Layer:
-    """One source of data (a file, the catalog, an override) with its marks and provenance."""
+    """One source of data (a file, the catalog, an override) with its marks and provenance.
+
+    ``unset`` lists the paths the layer removes from what lies below it before it is merged.
+    """
 
     data: dict[str, Any]
     marks: dict[KeyPath, Mark]
     provenance: dict[KeyPath, dict[str, Any]] = field(default_factory=dict)
+    unset: list[_Unset] = field(default_factory=list)
 
 
 class _Empty:
@@ -917,7 +942,7 @@ def _problem(
         name = str(path[-1])
         fields = _model_at(rel[:-1], root)
         if root is Scenario and len(rel) == 1:
-            fields.append("extends")
+            fields.extend(("extends", "unset"))
         p.message = f"unknown key '{name}'"
         p.expected = "one of " + ", ".join(fields) if fields else None
         p.found = repr(name)
@@ -1044,6 +1069,7 @@ def _extends_chain(path: Path) -> list[tuple[Path, _Layer]]:
         extends_mark = layer.marks.pop(("extends",), None)
         for p in [p for p in layer.marks if p[:1] == ("extends",)]:
             del layer.marks[p]
+        layer.unset = _parse_unset(layer, label)
         chain.append((current, _extract(layer)))
         if target is None and extends_mark is None:
             break
@@ -1089,6 +1115,101 @@ def _extends_chain(path: Path) -> list[tuple[Path, _Layer]]:
         label = str(nxt)
     chain.reverse()
     return chain
+
+
+def _parse_unset(layer: _Layer, label: str) -> list[_Unset]:
+    """Pop a file's top-level ``unset`` list (and its marks) from the layer, checked."""
+    present = "unset" in layer.data
+    raw = layer.data.pop("unset", None)
+    marks = {p: m for p, m in layer.marks.items() if p[:1] == ("unset",)}
+    for p in marks:
+        del layer.marks[p]
+    if not present:
+        return []
+    top = marks.get(("unset",))
+    expected = "a list of dotted key paths, like [provider.pools.trainium1]"
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ScenarioError(
+            "'unset' lists the inherited keys this file removes",
+            file=label,
+            line=top.line if top else None,
+            key="unset",
+            expected=expected,
+            found=_show(raw),
+            hint=f"write a list: unset: [{raw}]" if isinstance(raw, str) else None,
+        )
+    out: list[_Unset] = []
+    for i, item in enumerate(raw):
+        mark = marks.get(("unset", i), top) or Mark(label, None)
+        parts = item.split(".") if isinstance(item, str) else []
+        if not parts or any(not q.strip() for q in parts):
+            raise ScenarioError(
+                "an 'unset' entry must be a dotted key path",
+                file=label,
+                line=mark.line,
+                key=f"unset.{i}",
+                expected="text like provider.pools.trainium1",
+                found=_show(item),
+            )
+        out.append(_Unset(tuple(q.strip() for q in parts), item.strip(), mark))
+    return out
+
+
+def _find_key(node: dict[str, Any], parts: tuple[str, ...], i: int) -> tuple[str, int] | None:
+    """The key of ``node`` that ``parts[i:]`` starts with (a key may itself contain dots),
+    and how many parts it takes; None when there is none."""
+    if parts[i] in node:
+        return parts[i], 1
+    for j in range(len(parts), i + 1, -1):
+        joined = ".".join(parts[i:j])
+        if joined in node:
+            return joined, j - i
+    return None
+
+
+def _apply_unset(data: dict[str, Any], u: _Unset) -> dict[str, Any]:
+    """``data`` without the key at ``u``'s path (copied along the path: layers stay intact)."""
+
+    def fail(message: str, **kw: Any) -> ScenarioError:
+        return ScenarioError(
+            message, file=u.mark.file, line=u.mark.line, key="unset", found=repr(u.text), **kw
+        )
+
+    root = dict(data)
+    cur: dict[str, Any] = root
+    where: list[str] = []
+    i = 0
+    while True:
+        found = _find_key(cur, u.parts, i)
+        if found is None:
+            seg = u.parts[i]
+            keys = sorted(map(str, cur))
+            shown = keys[:25] + (["..."] if len(keys) > 25 else [])
+            under = f"under '{'.'.join(where)}'" if where else "at the top level"
+            raise fail(
+                f"cannot unset '{u.text}': there is no key '{seg}' {under} of what this "
+                "file inherits",
+                expected=("one of " + ", ".join(shown)) if keys else "nothing: it is empty",
+                hint=_did_you_mean(seg, keys),
+            )
+        key, n = found
+        where.append(key)
+        i += n
+        if i >= len(u.parts):
+            del cur[key]
+            return root
+        child = cur[key]
+        if not isinstance(child, dict):
+            what = "a list" if isinstance(child, list) else "a single value"
+            raise fail(
+                f"cannot unset '{u.text}': '{'.'.join(where)}' is {what}, not a mapping of keys",
+                hint="unset removes mapping keys; give a list or value anew to change it",
+            )
+        child = dict(child)
+        cur[key] = child
+        cur = child
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -1248,6 +1369,8 @@ def _resolve(
 ) -> tuple[dict[str, Any], dict[KeyPath, Mark], dict[KeyPath, dict[str, Any]]]:
     data: dict[str, Any] = {}
     for layer in layers:
+        for u in layer.unset:  # what the layer removes from what it inherits, then its keys
+            data = _apply_unset(data, u)
         data = _merge(data, layer.data)
     # The merged tree shares containers with the layers, which are discarded after this.
     all_layers = list(layers)
@@ -1548,6 +1671,13 @@ def scenario_json_schema() -> dict[str, Any]:
             "type": "string",
             "title": "Extends",
             "description": "A scenario file this one builds on, relative to this file.",
+        },
+        "unset": {
+            "type": "array",
+            "items": {"type": "string"},
+            "title": "Unset",
+            "description": "Dotted key paths removed from what this file inherits (its "
+            "extends chain and the catalog) before its own keys are merged.",
         },
         **schema.get("properties", {}),
     }

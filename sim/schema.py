@@ -416,6 +416,11 @@ class Adoption(Frozen):
             "(calibrated; captures positioning such as Inferentia for inference).",
         )
     )
+    preference_fades_with_maturity: bool = Field(
+        default=True,
+        description="Scale the stack and family constants by (1 - the stack's maturity): "
+        "the unobserved preference for CUDA is a software gap that closes at parity.",
+    )
     peer_influence: NonNegFloat = Field(
         default=0.0, description="Bass-style imitation: utility per unit share of peers."
     )

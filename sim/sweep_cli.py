@@ -304,7 +304,7 @@ def _sensitivity_folder(out: Path | None, loaded: Any, design: Any, metrics: Seq
     body = [scenario_sha256(jsonable(loaded.data)), list(metrics), design.n, list(design.seeds)]
     digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()[:8]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = RESULTS_DIR / loaded.scenario.name / f"sensitivity-{stamp}-{digest}"
+    base: Path = RESULTS_DIR / str(loaded.scenario.name) / f"sensitivity-{stamp}-{digest}"
     candidate, k = base, 1
     while candidate.exists():
         k += 1
@@ -312,7 +312,9 @@ def _sensitivity_folder(out: Path | None, loaded: Any, design: Any, metrics: Seq
     return candidate
 
 
-def _write_sensitivity(folder: Path, loaded: Any, design: Any, results: list[dict[str, Any]]) -> None:
+def _write_sensitivity(
+    folder: Path, loaded: Any, design: Any, results: list[dict[str, Any]]
+) -> None:
     import platform
 
     from sim import __version__

@@ -342,18 +342,6 @@ def test_run_default_folder(
     assert (folder / "summary.json").is_file()
 
 
-def test_run_without_engine_reports_static_economics(
-    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "sim.runner", None)  # as if no engine were installed
-    out = tmp_path / "static"
-    result = invoke(runner, "run", scenario, "--out", out)
-    assert result.exit_code == 0, result.output
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["static_tco"]) == {"h100", "trainium2"}
-    assert (out / "tco.parquet").is_file()
-
-
 def test_run_invalid_scenario_leaves_no_folder(
     runner: CliRunner, bad_scenario: Path, tmp_path: Path
 ) -> None:

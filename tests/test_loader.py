@@ -123,6 +123,169 @@ def test_errors_point_into_the_layer_that_gave_the_value() -> None:
     assert info.value.file is not None and info.value.file.endswith("chips.yaml")
 
 
+# --------------------------------------------------------------------------- unset
+
+
+def _child(tmp_path: Path, body: str, name: str = "child.yaml") -> Path:
+    """A scenario file in tmp_path extending a copy of tests/data/minimal.yaml."""
+    (tmp_path / "minimal.yaml").write_text((DATA / "minimal.yaml").read_text())
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+def test_unset_removes_an_inherited_pool(tmp_path: Path) -> None:
+    path = _child(
+        tmp_path,
+        "extends: minimal.yaml\n"
+        "name: no-trn2\n"
+        "unset:\n"
+        "  - provider.pools.trn2\n"
+        "  - segments.labs.platforms.training.trn2\n"
+        "segments:\n"
+        "  labs:\n"
+        "    platforms:\n"
+        "      training: {h100: 1.0}\n",
+    )
+    loaded = load_scenario(path, catalog_files=CATALOG)
+    s = loaded.scenario
+    assert set(s.provider.pools) == {"h100"}
+    assert s.segments["labs"].platforms["training"] == {"h100": 1.0}
+    assert "unset" not in loaded.data
+    assert not [p for p in loaded.marks if p[:3] == ("provider", "pools", "trn2")]
+    assert not [p for p in loaded.marks if p[:1] == ("unset",)]
+    # the rest of the parent survives, and the catalog still has the chip
+    assert s.provider.pools["h100"].initial_chips == 1000
+    assert "trn2" in s.catalog.chips
+
+
+def test_without_unset_a_child_cannot_remove_a_pool(tmp_path: Path) -> None:
+    path = _child(
+        tmp_path,
+        "extends: minimal.yaml\n"
+        "name: merged\n"
+        "segments: {labs: {platforms: {training: {h100: 1.0}}}}\n",
+    )
+    with pytest.raises(ScenarioError, match=r"shares sum to 1\.2"):
+        load_scenario(path, catalog_files=CATALOG)
+
+
+def test_unset_removes_a_segment_and_the_file_may_define_it_anew(tmp_path: Path) -> None:
+    (tmp_path / "two.yaml").write_text(
+        "extends: minimal.yaml\n"
+        "name: two\n"
+        "segments:\n"
+        "  extra:\n"
+        "    inference: {tokens_per_s: 1000.0}\n"
+        "    platforms: {inference: {h100: 1.0}}\n"
+    )
+    path = _child(
+        tmp_path,
+        "extends: two.yaml\n"
+        "name: fresh\n"
+        "unset: [segments.extra, segments.labs]\n"
+        "segments:\n"
+        "  labs:\n"
+        "    inference: {tokens_per_s: 5.0}\n"
+        "    platforms: {inference: {trn2: 1.0}}\n",
+    )
+    s = load_scenario(path, catalog_files=CATALOG).scenario
+    assert list(s.segments) == ["labs"]
+    labs = s.segments["labs"]
+    assert labs.training is None  # defined anew, not merged onto the removed one
+    assert labs.platforms == {"inference": {"trn2": 1.0}}
+    assert labs.inference is not None and labs.inference.tokens_per_s == 5.0
+
+
+def test_unset_applies_to_what_a_file_inherits_only(tmp_path: Path) -> None:
+    # minimal.yaml itself defines economics: its own unset (applied first) cannot see it
+    path = tmp_path / "self.yaml"
+    body = (DATA / "minimal.yaml").read_text() + "unset: [economics.pue]\n"
+    path.write_text(body)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, catalog_files=CATALOG)
+    e = info.value
+    assert "no key 'economics' at the top level" in e.message
+    assert e.file == str(path) and e.line == len(body.splitlines())
+
+
+def test_set_overrides_come_after_unset(tmp_path: Path) -> None:
+    path = _child(
+        tmp_path,
+        "extends: minimal.yaml\nname: c\nunset: [vendors.nvidia.lead_time_weeks]\n",
+    )
+    with pytest.raises(ScenarioError, match="missing required key 'lead_time_weeks'"):
+        load_scenario(path, catalog_files=CATALOG)
+    s = load_scenario(path, ["vendors.nvidia.lead_time_weeks=12"], catalog_files=CATALOG)
+    assert s.scenario.vendors["nvidia"].lead_time_weeks == 12
+
+
+@pytest.mark.parametrize(
+    ("entry", "message", "hint"),
+    [
+        ("provider.pools.trn3", "no key 'trn3' under 'provider.pools'", "'trn2'"),
+        ("segments.lab", "no key 'lab' under 'segments'", "'labs'"),
+        ("economics.pue.value", "'economics.pue' is a single value", None),
+        ("provider.pools.h100.deliveries.0", "'provider.pools.h100.deliveries' is a list", None),
+    ],
+)
+def test_unset_of_a_missing_path_is_located(
+    tmp_path: Path, entry: str, message: str, hint: str | None
+) -> None:
+    path = _child(
+        tmp_path,
+        f"extends: minimal.yaml\nname: bad\nunset:\n  - seed\n  - {entry}\n",
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, catalog_files=CATALOG)
+    e = info.value
+    assert message in e.message
+    assert (e.file, e.line, e.key) == (str(path), 5, "unset")
+    assert e.found == repr(entry)
+    if hint is not None:
+        assert e.hint is not None and hint in e.hint
+    assert f"{path}:5" in str(e)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("provider.pools.trn2", "'unset' lists the inherited keys"),
+        ("{a: 1}", "'unset' lists the inherited keys"),
+        ("[provider..trn2]", "must be a dotted key path"),
+        ("[3]", "must be a dotted key path"),
+    ],
+)
+def test_unset_must_be_a_list_of_paths(tmp_path: Path, value: str, message: str) -> None:
+    path = _child(tmp_path, f"extends: minimal.yaml\nname: bad\nunset: {value}\n")
+    with pytest.raises(ScenarioError, match=message) as info:
+        load_scenario(path, catalog_files=CATALOG)
+    assert (info.value.file, info.value.line) == (str(path), 3)
+
+
+def test_unset_matches_keys_that_contain_dots(tmp_path: Path) -> None:
+    (tmp_path / "cal.yaml").write_text(
+        "extends: minimal.yaml\n"
+        "name: cal\n"
+        "calibration:\n"
+        "  targets: {usage_ratio_vs_gpu.trn.2025: 0.5, other: 1.0}\n"
+    )
+    path = _child(
+        tmp_path,
+        "extends: cal.yaml\nname: c\nunset: [calibration.targets.usage_ratio_vs_gpu.trn.2025]\n",
+    )
+    s = load_scenario(path, catalog_files=CATALOG).scenario
+    assert s.calibration is not None and s.calibration.targets == {"other": 1.0}
+
+
+def test_unset_leaves_the_parent_file_loadable_unchanged(tmp_path: Path) -> None:
+    path = _child(tmp_path, "extends: minimal.yaml\nname: c\nunset: [economics.pue]\n")
+    with pytest.raises(ScenarioError):
+        load_scenario(path, catalog_files=CATALOG)
+    parent = load_scenario(tmp_path / "minimal.yaml", catalog_files=CATALOG)
+    assert parent.scenario.economics.pue == 1.2
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -373,7 +536,7 @@ def test_json_schema_shape() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert schema["title"] == "xpusim scenario"
-    assert set(Scenario.model_fields) | {"extends"} <= set(schema["properties"])
+    assert set(Scenario.model_fields) | {"extends", "unset"} <= set(schema["properties"])
     assert "Figure" in schema["$defs"] and "Distribution" in schema["$defs"]
     json.dumps(schema)  # plain JSON
 

@@ -115,7 +115,10 @@ def test_sample_uses_declared_distributions_seeded_by_the_sweep_seed(tiny: Any) 
     a = build_design(tiny, sample=16, method="lhs", seed=11)
     b = build_design(tiny, sample=16, method="lhs", seed=11)
     c = build_design(tiny, sample=16, method="lhs", seed=12)
-    assert a.parameters == ("adoption.family_preference.trainium", "economics.electricity_usd_per_kwh")
+    assert a.parameters == (
+        "adoption.family_preference.trainium",
+        "economics.electricity_usd_per_kwh",
+    )
     assert [dict(p.values) for p in a.points] == [dict(p.values) for p in b.points]
     assert [dict(p.values) for p in a.points] != [dict(p.values) for p in c.points]
     price = [p.values["economics.electricity_usd_per_kwh"] for p in a.points]
@@ -124,7 +127,9 @@ def test_sample_uses_declared_distributions_seeded_by_the_sweep_seed(tiny: Any) 
     dist = tiny.distributions["economics.electricity_usd_per_kwh"]
     edges = dist.ppf(np.linspace(0, 1, 17))
     assert sorted(np.searchsorted(edges, price).tolist()) == list(range(1, 17))
-    mc = build_design(tiny, sample=5, method="mc", seed=11, vary=["economics.electricity_usd_per_kwh"])
+    mc = build_design(
+        tiny, sample=5, method="mc", seed=11, vary=["economics.electricity_usd_per_kwh"]
+    )
     assert mc.parameters == ("economics.electricity_usd_per_kwh",)
 
 
@@ -224,6 +229,10 @@ def test_points_table_mean_std_and_t_interval() -> None:
 
 
 def _sweep_bytes(folder: Path) -> tuple[bytes, bytes]:
+    """The two tables' bytes (after checking their contents, for a readable failure)."""
+    for name in ("runs.parquet", "points.parquet"):
+        table = pd.read_parquet(folder / name)
+        assert not table.empty
     return (folder / "runs.parquet").read_bytes(), (folder / "points.parquet").read_bytes()
 
 
@@ -265,7 +274,9 @@ def _identity_task(payload: Any, seed: int) -> dict[str, Any]:
 def test_execute_yields_every_job_once_on_each_backend() -> None:
     jobs = [Job(key=i, payload=i * 10, seed=i) for i in range(9)]
     for workers in (1, 2):
-        got = sorted((j.key, r["payload"]) for j, r in execute(_identity_task, jobs, workers=workers))
+        got = sorted(
+            (j.key, r["payload"]) for j, r in execute(_identity_task, jobs, workers=workers)
+        )
         assert got == [(i, i * 10) for i in range(9)]
 
 
@@ -304,7 +315,7 @@ def _journal_lines(path: Path) -> int:
 
 
 def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    n = 60 if REDUCED else 150
+    n = 30 if REDUCED else 60
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(_cli_command(killed, n), cwd=ROOT, env=env)
@@ -329,7 +340,9 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         f.write(b'{"point":"0123","repl')
     assert len(read_journal(killed / JOURNAL).records) == finished
     # resume with the same command: only the missing runs are done
-    done = subprocess.run(_cli_command(killed, n), cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        _cli_command(killed, n), cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     after = read_journal(killed / JOURNAL)
     assert after.torn_bytes == 0 and after.bad_lines == 0 and after.duplicates == 0
@@ -339,6 +352,10 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     tiny = load_scenario(TINY)
     design = build_design(tiny, sample=n, method="lhs", replications=2, seed=3)
     clean = run_sweep(tiny, design, tmp_path / "clean", workers=2)
+    for name in ("runs.parquet", "points.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(killed / name), pd.read_parquet(clean.folder / name)
+        )
     assert _sweep_bytes(killed) == _sweep_bytes(clean.folder)
     runs = pd.read_parquet(killed / "runs.parquet")
     assert len(runs) == 2 * n and not runs.duplicated(["point", "replication"]).any()
@@ -370,7 +387,16 @@ def test_cli_sweep_happy_path(tmp_path: Path) -> None:
     out = tmp_path / "cli"
     result = CliRunner().invoke(
         cli(),
-        ["sweep", str(TINY), "--grid", "economics.pue=1.1,1.2", "--workers", "1", "--out", str(out)],
+        [
+            "sweep",
+            str(TINY),
+            "--grid",
+            "economics.pue=1.1,1.2",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "2 points x 1 replications = 2 runs" in result.output

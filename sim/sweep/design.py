@@ -246,16 +246,17 @@ def unit_sample(n: int, d: int, method: str, rng: np.random.Generator) -> npt.ND
     if method == "lhs":
         return np.asarray(qmc.LatinHypercube(d, rng=rng).random(n), dtype=np.float64)
     if method == "sobol":
-        m = int(round(math.log2(n)))
-        if 2**m != n:
-            lo = 2 ** int(math.floor(math.log2(n)))
+        if n & (n - 1):
+            lo = 1 << (n.bit_length() - 1)
             raise UserError(
                 "a Sobol' sample needs a power of two points",
                 file="--sample",
                 found=str(n),
                 hint=f"use {lo} or {lo * 2}",
             )
-        return np.asarray(qmc.Sobol(d, scramble=True, rng=rng).random_base2(m), dtype=np.float64)
+        return np.asarray(
+            qmc.Sobol(d, scramble=True, rng=rng).random_base2(n.bit_length() - 1), dtype=np.float64
+        )
     raise UserError(
         "unknown sampling method", file="--method", expected=" or ".join(METHODS), found=method
     )

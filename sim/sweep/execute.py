@@ -99,7 +99,8 @@ def execute(
     ``scheduler`` (a dask.distributed scheduler address) sends the tasks to that cluster;
     otherwise ``workers`` processes of a local pool run them (default: all cores), and
     ``workers=1`` runs them in this process. At most ``window`` jobs (default: twice the
-    number of workers) are in flight. Closing the iterator early cancels the queued jobs.
+    local workers, four times the dask threads) are in flight. Closing the iterator early
+    cancels the queued jobs.
     """
     if scheduler is not None:
         return _dask(task, jobs, scheduler, window)
@@ -144,10 +145,11 @@ def _pool(
 def _dask(
     task: Task, jobs: Iterable[Job], address: str, window: int | None
 ) -> Iterator[tuple[Job, dict[str, Any]]]:
-    from distributed import Client
+    import distributed
 
+    connect: Any = distributed.Client  # distributed is untyped
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
+        client = connect(address, timeout="20s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UserError(
             f"cannot connect to the dask scheduler at {address}: {exc}",
@@ -160,14 +162,15 @@ def _dask(
 def _dask_run(
     client: Any, task: Task, jobs: Iterable[Job], window: int | None
 ) -> Iterator[tuple[Job, dict[str, Any]]]:
-    from distributed import as_completed
+    import distributed
 
+    completed: Any = distributed.as_completed  # distributed is untyped
     try:
         threads = sum(client.nthreads().values())
-        limit = window or max(2 * threads, 2)
+        limit = window or max(4 * threads, 4)
         source = iter(jobs)
         pending: dict[str, Job] = {}
-        queue = as_completed(loop=client.loop)
+        queue: Any = completed(loop=client.loop, with_results=True)
 
         def submit(job: Job) -> None:
             fut = client.submit(task, job.payload, job.seed, pure=False)
@@ -178,9 +181,9 @@ def _dask_run(
             submit(job)
             if len(pending) >= limit:
                 break
-        for fut in queue:
+        # with_results: results are gathered in the background, not one round trip each
+        for fut, result in queue:
             job = pending.pop(fut.key)
-            result = fut.result()
             fut.release()
             yield job, result
             nxt = next(source, None)

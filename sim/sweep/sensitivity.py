@@ -117,8 +117,8 @@ def sensitivity_design(
             "sensitivity needs uncertain parameters, but the scenario declares no distribution",
             hint="give a number as {dist: triangular, low: .., mode: .., high: ..}",
         )
-    if n < 2 or 2 ** int(round(math.log2(n))) != n:
-        lo = 2 ** max(int(math.floor(math.log2(max(n, 1)))), 1)
+    if n < 2 or n & (n - 1):
+        lo = max(1 << (max(n, 1).bit_length() - 1), 2)
         raise UserError(
             "the Sobol' base sample size must be a power of two (at least 2)",
             file="--n",

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import secrets
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +197,11 @@ def read_journal(path: Path, *, repair: bool = False) -> JournalContents:
             dupes += 1
             continue
         seen.add(key)
+        # one shared copy of each metric name: a long journal then costs little more than
+        # its numbers in memory
+        for part in ("params", "metrics"):
+            if isinstance(record.get(part), dict):
+                record[part] = {sys.intern(str(k)): v for k, v in record[part].items()}
         records.append(record)
     if torn and repair:
         os.truncate(path, good_bytes)

@@ -1,0 +1,114 @@
+"""Sweep throughput and memory: runs per second on 1 and 2 local workers and on Dask.
+
+Run from the repository root with ``python -m benchmarks.bench_sweep`` (``XPUSIM_REDUCED=1``
+for smaller sizes). It prints
+
+* runs/s of a small sweep (``tests/data/sweep/small.yaml``, a one-year cut of the baseline)
+  with 1 worker and with 2 workers of the process pool, and the speed-up (target >= 1.8x
+  on a machine with at least 2 free cores);
+* runs/s of the same sweep on a ``dask.distributed.LocalCluster`` (2 worker processes, 1
+  thread each; cluster start-up not timed) against the 2-worker pool (target: within 15%);
+* the peak resident memory of the sweep process (``resource.getrusage``) for a short and a
+  ten-times longer sweep of ``tests/data/sweep/tiny.yaml``, each in a fresh process: flat
+  memory means the two peaks are close.
+
+It checks that every backend produced the same runs.parquet, and asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "tests" / "data" / "sweep" / "small.yaml"
+TINY = ROOT / "tests" / "data" / "sweep" / "tiny.yaml"
+REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
+
+
+def _timed_sweep(out: Path, n: int, **backend: object) -> tuple[float, bytes]:
+    from sim.loader import load_scenario
+    from sim.sweep.design import build_design
+    from sim.sweep.orchestrate import run_sweep
+
+    loaded = load_scenario(SMALL)
+    design = build_design(loaded, sample=n, method="lhs", replications=1, seed=1)
+    start = time.perf_counter()
+    outcome = run_sweep(loaded, design, out, rebuild_seconds=1e9, **backend)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - start
+    return outcome.runs_done / seconds, (out / "runs.parquet").read_bytes()
+
+
+def throughput(n: int) -> None:
+    from distributed import LocalCluster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        _timed_sweep(base / "warm", 2, workers=1)  # imports and caches warmed
+        one, table1 = _timed_sweep(base / "w1", n, workers=1)
+        two, table2 = _timed_sweep(base / "w2", n, workers=2)
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            _timed_sweep(base / "dask-warm", 4, scheduler=cluster.scheduler_address)
+            dask, table3 = _timed_sweep(base / "dask", n, scheduler=cluster.scheduler_address)
+    print(f"sweep of {n} runs of {SMALL.name} (cpu_count={os.cpu_count()})")
+    print(f"  1 worker      {one:7.2f} runs/s")
+    print(f"  2 workers     {two:7.2f} runs/s   speed-up {two / one:.2f}x (target >= 1.8x)")
+    print(
+        f"  dask (2 proc) {dask:7.2f} runs/s   {dask / two:.2%} of the 2-worker pool "
+        "(target: within 15%)"
+    )
+    print(f"  identical runs.parquet on all backends: {table1 == table2 == table3}")
+
+
+def peak_rss(n: int) -> None:
+    """Child mode: run a sweep of ``n`` points x 2 replications and print the peak RSS."""
+    from sim.loader import load_scenario
+    from sim.sweep.design import build_design
+    from sim.sweep.orchestrate import run_sweep
+
+    loaded = load_scenario(TINY)
+    design = build_design(loaded, sample=n, method="lhs", replications=2, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_sweep(loaded, design, Path(tmp) / "s", workers=2, rebuild_seconds=5.0)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"{2 * n} {own} {workers}")
+
+
+def memory(short: int) -> None:
+    results = []
+    for n in (short, 10 * short):
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_sweep", "--rss", str(n)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs, own, workers = (int(x) for x in done.stdout.split()[-3:])
+        results.append((runs, own, workers))
+    print("peak RSS (ru_maxrss) of the sweep process and of its largest worker")
+    for runs, own, workers in results:
+        print(f"  {runs:6d} runs: main {own / 1024:7.1f} MiB   worker {workers / 1024:7.1f} MiB")
+    growth = results[1][1] / results[0][1] - 1.0
+    print(f"  main process growth for 10x the runs: {growth:+.1%}")
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--rss":
+        peak_rss(int(sys.argv[2]))
+        return
+    throughput(16 if REDUCED else 60)
+    memory(100 if REDUCED else 250)
+
+
+if __name__ == "__main__":
+    main()
