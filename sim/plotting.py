@@ -451,7 +451,7 @@ def _family_rank(family: str) -> int:
 def _chip_order(pools: pd.DataFrame, scenario: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     """(chip, family) pairs ordered by family, then launch date, then id."""
     pairs = {(str(p), str(f)) for p, f in zip(pools["pool"], pools["family"], strict=True)}
-    chips = _get(scenario, "catalog.chips") or {}
+    chips = get_dotted(scenario, "catalog.chips") or {}
 
     def key(pair: tuple[str, str]) -> tuple[int, str, str]:
         launch = str((chips.get(pair[0]) or {}).get("launch_date", ""))
@@ -460,7 +460,7 @@ def _chip_order(pools: pd.DataFrame, scenario: Mapping[str, Any] | None) -> list
     return sorted(pairs, key=key)
 
 
-def _get(data: Any, dotted: str) -> Any:
+def get_dotted(data: Any, dotted: str) -> Any:
     """The value at a dotted path of nested dicts and lists, or None."""
     node: Any = data
     for part in dotted.split("."):
@@ -730,8 +730,8 @@ def plot_learning(
     """
     from sim import economics as ec
 
-    gens: Mapping[str, Any] = _get(scenario, "provider.inhouse_program.generations") or {}
-    chips: Mapping[str, Any] = _get(scenario, "catalog.chips") or {}
+    gens: Mapping[str, Any] = get_dotted(scenario, "provider.inhouse_program.generations") or {}
+    chips: Mapping[str, Any] = get_dotted(scenario, "catalog.chips") or {}
     fig = _figure(meta, "In-house chip unit cost against cumulative volume", (11.0, 6.0))
     ax = fig.subplots()
     ax.set_title("Wright's law: cost x learning rate per doubling of volume")
@@ -744,14 +744,18 @@ def plot_learning(
         med = per_rep.groupby(level="pool").median()
         delivered = {str(k): float(v) for k, v in med.items()}
     pairs = sorted(
-        ((str(g), str(_get(chips, f"{g}.family") or "other")) for g in gens),
-        key=lambda p: (_family_rank(p[1]), str(_get(chips, f"{p[0]}.launch_date") or ""), p[0]),
+        ((str(g), str(get_dotted(chips, f"{g}.family") or "other")) for g in gens),
+        key=lambda p: (
+            _family_rank(p[1]),
+            str(get_dotted(chips, f"{p[0]}.launch_date") or ""),
+            p[0],
+        ),
     )
     styles = chip_colors(pairs)
     handles: list[Any] = []
     for gid, _family in pairs:
         gen = gens[gid] if isinstance(gens[gid], Mapping) else {}
-        unit = _get(chips, f"{gid}.unit_cost_usd")
+        unit = get_dotted(chips, f"{gid}.unit_cost_usd")
         ref_vol = gen.get("reference_volume_chips")
         lr = gen.get("learning_rate")
         if not (isinstance(unit, int | float) and isinstance(ref_vol, int | float)):
@@ -797,8 +801,8 @@ def plot_learning(
                     label="volume delivered in this run",
                 )
             )
-        ref_gpu = _get(scenario, "provider.inhouse_program.reference_gpu")
-        ref_cost = _get(chips, f"{ref_gpu}.unit_cost_usd") if ref_gpu else None
+        ref_gpu = get_dotted(scenario, "provider.inhouse_program.reference_gpu")
+        ref_cost = get_dotted(chips, f"{ref_gpu}.unit_cost_usd") if ref_gpu else None
         if isinstance(ref_cost, int | float):
             handles.append(
                 ax.axhline(
@@ -892,7 +896,7 @@ def plot_adoption(
     several. Internal segments (``internal: true`` in the scenario) are left out of the
     customer panel and shown in their own small multiple.
     """
-    seg_spec: Mapping[str, Any] = _get(scenario, "segments") or {}
+    seg_spec: Mapping[str, Any] = get_dotted(scenario, "segments") or {}
     internal = [k for k, v in seg_spec.items() if isinstance(v, Mapping) and v.get("internal")]
     overall = adoption_shares(segments, internal)
     per_seg = adoption_shares(segments, by_segment=True)
@@ -1573,7 +1577,7 @@ class FolderData:
     def meta(self) -> FigureMeta:
         """Footnote facts from the manifest."""
         m = self.manifest
-        name = m.get("scenario_name") or _get(self.scenario, "name") or self.folder.name
+        name = m.get("scenario_name") or get_dotted(self.scenario, "name") or self.folder.name
         seed = m.get("seed", self.summary.get("seed"))
         extra = ""
         if not self.is_run and isinstance(m.get("runs"), int):
@@ -1630,7 +1634,7 @@ class FolderData:
                 if not cols <= have:
                     missing = ", ".join(sorted(cols - have))
                     out[kind] = f"timeseries.parquet lacks columns {missing}"
-            if not _get(self.scenario, "provider.inhouse_program.generations"):
+            if not get_dotted(self.scenario, "provider.inhouse_program.generations"):
                 out["learning"] = "the scenario in manifest.json has no in-house chip generations"
             seg = self.table("segments")
             if seg is None or seg.empty:
@@ -1660,7 +1664,7 @@ class FolderData:
         if kind == "tco_breakdown":
             return plot_tco_breakdown(self._need("timeseries"), scenario=scn, meta=meta)
         if kind == "program":
-            be = _get(self.summary, "inhouse_program.breakeven_date")
+            be = get_dotted(self.summary, "inhouse_program.breakeven_date")
             return plot_program(
                 self._need("program"),
                 breakeven_date=be if isinstance(be, str) else None,

@@ -26,7 +26,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.errors import UserError
-from sim.plotting import KINDS, FolderData, fmt_usd, metric_unit, plot_folder
+from sim.plotting import KINDS, FolderData, fmt_usd, get_dotted, metric_unit, plot_folder
 
 __all__ = ["CAPTIONS", "SECTIONS", "build_report", "render_html", "render_markdown", "write_report"]
 
@@ -190,18 +190,6 @@ def fmt_value(value: Any, unit: str = "") -> str:
     return str(value)
 
 
-def _get(data: Any, dotted: str) -> Any:
-    node = data
-    for part in dotted.split("."):
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
 # --------------------------------------------------------------------------- sections
 
 
@@ -303,9 +291,9 @@ def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
     blocks: list[Block] = []
     rows = []
     for key, label in _PROVIDER_ROWS:
-        value = _get(summary, key)
+        value = get_dotted(summary, key)
         if key == "inhouse_program.breakeven_date" and value is None:
-            if _get(summary, "inhouse_program.nre_usd"):
+            if get_dotted(summary, "inhouse_program.nre_usd"):
                 rows.append([label, "not within the horizon", key])
             continue
         if value is None:
@@ -323,7 +311,7 @@ def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
     if isinstance(usage, Mapping) and usage:
         years = sorted({str(y) for v in usage.values() if isinstance(v, Mapping) for y in v})
         urows = [
-            [str(fam)] + [fmt_value(_get(v, y), "ratio") for y in years]
+            [str(fam)] + [fmt_value(get_dotted(v, y), "ratio") for y in years]
             for fam, v in sorted(usage.items())
             if isinstance(v, Mapping)
         ]
@@ -358,10 +346,10 @@ def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
         qrows = [
             [
                 str(pool),
-                fmt_value(_get(q, "jobs")),
-                fmt_value(_get(q, "mean_wait_hours")),
-                fmt_value(_get(q, "p95_wait_hours")),
-                fmt_value(_get(q, "utilization"), "fraction"),
+                fmt_value(get_dotted(q, "jobs")),
+                fmt_value(get_dotted(q, "mean_wait_hours")),
+                fmt_value(get_dotted(q, "p95_wait_hours")),
+                fmt_value(get_dotted(q, "utilization"), "fraction"),
             ]
             for pool, q in sorted(queue.items())
         ]
@@ -542,7 +530,7 @@ def _assumptions(data: FolderData) -> list[Block]:
         p = prov[key]
         if not isinstance(p, Mapping):
             continue
-        value = _get(scn, str(key))
+        value = get_dotted(scn, str(key))
         where = ""
         if p.get("file"):
             where = Path(str(p["file"])).name + (f":{p['line']}" if p.get("line") else "")

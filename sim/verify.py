@@ -279,7 +279,7 @@ def catalog_checks() -> Iterator[Check]:
         yield Check(
             "catalog ratios",
             f"{ratio.name} [{ratio.source}]",
-            measured,
+            math.nan if measured is None else measured,
             ratio.expected,
             ratio.tolerance,
             bool(ok),
