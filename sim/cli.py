@@ -825,8 +825,10 @@ def verify(
 def _register_extensions() -> None:
     """Commands that live in their own modules (imported lazily when they run)."""
     from sim.plot_cli import register as register_plot
+    from sim.sweep_cli import register as register_sweep
 
     register_plot(app)
+    register_sweep(app)
 
 
 _register_extensions()
