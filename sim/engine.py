@@ -313,13 +313,13 @@ class Engine:
         t = 0.0
         while True:
             e = expo.next()
-            if gamma == 0.0:
-                t += e / rate0
-            else:
-                x = math.exp(gamma * t) + gamma * e / rate0
-                if x <= 0:
-                    return
-                t = math.log(x) / gamma
+            # invert the cumulative intensity: Lambda(t') - Lambda(t) = e, with
+            # lambda(t) = rate0 exp(gamma t); log1p keeps tiny growth rates exact
+            rate_t = rate0 * math.exp(gamma * t)
+            y = gamma * e / rate_t
+            if y <= -1.0:
+                return  # a shrinking rate that never produces another arrival
+            t += math.log1p(y) / gamma if y != 0.0 else e / rate_t
             if t >= self.horizon_h:
                 return
             yield env.timeout(t - env.now)

@@ -213,3 +213,12 @@ def test_engine_counts_events_and_jobs() -> None:
     log = simulate(s, 1)  # type: ignore[arg-type]
     assert log.events >= 2 * len(log.jobs) - 10
     assert len(log.jobs) == pytest.approx(6.0 * 366 * 24, rel=0.05)
+
+
+def test_tiny_growth_rates_still_advance_time() -> None:
+    # growth of 1e-300 a year once made exp(gamma t) + gamma e / rate round to 1: every
+    # arrival fell at t = 0, forever (found by the invariants property test)
+    d = mmc_dict(arrival_rate_per_hour=2.0, service_rate_per_hour=1.0, chips=4, years=1)
+    d["segments"]["all"]["training"]["growth_per_year"] = 1e-300
+    log = simulate(build(d), 1)
+    assert len(log.jobs) == pytest.approx(2.0 * 366 * 24, rel=0.05)

@@ -24,8 +24,15 @@ def test_verify_reduced_passes_every_check() -> None:
     failed = [c for c in checks if not c.passed]
     assert not failed, failed
     groups = {c.group for c in checks}
-    assert {"M/M/c vs Erlang C", "gang vs M/M/(c/k)", "Little's law", "conservation",
-            "static TCO", "calibration", "catalog ratios"} <= groups
+    assert {
+        "M/M/c vs Erlang C",
+        "gang vs M/M/(c/k)",
+        "Little's law",
+        "conservation",
+        "static TCO",
+        "calibration",
+        "catalog ratios",
+    } <= groups
 
 
 @pytest.mark.parametrize("path", MALFORMED, ids=[p.stem for p in MALFORMED])
@@ -45,8 +52,15 @@ def test_malformed_scenario_fails_cleanly_through_run(path: Path, tmp_path: Path
 
 @pytest.mark.parametrize(
     "setting",
-    ["economics.pue", "economics.pue=", "economics.pue=abc", "economics.peu=1.2",
-     "provider.pools.h100.initial_chips=-1", "horizon.end=not-a-date", "=3"],
+    [
+        "economics.pue",
+        "economics.pue=",
+        "economics.pue=abc",
+        "economics.peu=1.2",
+        "provider.pools.h100.initial_chips=-1",
+        "horizon.end=not-a-date",
+        "=3",
+    ],
 )
 def test_broken_set_fails_cleanly(setting: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -75,8 +89,17 @@ def test_run_writes_nothing_outside_its_folder(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "sim", "run", str(ROOT / "scenarios" / "baseline.yaml"),
-           *SMALL, "--out", "out", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim",
+        "run",
+        str(ROOT / "scenarios" / "baseline.yaml"),
+        *SMALL,
+        "--out",
+        "out",
+        "-q",
+    ]
     subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True, timeout=300)
     assert sorted(p.name for p in work.iterdir()) == ["out"]
 
