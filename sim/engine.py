@@ -402,7 +402,8 @@ class Engine:
                 break
         now = self.env.now
         i = 1
-        while i < len(q) and free > 0:
+        depth = min(len(q), self.s.scheduling.backfill_depth + 1)
+        while i < depth and i < len(q) and free > 0:
             job = q[i]
             k = job[2]
             if k <= free:

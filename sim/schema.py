@@ -447,6 +447,11 @@ class Scheduling(Frozen):
     policy: Literal["fifo", "backfill"] = Field(
         default="fifo", description="fifo: strict order; backfill: EASY backfilling."
     )
+    backfill_depth: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=100,
+        description="Queued jobs EASY backfill examines per pass (Slurm's bf_max_job_test "
+        "default is 100: slurm.schedmd.com/slurm.conf.html).",
+    )
     spill: dict[str, list[str]] = Field(
         default_factory=dict, description="Pools a job may run on when its own pool is full."
     )
