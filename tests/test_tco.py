@@ -23,7 +23,7 @@ def _chip(**over: Any) -> dict[str, Any]:
         "family": "nvidia_gpu",
         "stack": "cuda",
         "launch_date": D(2022, 1, 1),
-        "workloads": ("training", "inference"),
+        "workloads": ["training", "inference"],
         "peak_bf16_tflops": 500.0,
         "hbm_gb": 80.0,
         "memory_tb_per_s": 3.0,
@@ -86,11 +86,11 @@ def make_scenario(**economics: Any) -> Scenario:
             "nvidia": {
                 "gross_margin_fraction": 0.75,
                 "lead_time_weeks": 26.0,
-                "street_price_multiplier": (
+                "street_price_multiplier": [
                     {"start": D(2023, 1, 1), "value": 2.0},
                     {"start": D(2023, 7, 1), "value": 1.5},
                     {"start": D(2024, 6, 1), "value": 1.0},
-                ),
+                ],
             }
         },
         "provider": {
@@ -98,10 +98,10 @@ def make_scenario(**economics: Any) -> Scenario:
             "pools": {
                 "testgpu": {
                     "initial_chips": 10,
-                    "price_changes": (
+                    "price_changes": [
                         {"start": D(2023, 1, 1), "value": 1.25},
                         {"start": D(2024, 6, 1), "value": 0.5},
-                    ),
+                    ],
                 },
                 "inhouse": {"initial_chips": 10},
             },
