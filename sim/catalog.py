@@ -224,7 +224,7 @@ def _text(entry: Mapping[str, Any], key: str) -> str:
 def _looks_local(source: str) -> bool:
     """A source that names a file on someone's machine rather than a citable document.
 
-    >>> [_looks_local(s) for s in ("/home/a/x.txt", "C:\\\\x", "file:///x", "bnext-2023-12")]
+    >>> [_looks_local(s) for s in ("/srv/a/x.txt", "C:\\\\x", "file:///x", "bnext-2023-12")]
     [True, True, True, False]
     """
     lowered = source.lower()

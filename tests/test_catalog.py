@@ -113,7 +113,7 @@ def test_dropped_and_empty_sources_are_caught(shipped: tuple[Catalog, Provenance
 
 
 @pytest.mark.parametrize(
-    "source", ["/home/me/seeds/001_5169a566430ea738.txt", "C:\\docs\\a.pdf", "file:///x.txt"]
+    "source", ["/srv/seeds/001_5169a566430ea738.txt", "C:\\docs\\a.pdf", "file:///x.txt"]
 )
 def test_local_path_source_is_caught(shipped: tuple[Catalog, Provenance], source: str) -> None:
     catalog, provenance = shipped
