@@ -32,7 +32,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,7 @@ import pyarrow.parquet as pq
 
 from sim import __version__
 from sim.errors import UserError
+from sim.runner import RunOutput
 
 if TYPE_CHECKING:
     from sim.loader import LoadedScenario
@@ -70,20 +70,6 @@ RESULTS_DIR = Path("results")
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _RESERVED_TABLE_NAMES = frozenset({"summary", "manifest", "scenario"})
-
-
-@dataclass(frozen=True)
-class RunOutput:
-    """What a run produces: headline numbers and flat result tables.
-
-    ``summary`` becomes ``summary.json`` (JSON-compatible values; numpy scalars and
-    arrays, dates and tuples are converted; NaN and infinities become null). Each entry
-    of ``tables`` becomes ``<name>.parquet``. Keep wall-clock timings out of both, or in
-    a clearly separate key, so that the same scenario and seed give identical files.
-    """
-
-    summary: dict[str, Any]
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- JSON

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,21 @@ import pandas as pd
 from sim.accounting import Accounts, account
 from sim.engine import simulate
 from sim.rng import replication_seeds
-from sim.runfolder import RunOutput
 from sim.schema import Scenario
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What a run produces: headline numbers and flat result tables.
+
+    ``summary`` becomes ``summary.json`` (JSON-compatible values; numpy scalars and
+    arrays, dates and tuples are converted; NaN and infinities become null). Each entry
+    of ``tables`` becomes ``<name>.parquet``. Keep wall-clock timings out of both, or in
+    a clearly separate key, so that the same scenario and seed give identical files.
+    """
+
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def run_one(scenario: Scenario, seed: int) -> Accounts:
