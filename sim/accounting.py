@@ -9,7 +9,6 @@ same numbers.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -82,19 +81,6 @@ class Accounts:
 
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame]
-
-
-def _tco_rates(chip: ChipSpec, s: Scenario) -> dict[str, float]:
-    e = s.economics
-    host = 1.0 + e.host_power_overhead_fraction
-    return {
-        "annuity": float(ec.annuity_factor(e.discount_rate_per_year, e.depreciation_years)),
-        "facility_usd_per_chip_hour": chip.busy_power_w
-        * host
-        / 1000.0
-        * e.facility_usd_per_kw_year
-        / HOURS_PER_YEAR,
-    }
 
 
 def _static_busy_cost(chip: ChipSpec, s: Scenario, capex: float, utilization: float) -> float:
@@ -231,9 +217,9 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
             if b <= a:
                 row[min(max(clock.month_index(a), 0), n_m - 1)] += gen.nre_usd
             else:
-                row[0] += rate * max(0.0, min(b, 0.0) - a)  # spent before the horizon
-                if b > horizon_h:
-                    pass  # spent after the horizon end: outside this run
+                # spent before the horizon is booked in its first month; spending after
+                # the horizon end falls outside this run
+                row[0] += rate * max(0.0, min(b, 0.0) - a)
             generation_nre_total += float(row.sum())
             program_nre += row
             if gid in pools:
@@ -674,8 +660,3 @@ def _program(
     }
     del pools
     return df, summary
-
-
-def month_dates(s: Scenario) -> list[dt.date]:
-    """Calendar month starts of a scenario's horizon."""
-    return list(Clock(s.horizon.start, s.horizon.end).month_starts)

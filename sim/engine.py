@@ -39,7 +39,7 @@ import simpy
 from sim import adoption as ad
 from sim import economics as ec
 from sim.rng import BlockDraws, stream
-from sim.schema import WORKLOADS, ChipSpec, Scenario, Segment
+from sim.schema import WORKLOADS, ChipSpec, Inference, Scenario, Segment
 from sim.timeline import (
     HOURS_PER_MONTH,
     HOURS_PER_WEEK,
@@ -264,8 +264,8 @@ class Engine:
         t = self.env.now
         year = self._year(t)
         ads = self.s.adoption
-        total = sum(self._usage_now().values()) or 1.0
         usage = self._usage_now()
+        total = sum(usage.values()) or 1.0
         for sid, stack in self.s.catalog.stacks.items():
             share = usage.get(sid, 0.0) / total
             self.stack_maturity[sid] = ad.maturity(stack, year, share, ads.flywheel_strength)
@@ -423,10 +423,7 @@ class Engine:
         spec = seg.spec.inference
         assert spec is not None
         env = self.env
-        profile = list(spec.daily_profile) or [1.0] * 24
-        mean_p = sum(profile) / 24.0
-        profile = [v / mean_p for v in profile]
-        peak_factor = max(profile)
+        profile = _hourly_profile(spec)
         growth = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
         step = spec.resize_interval_hours
         # the horizon starts at midnight, so whole-day intervals cover whole profiles
@@ -436,7 +433,7 @@ class Engine:
             t0 = env.now
             t1 = min(t0 + step, self.horizon_h)
             mean_rate = spec.tokens_per_s * math.exp(growth * (t0 + t1) / 2.0)
-            peak = spec.tokens_per_s * math.exp(growth * t1) * peak_factor
+            peak = _peak_tokens_per_s(spec, t1)
             self.log.events += 1
             released: list[Pool] = []
             for pid, prev in seg.reserved.items():
@@ -665,14 +662,11 @@ class Engine:
             share = seg.serving_shares.get(pool.idx, 0.0)
             if spec is None or share <= 0 or pool.tok_per_chip_s <= 0:
                 continue
-            growth = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
-            peak = (
-                spec.tokens_per_s
-                * math.exp(growth * self.env.now)
-                * max(list(spec.daily_profile) or [1.0])
-                / (sum(spec.daily_profile) / 24.0 if spec.daily_profile else 1.0)
+            need = (
+                _peak_tokens_per_s(spec, self.env.now)
+                * share
+                / (pool.tok_per_chip_s * spec.target_utilization)
             )
-            need = peak * share / (pool.tok_per_chip_s * spec.target_utilization)
             short += max(0.0, need - seg.reserved.get(pool.idx, 0))
         return short
 
@@ -933,6 +927,19 @@ class Engine:
             for job in p.queue:
                 self.log.jobs.append((job[0], p.idx, job[2], job[3], job[4], math.nan, math.nan))
         return self.log
+
+
+def _hourly_profile(spec: Inference) -> list[float]:
+    """The 24 hourly demand multipliers, scaled to average 1 (flat when none are given)."""
+    profile = list(spec.daily_profile) or [1.0] * 24
+    mean = sum(profile) / 24.0
+    return [v / mean for v in profile]
+
+
+def _peak_tokens_per_s(spec: Inference, t: float) -> float:
+    """Peak-hour token rate of an inference demand at simulated time t."""
+    growth = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
+    return spec.tokens_per_s * math.exp(growth * t) * max(_hourly_profile(spec))
 
 
 def _normalised(shares: dict[int, float]) -> dict[int, float]:

@@ -25,6 +25,7 @@ class UserError(Exception):
         self.expected = expected
         self.found = found
         self.hint = hint
+        self.details: list[str] = []  # every problem found, when there were several
 
     def __str__(self) -> str:
         where = self.file or ""
@@ -49,21 +50,3 @@ class ScenarioError(UserError):
     ``details`` lists every problem found (one line each, first one first) when a
     validation found several; the error itself describes the first.
     """
-
-    details: list[str]
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        key: str | None = None,
-        expected: str | None = None,
-        found: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(
-            message, file=file, line=line, key=key, expected=expected, found=found, hint=hint
-        )
-        self.details = []

@@ -28,14 +28,13 @@ from typing import Any
 import numpy as np
 
 from sim import economics as ec
-from sim.calibrate import evaluate, get_path, truncated, with_values
+from sim.calibrate import evaluate, truncated, with_values
 from sim.catalog import ratio_results
 from sim.queueing import mmc, mmc_gang
 from sim.rng import replication_seeds
 from sim.runner import run_one
 from sim.schema import Scenario
-
-PFLOP_PER_CHIP_HOUR_FIELDS = ("peak_bf16_tflops", "training_mfu")
+from sim.timeline import HOURS_PER_MONTH
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def _mmc_scenario(
         {
             "horizon.end": end,
             "provider.pools.ref_gpu.initial_chips": chips,
-            "segments.all.training.jobs_per_month": lam * 730.0,
+            "segments.all.training.jobs_per_month": lam * HOURS_PER_MONTH,
             "segments.all.training.size.mean_pflop": rate * gang / mu,
             "segments.all.training.gang_chips": gang,
             "outputs.jobs_table": False,
@@ -321,4 +320,4 @@ def as_rows(checks: list[Check]) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["Check", "as_rows", "get_path", "run_checks"]
+__all__ = ["Check", "as_rows", "run_checks"]
