@@ -35,7 +35,9 @@ def binned_overlap(
     """Sum over intervals of weight x hours of overlap with each bin [bounds[i], bounds[i+1]).
 
     Exact and O((n + bins) log n): F(T) = sum w (min(T, end) - min(T, start)) is evaluated at
-    every bound with sorted cumulative sums, and bins are its differences.
+    every bound with sorted cumulative sums, and bins are its differences. Differencing large
+    cumulative sums can leave round-off of either sign in an empty bin (about 1e-11 hours);
+    the true overlap is never negative, so bins are clipped at zero.
 
     >>> b = np.array([0.0, 10.0, 20.0])
     >>> binned_overlap(np.array([5.0]), np.array([15.0]), np.array([2.0]), b).tolist()
@@ -56,7 +58,7 @@ def binned_overlap(
         return np.asarray(cwx[idx] + bounds * (cw[-1] - cw[idx]))
 
     f = capped_sum(end) - capped_sum(start)
-    return np.asarray(np.diff(f))
+    return np.asarray(np.maximum(np.diff(f), 0.0))
 
 
 def _grouped_overlap(

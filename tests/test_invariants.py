@@ -115,3 +115,50 @@ def test_invariants_hold(s: Any, seed: int) -> None:
     assert (
         out.summary["customers"]["mtok_served"] <= out.summary["customers"]["mtok_demanded"] + 1e-6
     )
+
+
+def test_idle_months_book_no_negative_hours() -> None:
+    """Regression (found by CI's random search): a spill pool idle for a month after busy ones.
+
+    Busy hours per month are differences of cumulative sums; round-off once left -1.5e-11
+    chip-hours and a utilisation of -6.7e-15 in an idle month.
+    """
+    d = mmc_dict(
+        arrival_rate_per_hour=0.25,
+        service_rate_per_hour=1.0,
+        chips=12,
+        gang_chips=3,
+        years=1,
+        warmup_days=0.0,
+        policy="fifo",
+    )
+    d["segments"]["all"]["training"]["size"]["law"] = "fixed"
+    d["segments"]["all"]["training"]["growth_per_year"] = 2.0
+    d["catalog"]["chips"]["other"] = copy.deepcopy(CHIP) | {
+        "name": "Other",
+        "vendor": "aws",
+        "family": "trainium",
+        "stack": "other",
+        "cloud_price_usd_per_chip_hour": 1.0,
+        "unit_cost_usd": 100.0,
+        "idle_power_w": 0.0,
+    }
+    d["catalog"]["stacks"]["other"] = copy.deepcopy(STACK) | {
+        "name": "Other",
+        "vendor": "aws",
+        "maturity_start": 0.0,
+        "maturity_midpoint_year": 2023.0,
+        "porting_engineer_months_training": 0.0,
+        "porting_engineer_months_inference": 0.0,
+        "port_failure_probability": 0.0,
+    }
+    d["provider"]["pools"]["other"] = {
+        "initial_chips": 0,
+        "deliveries": [{"date": dt.date(2024, 1, 1), "chips": 3}],
+    }
+    d["scheduling"]["spill"] = {"gpu": ["other"]}
+    ts = run(build(d), 0).tables["timeseries"]
+    assert (ts.busy_chip_hours >= 0).all()
+    assert (ts.utilization >= 0).all()
+    idle = ts[(ts.pool == "other") & (ts.jobs_started == 0)]
+    assert len(idle) > 0 and (idle.busy_chip_hours >= 0).all()
