@@ -1,10 +1,10 @@
 """Turns the engine's records into monthly tables and the run summary (pure, vectorised).
 
 Every money, energy and chip-hour figure is an integral over intervals the engine recorded
-(job runs, serving reservations, installed cohorts, NRE periods), split exactly at calendar
-month boundaries by :func:`binned_overlap`. Conservation holds by construction and is tested:
-the monthly rows sum to the totals in the summary, and recomputing them from the rows gives the
-same numbers.
+(job runs, serving reservations, installed cohorts and their overstays, NRE periods), split
+exactly at calendar month boundaries by :func:`binned_overlap`. Conservation holds by
+construction and is tested: the monthly rows sum to the totals in the summary, and
+recomputing them from the rows gives the same numbers.
 """
 
 from __future__ import annotations
@@ -172,7 +172,12 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
     c_maint_rate = (
         c_n * (c_capex + server[c_pool]) * e.maintenance_fraction_per_year / HOURS_PER_YEAR
     )
-    installed_h = _grouped_overlap(c_pool, n_p, c_a, c_b, c_n, bounds)
+    # chips busy at their retirement date stay installed until their work ends
+    ovs = np.array(log.overstays, dtype=float).reshape(-1, 4)
+    o_pool, o_n, o_a, o_b = ovs[:, 0].astype(np.int64), ovs[:, 1], ovs[:, 2], ovs[:, 3]
+    installed_h = _grouped_overlap(c_pool, n_p, c_a, c_b, c_n, bounds) + _grouped_overlap(
+        o_pool, n_p, o_a, o_b, o_n, bounds
+    )
     capital = _grouped_overlap(c_pool, n_p, c_a, c_b, c_capital_rate, bounds)
     maintenance = _grouped_overlap(c_pool, n_p, c_a, c_b, c_maint_rate, bounds)
     facility = (
@@ -184,6 +189,9 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
     for i in range(len(coh)):
         live = (c_a[i] < bounds[1:]) & (c_b[i] >= bounds[1:])
         installed_end[c_pool[i]] += live * c_n[i]
+    for i in range(len(ovs)):
+        live = (o_a[i] < bounds[1:]) & (o_b[i] >= bounds[1:])
+        installed_end[o_pool[i]] += live * o_n[i]
 
     # purchases (cash) within the horizon
     c_month = np.clip(np.searchsorted(bounds, c_a, side="right") - 1, 0, n_m - 1)

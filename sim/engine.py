@@ -67,6 +67,9 @@ class EngineLog:
     )
     # capacity cohorts: (pool, chips, start_h, retire_h, unit_capex_usd, bought_in_horizon)
     cohorts: list[tuple[int, int, float, float, float, bool]] = field(default_factory=list)
+    # chips kept past their retirement date because they were busy when it came:
+    # (pool, chips, retire_h, left_h); they stay installed (power, facility) until they leave
+    overstays: list[tuple[int, int, float, float]] = field(default_factory=list)
     # ports: (segment, customer, workload, stack, start_h, end_h, cost_usd, success)
     ports: list[tuple[int, int, str, str, float, float, float, bool]] = field(default_factory=list)
     # demand that bypassed the provider (vendor's own cloud): (segment, pool, time_h, pflop)
@@ -100,6 +103,7 @@ class Pool:
         "pflop_per_chip_hour",
         "queue",
         "reserved",
+        "retire_queue",
         "running",
         "serves_training",
         "t_last",
@@ -123,10 +127,15 @@ class Pool:
         self.committed_orders = 0
         self.cumulative_volume = 0.0
         self.pending_retire = 0
+        self.retire_queue: deque[list[float]] = deque()
         self.serves_training = "training" in chip.workloads
 
     def free(self) -> int:
-        """Chips neither running training nor reserved for serving."""
+        """Chips neither running training nor reserved for serving.
+
+        Chips past their retirement date that are still busy (``pending_retire``) are among
+        the busy ones, so they are never free.
+        """
         return self.installed - self.training_busy - self.reserved
 
 
@@ -376,6 +385,7 @@ class Engine:
         self.log.events += 1
         self._touch(pool)
         pool.training_busy -= k
+        self._drain_retirements(pool, k)
         if self.backfill:
             del pool.running[jid]
         if pool.queue:
@@ -440,6 +450,7 @@ class Engine:
                 pool = self.pools[pid]
                 self._touch(pool)
                 pool.reserved -= prev
+                self._drain_retirements(pool, prev)
                 released.append(pool)
             seg.reserved = {}
             hours = math.ceil(t1 - t0)
@@ -511,9 +522,33 @@ class Engine:
             self._dispatch(pool)
 
     def _retire(self, pool: Pool, chips: int, _ev: Any) -> None:
+        """Chips reach the end of their life: idle ones leave now, busy ones when freed.
+
+        A pool is a count, so which chip a job runs on is not tracked: the chips due to
+        retire leave as soon as any work on the pool ends (as if the remaining work moved to
+        a younger chip), never by cutting a running job short.
+        """
         self.log.events += 1
         self._touch(pool)
-        pool.installed -= chips
+        leave = min(chips, pool.free())
+        pool.installed -= leave
+        if chips > leave:
+            pool.pending_retire += chips - leave
+            pool.retire_queue.append([self.env.now, float(chips - leave)])
+
+    def _drain_retirements(self, pool: Pool, freed: int) -> None:
+        """Let chips waiting to retire leave as `freed` chips of work end on `pool`."""
+        now = self.env.now
+        while pool.pending_retire > 0 and freed > 0:
+            batch = pool.retire_queue[0]
+            k = min(int(batch[1]), freed)
+            pool.installed -= k
+            pool.pending_retire -= k
+            freed -= k
+            batch[1] -= k
+            self.log.overstays.append((pool.idx, k, batch[0], now))
+            if batch[1] <= 0:
+                pool.retire_queue.popleft()
 
     def unit_capex_usd(self, pool: Pool, t: float, batch: int = 1) -> float:
         """Price per chip the provider pays for a batch of `batch` chips bought at time t.
@@ -633,7 +668,7 @@ class Engine:
                 spec = self.s.provider.pools[pool.chip_id]
                 if spec.max_chips is not None:
                     target = min(target, spec.max_chips)
-                order = target - pool.installed - pool.committed_orders
+                order = target - (pool.installed - pool.pending_retire) - pool.committed_orders
                 if order <= 0:
                     continue
                 launch_h = self.clock.hours(pool.chip.launch_date)
@@ -926,6 +961,9 @@ class Engine:
             self._touch(p)
             for job in p.queue:
                 self.log.jobs.append((job[0], p.idx, job[2], job[3], job[4], math.nan, math.nan))
+            # chips still waiting to retire stay installed to the end of the horizon
+            for retire_h, chips in p.retire_queue:
+                self.log.overstays.append((p.idx, int(chips), retire_h, self.horizon_h))
         return self.log
 
 

@@ -13,6 +13,7 @@ import pytest
 from sim.engine import Engine, simulate
 from sim.queueing import mmc, mmc_gang
 from sim.rng import replication_seeds
+from sim.timeline import HOURS_PER_YEAR
 from sim.runner import run, run_one
 from tests.factories import build, mmc_dict
 
@@ -222,3 +223,29 @@ def test_tiny_growth_rates_still_advance_time() -> None:
     d["segments"]["all"]["training"]["growth_per_year"] = 1e-300
     log = simulate(build(d), 1)
     assert len(log.jobs) == pytest.approx(2.0 * 366 * 24, rel=0.05)
+
+
+def test_busy_chip_retires_when_its_job_ends() -> None:
+    """A chip whose life ends mid-job stays installed until the job ends, then leaves."""
+    retire_h = 100.0
+    d = mmc_dict(arrival_rate_per_hour=10.0, service_rate_per_hour=1 / 50.0, chips=1, years=1)
+    d["segments"]["all"]["training"]["size"]["law"] = "fixed"
+    d["horizon"]["warmup_days"] = 0.0
+    d["outputs"] = {"jobs_table": True}
+    life_years = d["economics"]["depreciation_years"]
+    d["provider"]["pools"]["gpu"]["initial_age_years"] = life_years - retire_h / HOURS_PER_YEAR
+    out = run(build(d), 3)
+    jobs = out.tables["jobs"].dropna(subset=["start_hours"])
+    # always busy: jobs of exactly 50 h back to back, and none starts after the retirement
+    assert np.allclose(jobs.end_hours - jobs.start_hours, 50.0)
+    assert (jobs.start_hours < retire_h).all()
+    last_end = float(jobs.end_hours.max())
+    assert last_end > retire_h
+    ts = out.tables["timeseries"]
+    assert ts.installed_chip_hours.sum() == pytest.approx(last_end, rel=1e-12)
+    busy = float((jobs.end_hours - jobs.start_hours).sum())
+    assert ts.busy_chip_hours.sum() == pytest.approx(busy, rel=1e-12)
+    assert (ts.busy_chip_hours <= ts.installed_chip_hours + 1e-9).all()
+    assert ts.installed_chips.iloc[0] == 0  # gone by the end of January
+    # capital is charged over the chip's life only, the overstay costs power and facility
+    assert ts.capital_usd.sum() > 0
