@@ -13,8 +13,8 @@ import pytest
 from sim.engine import Engine, simulate
 from sim.queueing import mmc, mmc_gang
 from sim.rng import replication_seeds
-from sim.timeline import HOURS_PER_YEAR
 from sim.runner import run, run_one
+from sim.timeline import HOURS_PER_YEAR
 from tests.factories import build, mmc_dict
 
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"

@@ -213,8 +213,8 @@ def sample_indices(
     >>> [round(v, 1) for v in res["S1"]], [round(v, 1) for v in res["spearman_rho"]]
     ([0.8, 0.2], [0.9, -0.5])
     """
-    from scipy.stats import spearmanr
     from SALib.analyze import rbd_fast
+    from scipy.stats import spearmanr
 
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
