@@ -1255,7 +1255,9 @@ def sobol_table(sobol: Mapping[str, Any]) -> pd.DataFrame:
     for key in ("S1", "S1_conf", "ST", "ST_conf"):
         if key not in frame:
             frame[key] = np.nan
-    return frame.sort_values("ST", ascending=True, na_position="first")
+    # indices ranked from a sampled sweep (RBD-FAST) have first-order values only
+    order = "ST" if bool(frame["ST"].notna().any()) else "S1"
+    return frame.sort_values(order, ascending=True, na_position="first")
 
 
 @_styled
@@ -1269,7 +1271,11 @@ def plot_sobol(
     table = sobol_table(sobol)
     n = len(table)
     name = metric.removeprefix("metric.")
-    fig = _figure(meta, f"Sobol indices of {name}", (11.0, 2.2 + 0.55 * max(n, 3)))
+    first_only = not bool(table["ST"].notna().any())
+    title = f"Sobol indices of {name}"
+    if first_only and sobol.get("method") == "rbd-fast":
+        title = f"First-order indices of {name} (RBD-FAST, from a sampled sweep)"
+    fig = _figure(meta, title, (11.0, 2.2 + 0.55 * max(n, 3)))
     ax = fig.subplots()
     ax.set_title("Share of the output variance due to each parameter (whiskers: confidence)")
     ax.set_xlabel("Sobol index (fraction of output variance, 0 to 1)")
@@ -1287,22 +1293,26 @@ def plot_sobol(
         error_kw=err,
         label="S1 (first order)",
     )
-    st = ax.barh(
-        y - h / 2,
-        table["ST"].fillna(0.0).to_numpy(),
-        height=h,
-        color="#e8710a",
-        xerr=table["ST_conf"].fillna(0.0).to_numpy(),
-        capsize=3,
-        error_kw=err,
-        label="ST (total, with interactions)",
-    )
+    handles = [s1]
+    if not first_only:
+        handles.append(
+            ax.barh(
+                y - h / 2,
+                table["ST"].fillna(0.0).to_numpy(),
+                height=h,
+                color="#e8710a",
+                xerr=table["ST_conf"].fillna(0.0).to_numpy(),
+                capsize=3,
+                error_kw=err,
+                label="ST (total, with interactions)",
+            )
+        )
     ax.set_yticks(y, [_param_label(str(i)) for i in table.index], fontsize=8.5)
     ax.axvline(0.0, color="#555555", linewidth=0.8)
     ax.grid(axis="y", visible=False)
     if n == 0:
         _no_data(ax, "no Sobol indices")
-    _legend_outside(fig, [s1, st])
+    _legend_outside(fig, handles)
     return fig
 
 

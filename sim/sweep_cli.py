@@ -223,7 +223,13 @@ def sweep(
 
 
 def sensitivity(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    scenario: Annotated[
+        Path,
+        typer.Argument(
+            help="Scenario YAML file, or a finished sampled sweep folder to rank without new runs.",
+            show_default=False,
+        ),
+    ],
     metric: Annotated[
         list[str],
         typer.Option(
@@ -257,8 +263,30 @@ def sensitivity(
     Writes sensitivity.json and manifest.json. With one --metric, sensitivity.json is one
     object {metric, base, tornado, sobol}; with several, a list of them.
 
+    Given a finished Latin-hypercube or Monte Carlo sweep folder instead of a scenario, it
+    runs nothing: it ranks the sweep's sampled parameters by RBD-FAST first-order indices
+    (with bootstrap confidence) and Spearman rank correlations of the per-point means.
+
     Example: xpusim sensitivity my_uncertain.yaml --metric provider.tco_usd --n 64
+
+    Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
+    if scenario.is_dir():
+        unused = {
+            "--set": set_,
+            "--replications": replications,
+            "--workers": workers,
+            "--scheduler": scheduler,
+        }
+        for flag, value in unused.items():
+            if value:
+                raise UserError(
+                    f"{flag} applies to a scenario, not to a finished sweep folder",
+                    file=str(scenario),
+                    hint=f"drop {flag}, or give the scenario file to run a new design",
+                )
+        _rank_sweep(scenario, metric, seed, out, quiet)
+        return
     from sim.sweep.execute import simulate
     from sim.sweep.sensitivity import evaluate, sensitivity_design
     from sim.uncertainty import apply_values
@@ -290,6 +318,150 @@ def sensitivity(
         for table in _ranking_tables(result):
             console.print(table)
     console.print(Text(f"sensitivity folder: {folder}"))
+
+
+def _rank_sweep(
+    folder: Path, metrics: Sequence[str], seed: int | None, out: Path | None, quiet: bool
+) -> None:
+    """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
+    import hashlib
+
+    import pandas as pd
+
+    from sim.runfolder import RESULTS_DIR, canonical_json
+    from sim.sweep.sensitivity import min_points, rank_sample
+    from sim.sweep.store import POINTS, read_manifest
+
+    manifest = read_manifest(folder)
+    if manifest is None or manifest.get("kind") != "sweep":
+        raise UserError(
+            f"{folder} is not a sweep folder (no manifest.json of kind 'sweep')",
+            hint="give a scenario file, or a folder written by xpusim sweep",
+        )
+    done, total = manifest.get("runs_done"), manifest.get("runs_total")
+    if manifest.get("status") != "complete" or done != total:
+        raise UserError(
+            f"the sweep in {folder} is not finished ({done} of {total} runs)",
+            hint="resume it by re-running the xpusim sweep command that started it",
+        )
+    design = manifest.get("design") or {}
+    sample = design.get("sample") or {}
+    params = sorted(sample.get("parameters") or {})
+    if not params:
+        raise UserError(
+            f"the sweep in {folder} samples no distribution (a grid only)",
+            hint="ranking from a sweep needs a sampled one: xpusim sweep SCENARIO --sample N",
+        )
+    try:
+        table = pd.read_parquet(folder / POINTS)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {folder / POINTS}: {exc}") from None
+    values: dict[str, Any] = {}
+    for p in params:
+        col = table.get(f"param.{p}")
+        if col is None or not pd.api.types.is_numeric_dtype(col):
+            continue  # a discrete choice among labels has no order to rank by
+        values[p] = col.to_numpy(dtype=float)
+    if not values:
+        raise UserError(f"the sweep in {folder} samples no numeric parameter")
+    outputs = {
+        c.removeprefix("metric.").removesuffix(".mean"): table[c]
+        for c in table.columns
+        if c.startswith("metric.") and c.endswith(".mean")
+    }
+    root = int(manifest.get("seed", 0)) if seed is None else seed
+    results = rank_sample(values, outputs, metrics, root)
+    if out is not None:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UserError(f"output folder {out} already exists; choose another --out")
+        target = out
+    else:
+        body = [manifest.get("design_sha256"), list(metrics), root]
+        digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()[:8]
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = str(manifest.get("scenario_name", "sweep"))
+        target = RESULTS_DIR / name / f"sensitivity-{stamp}-{digest}"
+    _write_sweep_ranking(target, folder, manifest, root, results)
+    if quiet:
+        typer.echo(str(target))
+        return
+    console = _stdout()
+    for result in results:
+        console.print(_sample_ranking_table(result))
+        if all(v is None for v in result["sobol"]["S1"]) and result["points"] < min_points():
+            console.print(
+                Text(
+                    f"note: first-order indices need at least {min_points()} points with a "
+                    f"finite metric, this sweep has {result['points']}; rank correlations only"
+                )
+            )
+    console.print(Text(f"sensitivity folder: {target}"))
+
+
+def _write_sweep_ranking(
+    target: Path, sweep: Path, manifest: dict[str, Any], seed: int, results: list[dict[str, Any]]
+) -> None:
+    import platform
+
+    from sim import __version__
+    from sim.runfolder import git_commit, package_versions
+    from sim.sweep.orchestrate import SWEEP_PACKAGES
+    from sim.sweep.store import atomic_write_text, pretty_json
+
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output folder {target}: {exc.strerror or exc}") from None
+    body: Any = results[0] if len(results) == 1 else results
+    atomic_write_text(target / "sensitivity.json", pretty_json(body))
+    design = manifest.get("design") or {}
+    atomic_write_text(
+        target / "manifest.json",
+        pretty_json(
+            {
+                "kind": "sensitivity",
+                "method": "rbd-fast on a finished sweep",
+                "xpusim_version": __version__,
+                "git_commit": git_commit(),
+                "python_version": platform.python_version(),
+                "packages": package_versions(SWEEP_PACKAGES),
+                "sweep_folder": str(sweep),
+                "sweep_design_sha256": manifest.get("design_sha256"),
+                "scenario_name": manifest.get("scenario_name"),
+                "scenario_sha256": manifest.get("scenario_sha256"),
+                "scenario": manifest.get("scenario"),
+                "seed": seed,
+                "parameters": (design.get("sample") or {}).get("parameters"),
+                "runs": manifest.get("runs_total"),
+                "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "files": ["sensitivity.json", "manifest.json"],
+            }
+        ),
+    )
+
+
+def _sample_ranking_table(result: dict[str, Any]) -> Table:
+    sob, spear = result["sobol"], result["spearman"]
+    order = sorted(
+        range(len(sob["names"])),
+        key=lambda j: -(sob["S1"][j] if sob["S1"][j] is not None else -math.inf),
+    )
+    table = Table(
+        title=f"First-order indices (RBD-FAST, {result['points']} points): {result['metric']}",
+        title_justify="left",
+    )
+    for i, head in enumerate(["rank", "parameter", "S1", "± S1", "Spearman rho", "p"]):
+        table.add_column(head, justify="left" if i == 1 else "right")
+    for rank, j in enumerate(order, 1):
+        table.add_row(
+            str(rank),
+            Text(str(sob["names"][j])),
+            _fmt(sob["S1"][j]),
+            _fmt(sob["S1_conf"][j]),
+            _fmt(spear["rho"][j]),
+            _fmt(spear["p"][j]),
+        )
+    return table
 
 
 def _sensitivity_folder(out: Path | None, loaded: Any, design: Any, metrics: Sequence[str]) -> Path:

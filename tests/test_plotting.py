@@ -454,6 +454,18 @@ def test_sobol_bars_with_confidence_whiskers() -> None:
     pd.testing.assert_frame_equal(pl.sobol_table(listed), pl.sobol_table(SOBOL))
 
 
+def test_first_order_only_indices_from_a_sweep() -> None:
+    names = ["a.b", "c.d"]
+    ranked = {"method": "rbd-fast", "names": names, "S1": [0.1, 0.8], "S1_conf": [0.02, 0.03]}
+    fig = pl.plot_sobol(ranked | {"ST": [None, None], "ST_conf": [None, None]}, metric="m")
+    (ax,) = fig.axes
+    assert "RBD-FAST" in fig.texts[0].get_text() or "RBD-FAST" in str(fig.get_suptitle())
+    assert sorted(round(p.get_width(), 6) for p in ax.patches) == [0.1, 0.8]
+    assert [t.get_text() for t in ax.get_yticklabels()] == names  # ranked by S1, largest last
+    errorbars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(errorbars) == 1
+
+
 def test_sweep_one_parameter_mean_and_confidence_band() -> None:
     runs = sweep_runs(grid=False)
     fig = pl.plot_sweep(runs, meta=META)

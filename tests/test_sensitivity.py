@@ -16,7 +16,14 @@ from typer.testing import CliRunner
 
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
-from sim.sweep.sensitivity import evaluate, resolve_metric, sensitivity_design
+from sim.sweep.sensitivity import (
+    evaluate,
+    min_points,
+    rank_sample,
+    resolve_metric,
+    sample_indices,
+    sensitivity_design,
+)
 from sim.sweep_cli import register
 from sim.uncertainty import Normal, Uniform
 
@@ -185,3 +192,116 @@ def test_cli_sensitivity_errors_exit_2(args: list[str], message: str, tmp_path: 
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- from a sweep
+
+
+def test_rbd_fast_on_a_latin_hypercube_of_ishigami() -> None:
+    """First-order indices from a plain LHS (no Saltelli design) match Ishigami's."""
+    from scipy.stats import qmc
+
+    unit = qmc.LatinHypercube(d=3, seed=np.random.default_rng(11)).random(4000)
+    x = -math.pi + 2 * math.pi * unit
+    y = [ishigami({"x1": a, "x2": b, "x3": c}, 0)["y"] for a, b, c in x]
+    res = sample_indices(["x1", "x2", "x3"], x, y, seed=5)
+    assert res["S1"] == pytest.approx(ISHIGAMI_S1, abs=0.05)
+    assert all(c is not None and 0 < c < 0.1 for c in res["S1_conf"])
+    assert sorted(range(3), key=lambda j: -(res["S1"][j] or 0.0)) == [1, 0, 2]
+    rho = res["spearman_rho"]
+    assert rho[0] is not None and rho[0] > 0.3  # sin(x1) rises over most of its range
+    assert rho[1] is not None and abs(rho[1]) < 0.1  # sin(x2)^2 is symmetric: no direction
+
+
+def test_rank_sample_reports_short_samples_and_constant_metrics() -> None:
+    values = {"a": np.linspace(0, 1, 10), "b": np.linspace(1, 0, 10)}
+    outputs = {"y": np.linspace(0, 1, 10), "flat": np.ones(10)}
+    short, flat = rank_sample(values, outputs, ["y", "flat"], seed=1)
+    assert short["points"] == 10 and short["sobol"]["S1"] == [None, None]  # < min_points()
+    assert short["spearman"]["rho"] == pytest.approx([1.0, -1.0])
+    assert flat["spearman"]["rho"] == [None, None]
+    with pytest.raises(UserError, match="did you mean 'y'"):
+        rank_sample(values, outputs, ["yy"], seed=1)
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ranked") / "sweep"
+    result = CliRunner().invoke(
+        xpusim_app,
+        [
+            "sweep",
+            str(TINY),
+            "--sample",
+            str(min_points() + 3),
+            "--replications",
+            "1",
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_cli_ranks_a_finished_sweep_without_running(finished_sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ranking"
+    journal = (finished_sweep / "runs.jsonl").read_bytes()
+    result = CliRunner().invoke(
+        cli(),
+        [
+            "sensitivity",
+            str(finished_sweep),
+            "--metric",
+            "provider.tco_usd",
+            "--metric",
+            "provider.energy_mwh",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (finished_sweep / "runs.jsonl").read_bytes() == journal  # nothing ran
+    tco, energy = json.loads((out / "sensitivity.json").read_text())
+    names = ["adoption.family_preference.trainium", "economics.electricity_usd_per_kwh"]
+    for body in (tco, energy):
+        assert body["points"] == min_points() + 3 and body["tornado"] == []
+        assert body["sobol"]["method"] == "rbd-fast" and body["sobol"]["names"] == names
+        assert body["sobol"]["ST"] == [None, None]
+    # the electricity price raises the power bill, so the TCO, monotonically; over one
+    # quarter the preference for Trainium moves no work, so it explains next to nothing
+    s1 = tco["sobol"]["S1"]
+    assert s1[1] > 0.8 and abs(s1[0]) < 0.1
+    assert tco["spearman"]["rho"][1] > 0.9
+    # the fleet's energy does not depend on either parameter here: no indices, no ranks
+    assert energy["sobol"]["S1"] == [None, None] and energy["spearman"]["rho"] == [None, None]
+    assert "First-order indices (RBD-FAST" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "sensitivity" and manifest["sweep_folder"] == str(finished_sweep)
+
+
+def test_cli_sweep_ranking_errors_exit_2(finished_sweep: Path, tmp_path: Path) -> None:
+    def invoke(folder: Path, *extra: str) -> str:
+        result = CliRunner().invoke(
+            cli(), ["sensitivity", str(folder), "--metric", "provider.tco_usd", *extra]
+        )
+        assert result.exit_code == 2, result.output
+        return result.output
+
+    assert "not a sweep folder" in invoke(tmp_path)
+    assert "--set applies to a scenario" in invoke(finished_sweep, "--set", "economics.pue=1.2")
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    manifest = json.loads((finished_sweep / "manifest.json").read_text())
+    manifest.update(status="running", runs_done=3)
+    (unfinished / "manifest.json").write_text(json.dumps(manifest))
+    assert "not finished (3 of" in invoke(unfinished)
+    grid_only = tmp_path / "grid"
+    grid_only.mkdir()
+    manifest.update(status="complete", runs_done=manifest["runs_total"])
+    manifest["design"]["sample"] = None
+    (grid_only / "manifest.json").write_text(json.dumps(manifest))
+    assert "samples no distribution" in invoke(grid_only)
