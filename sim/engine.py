@@ -621,21 +621,23 @@ class Engine:
             key = pool.chip_id
         else:
             vendor = self.s.vendors.get(chip.vendor)
-            if vendor is None or vendor.allocation_cap_chips_per_quarter is None:
+            vendor_cap = vendor.allocation_cap_on(self.clock.date(t)) if vendor else None
+            if vendor_cap is None:
                 return None, chip.vendor
-            cap = vendor.allocation_cap_chips_per_quarter
+            cap = vendor_cap
             key = chip.vendor
         used = self.quarter_orders.get((key, quarter), 0)
         return max(0, cap - used), key
 
-    def _lead_time_h(self, pool: Pool) -> float:
+    def _lead_time_h(self, pool: Pool, t: float) -> float:
+        """Hours from an order placed at `t` to its delivery."""
         chip = pool.chip
         if chip.inhouse:
             prog = self.s.provider.inhouse_program
             gen = prog.generations.get(pool.chip_id) if prog else None
             return gen.lead_time_weeks * HOURS_PER_WEEK if gen else 0.0
         vendor = self.s.vendors.get(chip.vendor)
-        return vendor.lead_time_weeks * HOURS_PER_WEEK if vendor else 0.0
+        return vendor.lead_time_weeks_on(self.clock.date(t)) * HOURS_PER_WEEK if vendor else 0.0
 
     def _procurement(self) -> Any:
         pr = self.s.provider.procurement
@@ -681,7 +683,7 @@ class Engine:
                 self.quarter_orders[(key, quarter)] = (
                     self.quarter_orders.get((key, quarter), 0) + order
                 )
-                deliver = max(t + self._lead_time_h(pool), launch_h)
+                deliver = max(t + self._lead_time_h(pool, t), launch_h)
                 capex = self.unit_capex_usd(pool, t, order)
                 pool.committed_orders += order
                 self.log.orders.append((pool.idx, t, deliver, order))

@@ -212,6 +212,20 @@ class PricePoint(Frozen):
     value: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]
 
 
+class LeadTimeChange(Frozen):
+    """From `start` on, orders to a vendor take `weeks` to arrive."""
+
+    start: dt.date
+    weeks: Annotated[float, Field(ge=0, le=520, allow_inf_nan=False)]
+
+
+class AllocationCapChange(Frozen):
+    """From `start` on, the vendor allocates at most `chips_per_quarter` (null: no cap)."""
+
+    start: dt.date
+    chips_per_quarter: ChipCount | None
+
+
 class VendorSpec(Frozen):
     """A merchant chip vendor (Nvidia, AMD) as the provider's supplier and rival."""
 
@@ -222,9 +236,37 @@ class VendorSpec(Frozen):
     lead_time_weeks: Annotated[float, Field(ge=0, le=520, allow_inf_nan=False)] = Field(
         description="Weeks from order to delivery."
     )
+    lead_time_changes: list[LeadTimeChange] = Field(
+        default_factory=list,
+        description="Lead time from each date on (lead_time_weeks applies before the first).",
+    )
     allocation_cap_chips_per_quarter: ChipCount | None = Field(
         default=None, description="Most chips the vendor allocates the provider per quarter."
     )
+    allocation_cap_changes: list[AllocationCapChange] = Field(
+        default_factory=list,
+        description="Allocation cap from each date on (allocation_cap_chips_per_quarter "
+        "applies before the first; null lifts the cap).",
+    )
+
+    def lead_time_weeks_on(self, d: dt.date) -> float:
+        """Weeks from an order placed on `d` to its delivery."""
+        weeks = self.lead_time_weeks
+        for c in sorted(self.lead_time_changes, key=lambda c: c.start):
+            if c.start > d:
+                break
+            weeks = c.weeks
+        return weeks
+
+    def allocation_cap_on(self, d: dt.date) -> int | None:
+        """Chips per quarter the vendor allocates on `d` (None: uncapped)."""
+        cap = self.allocation_cap_chips_per_quarter
+        for c in sorted(self.allocation_cap_changes, key=lambda c: c.start):
+            if c.start > d:
+                break
+            cap = c.chips_per_quarter
+        return cap
+
     direct_cloud_share: list[PricePoint] = Field(
         default_factory=list,
         description="Share of demand for this vendor's chips served by its own cloud "

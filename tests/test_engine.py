@@ -249,3 +249,46 @@ def test_busy_chip_retires_when_its_job_ends() -> None:
     assert ts.installed_chips.iloc[0] == 0  # gone by the end of January
     # capital is charged over the chip's life only, the overstay costs power and facility
     assert ts.capital_usd.sum() > 0
+
+
+def _procuring(vendor: dict[str, object]) -> dict[str, object]:
+    """A pool that starts short of a fast-growing demand and orders toward it monthly."""
+    d = mmc_dict(arrival_rate_per_hour=0.5, service_rate_per_hour=0.25, chips=4, years=2)
+    d["segments"]["all"]["training"]["growth_per_year"] = 3.0
+    d["provider"]["pools"]["gpu"]["procure"] = True
+    d["provider"]["procurement"] = {"policy": "forecast", "review_interval_days": 30.0}
+    d["vendors"] = {"nvidia": {"gross_margin_fraction": 0.7, **vendor}}
+    return d
+
+
+def test_lead_time_changes_apply_to_orders_placed_after_them() -> None:
+    change = dt.date(2024, 7, 1)
+    d = _procuring(
+        {"lead_time_weeks": 10.0, "lead_time_changes": [{"start": change, "weeks": 2.0}]}
+    )
+    log = simulate(build(d), 1)
+    change_h = (change - dt.date(2024, 1, 1)).days * 24.0
+    waits = {(t >= change_h): delivery_h - t for _, t, delivery_h, _ in log.orders}
+    assert len(log.orders) >= 2
+    assert waits == {False: 10 * 168.0, True: 2 * 168.0}  # weeks of 168 hours
+
+
+def test_allocation_cap_binds_per_quarter_until_lifted() -> None:
+    cap = 6
+    lifted = dt.date(2025, 1, 1)
+    d = _procuring(
+        {
+            "lead_time_weeks": 0.0,
+            "allocation_cap_chips_per_quarter": cap,
+            "allocation_cap_changes": [{"start": lifted, "chips_per_quarter": None}],
+        }
+    )
+    log = simulate(build(d), 1)
+    lifted_h = (lifted - dt.date(2024, 1, 1)).days * 24.0
+    per_quarter: dict[int, int] = {}
+    for _, order_h, _, chips in log.orders:
+        q = int(order_h // (HOURS_PER_YEAR / 4))
+        per_quarter[q] = per_quarter.get(q, 0) + chips
+    capped = [n for _, t, _, n in log.orders if t < lifted_h]
+    assert capped and all(per_quarter[q] <= cap for q in range(4) if q in per_quarter)
+    assert max(per_quarter.get(q, 0) for q in range(4, 8)) > cap  # demand outgrows it later
