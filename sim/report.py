@@ -445,7 +445,9 @@ def _headline_sensitivity(sens: Mapping[str, Any]) -> list[Block]:
             )
         )
     sobol = sens.get("sobol")
-    if isinstance(sobol, Mapping):
+    if isinstance(sobol, Mapping) and sobol.get("method") == "rbd-fast":
+        blocks.extend(_headline_ranked_sweep(sens, sobol))
+    elif isinstance(sobol, Mapping):
         from sim.plotting import sobol_table
 
         table = sobol_table(sobol).iloc[::-1]
@@ -469,6 +471,42 @@ def _headline_sensitivity(sens: Mapping[str, Any]) -> list[Block]:
                 )
             )
     return blocks
+
+
+def _headline_ranked_sweep(sens: Mapping[str, Any], sobol: Mapping[str, Any]) -> list[Block]:
+    """First-order indices and rank correlations of a ranked sampled sweep."""
+    names = [str(n) for n in sobol.get("names") or []]
+    raw = sens.get("spearman")
+    spearman: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+
+    def column(source: Mapping[str, Any], key: str) -> list[Any]:
+        values = source.get(key)
+        return list(values) if isinstance(values, list) else [None] * len(names)
+
+    s1, conf = column(sobol, "S1"), column(sobol, "S1_conf")
+    rho, pval = column(spearman, "rho"), column(spearman, "p")
+    order = sorted(
+        range(len(names)),
+        key=lambda j: -(s1[j] if isinstance(s1[j], int | float) else -math.inf),
+    )
+    rows = [
+        [names[j], fmt_value(s1[j]), fmt_value(conf[j]), fmt_value(rho[j]), fmt_value(pval[j])]
+        for j in order
+    ]
+    return [
+        Paragraph(
+            f"Ranked from a finished sampled sweep ({sens.get('points', '?')} points), with no "
+            "further runs: S1 is RBD-FAST's estimate of the share of the metric's variance due "
+            "to the parameter alone (no total-effect indices: those need Saltelli's design); "
+            "Spearman's rho says which way the metric moves."
+        ),
+        Table(
+            ["Parameter", "S1", "S1 conf.", "Spearman rho", "p-value"],
+            rows,
+            "First-order indices (RBD-FAST), largest first",
+            frozenset({1, 2, 3, 4}),
+        ),
+    ]
 
 
 def _headline(data: FolderData) -> list[Block]:

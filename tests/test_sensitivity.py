@@ -281,6 +281,13 @@ def test_cli_ranks_a_finished_sweep_without_running(finished_sweep: Path, tmp_pa
     assert "First-order indices (RBD-FAST" in result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "sensitivity" and manifest["sweep_folder"] == str(finished_sweep)
+    # the report reads the ranking: first-order indices and rank correlations, largest first
+    report = CliRunner().invoke(xpusim_app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    text = (out / "report.md").read_text()
+    assert "First-order indices (RBD-FAST), largest first" in text
+    table = text[text.index("| Parameter | S1 |") :]
+    assert table.index("economics.electricity_usd_per_kwh") < table.index("adoption.family")
 
 
 def test_cli_sweep_ranking_errors_exit_2(finished_sweep: Path, tmp_path: Path) -> None:
