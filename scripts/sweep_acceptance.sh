@@ -11,7 +11,8 @@
 #
 # Usage: scripts/sweep_acceptance.sh [OUT_DIR]
 #   environment: N (runs, 1000), KILL_AFTER_S (240), COMPARE_END (2025-07-01),
-#   PHASES (which of "1 2 3" to run; 3 needs the folder of 1)
+#   PHASES (which of "1 2 3" to run; 3 needs the folder of 1),
+#   VARIANTS (which of "w1 w2 dask" phase 2 runs; the comparison needs all three folders)
 # About 75 minutes on a 2-core machine for the default N=1000.
 set -euo pipefail
 
@@ -64,25 +65,25 @@ if run_phase 2; then
 echo "== 2. same design, horizon cut to $compare_end: 1 worker, 2 workers, Dask"
 base=(xpusim sweep "$scenario" --set "horizon.end=$compare_end" --sample "$n" --method lhs
       --replications 1 --quiet)
-for variant in w1 w2 dask; do
+for variant in ${VARIANTS:-w1 w2 dask}; do
   start=$(date +%s)
   case "$variant" in
     w1) "${base[@]}" --workers 1 --out "$out/cmp-w1" > /dev/null ;;
     w2) "${base[@]}" --workers 2 --out "$out/cmp-w2" > /dev/null ;;
     dask)
-      python - "$out" "$compare_end" "$n" <<'EOF'
-import subprocess, sys
-from dask.distributed import LocalCluster
-out, end, n = sys.argv[1:]
-with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                  dashboard_address=None) as cluster:
-    subprocess.run(
-        ["xpusim", "sweep", "scenarios/baseline.yaml", "--set", f"horizon.end={end}",
-         "--sample", n, "--method", "lhs", "--replications", "1", "--quiet",
-         "--scheduler", cluster.scheduler_address, "--out", f"{out}/cmp-dask"],
-        check=True, stdout=subprocess.DEVNULL,
-    )
-EOF
+      # a real dask.distributed cluster from its own command line (as on several machines)
+      rm -f "$out/scheduler.json"
+      dask scheduler --port 0 --no-dashboard --scheduler-file "$out/scheduler.json" \
+        > "$out/dask-scheduler.log" 2>&1 &
+      sched=$!
+      for _ in $(seq 60); do [ -s "$out/scheduler.json" ] && break; sleep 1; done
+      dask worker --scheduler-file "$out/scheduler.json" --nworkers 2 --nthreads 1 \
+        --no-dashboard > "$out/dask-workers.log" 2>&1 &
+      workers=$!
+      address=$(python -c "import json; print(json.load(open('$out/scheduler.json'))['address'])")
+      "${base[@]}" --scheduler "$address" --out "$out/cmp-dask" > /dev/null
+      kill "$workers" "$sched" 2>/dev/null || true
+      wait "$workers" "$sched" 2>/dev/null || true
       ;;
   esac
   echo "$variant: $(( $(date +%s) - start )) s, runs.parquet sha256" \
