@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sim.cli import app as xpusim_app
@@ -446,3 +448,25 @@ def test_cli_sample_without_distributions_exit_2(tmp_path: Path) -> None:
         tmp_path / "x",
     )
     assert result.exit_code == 2 and "declares no distribution" in result.output
+
+
+_leaves = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=3), st.none())
+_trees = st.recursive(
+    _leaves | st.lists(_leaves, max_size=3),
+    lambda kids: st.dictionaries(st.sampled_from("abcd"), kids, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@example(base={"a": 0.0}, payload={"a": -0.0})
+@given(base=_trees, payload=_trees)
+def test_payload_delta_round_trips(base: Any, payload: Any) -> None:
+    """Dask tasks carry only differences from a shared base; rebuilding must be exact."""
+    from sim.sweep.execute import apply_delta, payload_delta
+
+    frozen = json.dumps(base, sort_keys=True)
+    rebuilt = apply_delta(base, payload_delta(base, payload))
+    assert json.dumps(rebuilt, sort_keys=True) == json.dumps(payload, sort_keys=True)
+    assert json.dumps(base, sort_keys=True) == frozen  # the shared base is never modified
+    assert payload_delta(payload, payload) == []

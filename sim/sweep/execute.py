@@ -159,6 +159,68 @@ def _dask(
     return _dask_run(client, task, jobs, window)
 
 
+@dataclass(frozen=True)
+class _Removed:
+    """Marks a key of the base payload that a job's payload does not have."""
+
+
+Delta = list[tuple[tuple[Any, ...], Any]]
+
+
+def payload_delta(base: Any, payload: Any, path: tuple[Any, ...] = ()) -> Delta:
+    """Where ``payload`` differs from ``base``: ``(key path, new value)`` pairs.
+
+    Mappings are compared key by key; anything else (numbers, strings, lists) is replaced
+    whole when it differs. :func:`apply_delta` turns ``base`` back into ``payload``.
+
+    >>> base = {"a": 1, "b": {"c": [1, 2], "d": "x"}}
+    >>> payload_delta(base, {"a": 1, "b": {"c": [1, 3]}, "e": 5})
+    [(('b', 'c'), [1, 3]), (('b', 'd'), _Removed()), (('e',), 5)]
+    """
+    if not (isinstance(base, Mapping) and isinstance(payload, Mapping)):
+        # repr tells -0.0 from 0.0, which == does not
+        same = type(base) is type(payload) and base == payload and repr(base) == repr(payload)
+        return [] if same else [(path, payload)]
+    out: Delta = []
+    for key in base:
+        if key in payload:
+            out.extend(payload_delta(base[key], payload[key], (*path, key)))
+        else:
+            out.append(((*path, key), _Removed()))
+    out.extend(((*path, key), payload[key]) for key in payload if key not in base)
+    return out
+
+
+def apply_delta(base: Any, delta: Delta) -> Any:
+    """A deep copy of ``base`` with the changes of :func:`payload_delta` made.
+
+    >>> base = {"a": 1, "b": {"c": [1, 2], "d": "x"}}
+    >>> new = {"a": 1, "b": {"c": [1, 3]}, "e": 5}
+    >>> apply_delta(base, payload_delta(base, new)) == new, base["b"]["c"]
+    (True, [1, 2])
+    """
+    import copy
+
+    out = copy.deepcopy(base)
+    for path, value in delta:
+        if not path:
+            out = copy.deepcopy(value)
+            continue
+        node = out
+        for key in path[:-1]:
+            node = node[key]
+        if isinstance(value, _Removed):
+            del node[path[-1]]
+        else:
+            node[path[-1]] = copy.deepcopy(value)
+    return out
+
+
+def _run_delta(task: Task, base: Any, delta: Delta, seed: int) -> dict[str, Any]:
+    """On a dask worker: rebuild the payload from the shared base and run the task."""
+    return task(apply_delta(base, delta), seed)
+
+
 def _dask_run(
     client: Any, task: Task, jobs: Iterable[Job], window: int | None
 ) -> Iterator[tuple[Job, dict[str, Any]]]:
@@ -171,9 +233,17 @@ def _dask_run(
         source = iter(jobs)
         pending: dict[str, Job] = {}
         queue: Any = completed(loop=client.loop, with_results=True)
+        # The scenario payloads of a sweep differ in a few values: the first one is sent
+        # to every worker once, and each task carries only its differences from it (a
+        # whole resolved scenario is ~100 KB, which the scheduler would relay per task).
+        base: list[Any] = []
 
         def submit(job: Job) -> None:
-            fut = client.submit(task, job.payload, job.seed, pure=False)
+            if not base:
+                base.append(job.payload)
+                base.append(client.scatter(job.payload, broadcast=True, hash=False))
+            delta = payload_delta(base[0], job.payload)
+            fut = client.submit(_run_delta, task, base[1], delta, job.seed, pure=False)
             pending[fut.key] = job
             queue.add(fut)
 
