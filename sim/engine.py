@@ -45,6 +45,7 @@ from sim.timeline import (
     HOURS_PER_WEEK,
     HOURS_PER_YEAR,
     Clock,
+    step_at,
     step_value,
 )
 
@@ -621,7 +622,16 @@ class Engine:
             key = pool.chip_id
         else:
             vendor = self.s.vendors.get(chip.vendor)
-            vendor_cap = vendor.allocation_cap_on(self.clock.date(t)) if vendor else None
+            vendor_cap = (
+                step_at(
+                    vendor.allocation_cap_changes,
+                    self.clock.date(t),
+                    vendor.allocation_cap_chips_per_quarter,
+                    lambda c: c.chips_per_quarter,
+                )
+                if vendor
+                else None
+            )
             if vendor_cap is None:
                 return None, chip.vendor
             cap = vendor_cap
@@ -637,7 +647,12 @@ class Engine:
             gen = prog.generations.get(pool.chip_id) if prog else None
             return gen.lead_time_weeks * HOURS_PER_WEEK if gen else 0.0
         vendor = self.s.vendors.get(chip.vendor)
-        return vendor.lead_time_weeks_on(self.clock.date(t)) * HOURS_PER_WEEK if vendor else 0.0
+        if vendor is None:
+            return 0.0
+        weeks = step_at(
+            vendor.lead_time_changes, self.clock.date(t), vendor.lead_time_weeks, lambda c: c.weeks
+        )
+        return weeks * HOURS_PER_WEEK
 
     def _procurement(self) -> Any:
         pr = self.s.provider.procurement

@@ -249,24 +249,6 @@ class VendorSpec(Frozen):
         "applies before the first; null lifts the cap).",
     )
 
-    def lead_time_weeks_on(self, d: dt.date) -> float:
-        """Weeks from an order placed on `d` to its delivery."""
-        weeks = self.lead_time_weeks
-        for c in sorted(self.lead_time_changes, key=lambda c: c.start):
-            if c.start > d:
-                break
-            weeks = c.weeks
-        return weeks
-
-    def allocation_cap_on(self, d: dt.date) -> int | None:
-        """Chips per quarter the vendor allocates on `d` (None: uncapped)."""
-        cap = self.allocation_cap_chips_per_quarter
-        for c in sorted(self.allocation_cap_changes, key=lambda c: c.start):
-            if c.start > d:
-                break
-            cap = c.chips_per_quarter
-        return cap
-
     direct_cloud_share: list[PricePoint] = Field(
         default_factory=list,
         description="Share of demand for this vendor's chips served by its own cloud "

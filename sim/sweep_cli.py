@@ -298,7 +298,10 @@ def sensitivity(
     points = design.points()
     for values in points:  # every point checked before anything runs
         apply_values(loaded, values)
-    folder = _sensitivity_folder(out, loaded, design, metric)
+    from sim.runfolder import jsonable, scenario_sha256
+
+    digest_of = [scenario_sha256(jsonable(loaded.data)), list(metric), design.n, list(design.seeds)]
+    folder = _sensitivity_folder(out, str(loaded.scenario.name), digest_of)
     with _progress(f"sensitivity {loaded.scenario.name}", quiet) as update:
         results = evaluate(
             design,
@@ -309,7 +312,21 @@ def sensitivity(
             scheduler=scheduler,
             progress=update,
         )
-    _write_sensitivity(folder, loaded, design, results)
+    _write_sensitivity(
+        folder,
+        results,
+        {
+            "scenario_name": loaded.scenario.name,
+            "scenario_path": str(loaded.path),
+            "scenario_sha256": scenario_sha256(jsonable(loaded.data)),
+            "scenario": jsonable(loaded.data),
+            "seed": design.seed,
+            "replication_seeds": list(design.seeds),
+            "n": design.n,
+            "parameters": {p: jsonable(d.model_dump()) for p, d in design.distributions.items()},
+            "runs": design.runs_total,
+        },
+    )
     if quiet:
         typer.echo(str(folder))
         return
@@ -324,11 +341,8 @@ def _rank_sweep(
     folder: Path, metrics: Sequence[str], seed: int | None, out: Path | None, quiet: bool
 ) -> None:
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
-    import hashlib
-
     import pandas as pd
 
-    from sim.runfolder import RESULTS_DIR, canonical_json
     from sim.sweep.sensitivity import min_points, rank_sample
     from sim.sweep.store import POINTS, read_manifest
 
@@ -371,17 +385,23 @@ def _rank_sweep(
     }
     root = int(manifest.get("seed", 0)) if seed is None else seed
     results = rank_sample(values, outputs, metrics, root)
-    if out is not None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise UserError(f"output folder {out} already exists; choose another --out")
-        target = out
-    else:
-        body = [manifest.get("design_sha256"), list(metrics), root]
-        digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()[:8]
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = str(manifest.get("scenario_name", "sweep"))
-        target = RESULTS_DIR / name / f"sensitivity-{stamp}-{digest}"
-    _write_sweep_ranking(target, folder, manifest, root, results)
+    name = str(manifest.get("scenario_name", "sweep"))
+    target = _sensitivity_folder(out, name, [manifest.get("design_sha256"), list(metrics), root])
+    _write_sensitivity(
+        target,
+        results,
+        {
+            "method": "rbd-fast on a finished sweep",
+            "sweep_folder": str(folder),
+            "sweep_design_sha256": manifest.get("design_sha256"),
+            "scenario_name": manifest.get("scenario_name"),
+            "scenario_sha256": manifest.get("scenario_sha256"),
+            "scenario": manifest.get("scenario"),
+            "seed": root,
+            "parameters": sample.get("parameters"),
+            "runs": manifest.get("runs_total"),
+        },
+    )
     if quiet:
         typer.echo(str(target))
         return
@@ -396,48 +416,6 @@ def _rank_sweep(
                 )
             )
     console.print(Text(f"sensitivity folder: {target}"))
-
-
-def _write_sweep_ranking(
-    target: Path, sweep: Path, manifest: dict[str, Any], seed: int, results: list[dict[str, Any]]
-) -> None:
-    import platform
-
-    from sim import __version__
-    from sim.runfolder import git_commit, package_versions
-    from sim.sweep.orchestrate import SWEEP_PACKAGES
-    from sim.sweep.store import atomic_write_text, pretty_json
-
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {target}: {exc.strerror or exc}") from None
-    body: Any = results[0] if len(results) == 1 else results
-    atomic_write_text(target / "sensitivity.json", pretty_json(body))
-    design = manifest.get("design") or {}
-    atomic_write_text(
-        target / "manifest.json",
-        pretty_json(
-            {
-                "kind": "sensitivity",
-                "method": "rbd-fast on a finished sweep",
-                "xpusim_version": __version__,
-                "git_commit": git_commit(),
-                "python_version": platform.python_version(),
-                "packages": package_versions(SWEEP_PACKAGES),
-                "sweep_folder": str(sweep),
-                "sweep_design_sha256": manifest.get("design_sha256"),
-                "scenario_name": manifest.get("scenario_name"),
-                "scenario_sha256": manifest.get("scenario_sha256"),
-                "scenario": manifest.get("scenario"),
-                "seed": seed,
-                "parameters": (design.get("sample") or {}).get("parameters"),
-                "runs": manifest.get("runs_total"),
-                "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "files": ["sensitivity.json", "manifest.json"],
-            }
-        ),
-    )
 
 
 def _sample_ranking_table(result: dict[str, Any]) -> Table:
@@ -464,19 +442,19 @@ def _sample_ranking_table(result: dict[str, Any]) -> Table:
     return table
 
 
-def _sensitivity_folder(out: Path | None, loaded: Any, design: Any, metrics: Sequence[str]) -> Path:
+def _sensitivity_folder(out: Path | None, name: str, digest_of: Any) -> Path:
+    """``--out`` if given (it must be new or empty), else a fresh folder under results/."""
     import hashlib
 
-    from sim.runfolder import RESULTS_DIR, canonical_json, jsonable, scenario_sha256
+    from sim.runfolder import RESULTS_DIR, canonical_json
 
     if out is not None:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise UserError(f"output folder {out} already exists; choose another --out")
         return out
-    body = [scenario_sha256(jsonable(loaded.data)), list(metrics), design.n, list(design.seeds)]
-    digest = hashlib.sha256(canonical_json(body).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(canonical_json(digest_of).encode()).hexdigest()[:8]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base: Path = RESULTS_DIR / str(loaded.scenario.name) / f"sensitivity-{stamp}-{digest}"
+    base: Path = RESULTS_DIR / name / f"sensitivity-{stamp}-{digest}"
     candidate, k = base, 1
     while candidate.exists():
         k += 1
@@ -484,13 +462,12 @@ def _sensitivity_folder(out: Path | None, loaded: Any, design: Any, metrics: Seq
     return candidate
 
 
-def _write_sensitivity(
-    folder: Path, loaded: Any, design: Any, results: list[dict[str, Any]]
-) -> None:
+def _write_sensitivity(folder: Path, results: list[dict[str, Any]], fields: dict[str, Any]) -> None:
+    """Write sensitivity.json and a manifest of versions plus ``fields`` into ``folder``."""
     import platform
 
     from sim import __version__
-    from sim.runfolder import git_commit, jsonable, package_versions, scenario_sha256
+    from sim.runfolder import git_commit, package_versions
     from sim.sweep.orchestrate import SWEEP_PACKAGES
     from sim.sweep.store import atomic_write_text, pretty_json
 
@@ -506,15 +483,7 @@ def _write_sensitivity(
         "git_commit": git_commit(),
         "python_version": platform.python_version(),
         "packages": package_versions(SWEEP_PACKAGES),
-        "scenario_name": loaded.scenario.name,
-        "scenario_path": str(loaded.path),
-        "scenario_sha256": scenario_sha256(jsonable(loaded.data)),
-        "scenario": jsonable(loaded.data),
-        "seed": design.seed,
-        "replication_seeds": list(design.seeds),
-        "n": design.n,
-        "parameters": {p: jsonable(d.model_dump()) for p, d in design.distributions.items()},
-        "runs": design.runs_total,
+        **fields,
         "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "files": ["sensitivity.json", "manifest.json"],
     }

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from sim.schema import PricePoint
+
+
+class _Dated(Protocol):
+    @property
+    def start(self) -> dt.date: ...
+
+
+Step = TypeVar("Step", bound=_Dated)
+V = TypeVar("V")
 
 HOURS_PER_DAY = 24.0
 HOURS_PER_YEAR = 8760.0  # 365 days: the convention of annual cost figures
@@ -52,12 +62,19 @@ class Clock:
         return min(max(i, 0), len(self.month_starts) - 1)
 
 
+def step_at(schedule: Sequence[Step], d: dt.date, before: V, value: Callable[[Step], V]) -> V:
+    """What a step schedule says on date `d`: `value` of the last step started by then.
+
+    `before` applies until the first step; steps need not be sorted.
+    """
+    out = before
+    for p in sorted(schedule, key=lambda p: p.start):
+        if p.start > d:
+            break
+        out = value(p)
+    return out
+
+
 def step_value(schedule: Sequence[PricePoint], d: dt.date, before: float) -> float:
     """Value of a step schedule on date `d` (`before` applies until the first step)."""
-    value = before
-    for p in sorted(schedule, key=lambda p: p.start):
-        if p.start <= d:
-            value = p.value
-        else:
-            break
-    return value
+    return step_at(schedule, d, before, lambda p: p.value)
