@@ -330,6 +330,16 @@ class _Composer:
             hint = "a '{' is not closed by '}'"
         elif hint is None and "mapping values are not allowed" in problem:
             hint = "check the indentation, or quote a value that contains ': '"
+        if "nesting depth" in problem:
+            # PyYAML >= 6.0.3 caps flow nesting itself, before any event reaches the composer's
+            # own depth check; report it the same way
+            return self.fail(
+                "the data is nested too deeply",
+                mark,
+                self.where,
+                expected=f"at most {MAX_DEPTH} levels",
+                found="more",
+            )
         context = f" {e.context}" if e.context else ""
         return self.fail(
             f"YAML syntax error: {problem}{context}",

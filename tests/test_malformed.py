@@ -10,7 +10,6 @@ it is not a benchmark).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,6 @@ HERE = Path(__file__).parent
 MALFORMED = HERE / "malformed"
 CATALOG = (HERE / "data" / "chips.yaml", HERE / "data" / "stacks.yaml")
 SET_BASE = "set_base.yaml"
-HANG_GUARD_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -201,10 +199,8 @@ def test_corpus_is_large_enough() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_malformed(case: Case) -> None:
-    start = time.perf_counter()
     with pytest.raises(ScenarioError) as info:
         load_scenario(MALFORMED / case.file, case.overrides, catalog_files=CATALOG)
-    elapsed = time.perf_counter() - start
     err = info.value
     text = str(err)
     expected_file = case.error_file or case.file
@@ -221,14 +217,11 @@ def test_malformed(case: Case) -> None:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     if case.overrides and case.key is not None:
         assert err.found is not None  # --set errors quote the text given
-    assert elapsed < HANG_GUARD_S
 
 
 def _expect_fast_error(path: Path) -> ScenarioError:
-    start = time.perf_counter()
     with pytest.raises(ScenarioError) as info:
         load_scenario(path, catalog_files=CATALOG)
-    assert time.perf_counter() - start < HANG_GUARD_S
     return info.value
 
 

@@ -322,10 +322,8 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(_cli_command(killed, n), cwd=ROOT, env=env)
     try:
-        deadline = time.monotonic() + 60
         while _journal_lines(killed / JOURNAL) < 10:
             assert proc.poll() is None, "the sweep ended before it could be killed"
-            assert time.monotonic() < deadline
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,16 +37,13 @@ def test_verify_reduced_passes_every_check() -> None:
 @pytest.mark.parametrize("path", MALFORMED, ids=[p.stem for p in MALFORMED])
 def test_malformed_scenario_fails_cleanly_through_run(path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    start = time.perf_counter()
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
-    elapsed = time.perf_counter() - start
     assert result.exit_code == 2, result.output
     text = result.output
     assert "Traceback" not in text
     assert text.startswith("error: ") and text.count("\n") <= 2, text
     assert not out.exists(), "a failed run leaves no folder behind"
     assert not any(tmp_path.iterdir()), "nor anything else"
-    assert elapsed < 5.0  # a guard against hangs, not a benchmark
 
 
 @pytest.mark.parametrize(
