@@ -199,7 +199,9 @@ def test_journal_ignores_a_torn_last_line_and_repairs_it(tmp_path: Path) -> None
     path = tmp_path / JOURNAL
     with Journal(path) as j:
         for r in range(3):
-            j.append({"point": "p", "replication": r, "seed": r, "params": {}, "metrics": {}})
+            j.append(
+                {"point": "p", "index": 0, "replication": r, "seed": r, "params": {}, "metrics": {}}
+            )
     with path.open("ab") as f:
         f.write(b'{"point":"p","replication":3,"se')
     contents = read_journal(path)
@@ -208,7 +210,9 @@ def test_journal_ignores_a_torn_last_line_and_repairs_it(tmp_path: Path) -> None
     read_journal(path, repair=True)
     assert path.read_bytes().endswith(b"}\n")
     with Journal(path) as j:
-        j.append({"point": "p", "replication": 3, "seed": 3, "params": {}, "metrics": {}})
+        j.append(
+            {"point": "p", "index": 0, "replication": 3, "seed": 3, "params": {}, "metrics": {}}
+        )
     assert [x["replication"] for x in read_journal(path).records] == [0, 1, 2, 3]
 
 
