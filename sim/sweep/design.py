@@ -228,7 +228,7 @@ def check_size(
     >>> check_size("sweep", [("--sample", "points", 10**8), ("--replications", "replications", 1)])
     Traceback (most recent call last):
     ...
-    sim.errors.UserError: --sample: the sweep is too large: 100,000,000 points x 1 replications \
+    sim.errors.UserError: --sample: the sweep is too large: 100,000,000 points x 1 replication \
 = 100,000,000 runs; expected at most 100,000 runs, found 100,000,000 (pass --allow-large to \
 lift the cap; see Limits in the README)
     """
@@ -236,7 +236,10 @@ lift the cap; see Limits in the README)
     if runs <= MAX_RUNS:
         return runs
     flag = max(factors, key=lambda f: f[2])[0]
-    sizes = " x ".join(f"{_shown(n)} {label}" for _, label, n in factors)
+    sizes = " x ".join(
+        f"{_shown(n)} {label[:-1] if n == 1 and label.endswith('s') else label}"
+        for _, label, n in factors
+    )
     if not allow_large:
         raise UserError(
             f"the {what} is too large: {sizes} = {_shown(runs)} runs",

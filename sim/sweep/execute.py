@@ -44,9 +44,9 @@ Task = Callable[[Any, int], dict[str, Any]]
 #: Top-level summary keys that describe the run rather than measure it.
 SKIPPED_SUMMARY_KEYS = frozenset({"scenario", "horizon", "seed", "replications"})
 #: Seconds to reach a Dask scheduler and hear it answer before giving up. Assumption: a
-#: live scheduler answers in milliseconds, even across a data centre; 5 s keeps a wrong
-#: address a short wait.
-CONNECT_TIMEOUT_S = 5.0
+#: live scheduler answers in milliseconds, even across a data centre; 4 s keeps a wrong
+#: address a short wait (a sweep with one fails in under 10 s, start-up included).
+CONNECT_TIMEOUT_S = 4.0
 #: Times a run is submitted to Dask before a sweep gives up on it: each loss of its worker
 #: (or a restart of the cluster) costs one. A run that kills its worker is stopped sooner by
 #: Dask itself (``distributed.scheduler.allowed-failures``).
@@ -229,14 +229,15 @@ async def _probe(address: str, timeout: float) -> Any:
     return await asyncio.wait_for(ask(), timeout)
 
 
-def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
+def connect(address: str, timeout: float | None = None) -> Any:
     """A ``distributed.Client`` connected to the scheduler at ``address``, or a UserError.
 
     The address is first probed on a connection of its own, so that a wrong address, a
     port where no scheduler listens or a process that is not a Dask scheduler fails
-    within ``timeout`` seconds with one message (a failed ``Client`` takes twice its
-    timeout again to close).
+    within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT_S`) with one message (a
+    ``Client`` that fails to connect takes twice its timeout again to close).
     """
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
@@ -244,15 +245,20 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
     from distributed.comm import addressing
 
     try:
-        addressing.parse_address(address)
+        scheme, location = addressing.parse_address(address)
+        if scheme in ("tcp", "tls"):
+            addressing.parse_host_port(location)
     except (ValueError, TypeError) as exc:
         raise _bad_scheduler(address, str(exc)) from None
     # a thread of its own: asyncio.run cannot nest in a caller's running loop
     with ThreadPoolExecutor(1) as pool:
         try:
             reply = pool.submit(asyncio.run, _probe(address, timeout)).result()
-        except TimeoutError:
+        except (TimeoutError, OSError):  # refused, unreachable, unknown host (retried)
             raise _bad_scheduler(address, f"no answer within {timeout:g} s") from None
+        except (MemoryError, ValueError, TypeError, KeyError):
+            # what a process that does not speak Dask's protocol makes the reader do
+            raise _bad_scheduler(address, "the process there is not a Dask scheduler") from None
         except Exception as exc:
             why = str(exc) or type(exc).__name__
             raise _bad_scheduler(address, why.splitlines()[0][:200]) from None

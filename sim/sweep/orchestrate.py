@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import os
 import platform
 import sys
 import time
@@ -39,6 +40,7 @@ from sim.sweep.store import (
     POINTS,
     RUNS,
     Check,
+    FolderBusyError,
     FolderLock,
     Journal,
     atomic_write_text,
@@ -166,6 +168,19 @@ def _prepare(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+def _alive(pid: Any) -> bool:
+    """Whether a process ``pid`` exists on this machine."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _create(out: Path) -> bool:
     """Create ``out`` (and parents) if needed; True if this call created it."""
     _check_out(out)
@@ -262,25 +277,23 @@ def run_sweep(
         created = _create(folder)
         try:
             stale = lock.acquire(manifest["started_utc"])
+        except FolderBusyError:
+            raise  # the folder is the other sweep's, whoever created it
         except BaseException:
             if created:
                 with contextlib.suppress(OSError):
-                    (folder / LOCK).unlink(missing_ok=True)
                     folder.rmdir()
             raise
         if stale and note is not None:
             note(
                 f"took over the lock of {folder} left by pid {stale.get('pid')} "
-                f"(started {stale.get('started_utc')}), which is no longer running"
+                f"(started {stale.get('started_utc')}), which "
+                + ("no longer holds it" if _alive(stale.get("pid")) else "is no longer running")
             )
         try:
             manifest = _prepare(folder, manifest)
         except BaseException:
             lock.release()
-            if created:
-                with contextlib.suppress(OSError):
-                    (folder / LOCK).unlink(missing_ok=True)
-                    folder.rmdir()
             raise
         try:
             return _run_locked(

@@ -458,6 +458,10 @@ def _holder_text(holder: Mapping[str, Any] | None) -> str:
     )
 
 
+class FolderBusyError(UserError):
+    """Another process holds the lock of a folder."""
+
+
 class FolderLock:
     """One writer per folder: an exclusive lock on ``folder/.sweep.lock`` while writing.
 
@@ -484,7 +488,7 @@ class FolderLock:
         import socket
 
         key = os.path.realpath(self.folder)
-        busy = UserError(
+        busy = FolderBusyError(
             f"output folder {self.folder} is in use by another sweep ",
             hint="two sweeps must not write one folder: wait for it to finish, or stop it",
         )
@@ -508,16 +512,19 @@ class FolderLock:
             host = socket.gethostname()
             if previous and previous.get("host") != host:
                 # another machine on a shared file system: its process cannot be checked
-                raise UserError(
+                raise FolderBusyError(
                     f"output folder {self.folder} was locked by {_holder_text(previous)}",
                     hint=f"this machine cannot check that host; if that sweep no longer "
                     f"runs, delete {self.path}",
                 )
             me = {"pid": os.getpid(), "host": host, "started_utc": started_utc}
             data = (canonical_json(me) + "\n").encode("utf-8")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, data, 0)
-            os.fsync(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, data, 0)
+                os.fsync(fd)
+            except OSError as exc:
+                raise UserError(f"cannot write the lock file {self.path}: {exc.strerror}") from None
         except BaseException:
             os.close(fd)
             raise
