@@ -747,6 +747,42 @@ def test_a_full_disk_marks_the_sweep_interrupted_and_it_resumes(
     assert _journal_lines(out / JOURNAL) == 4
 
 
+class _FailsOnThird:
+    """A task whose third call raises ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.calls = 0
+        self.error = error
+
+    def __call__(self, payload: Any, seed: int) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls == 3:
+            raise self.error
+        return {"m": float(seed % 7)}
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (KeyboardInterrupt(), "stopped by the user"),
+        (ValueError("model blew up"), "ValueError: model blew up"),
+    ],
+)
+def test_an_interrupted_sweep_says_so_and_why(
+    error: BaseException, reason: str, tiny: Any, tmp_path: Path
+) -> None:
+    design = build_design(tiny, grid=["economics.pue=1.1,1.2"], replications=2, seed=1)
+    with pytest.raises(type(error)):
+        run_sweep(tiny, design, tmp_path / "s", task=_FailsOnThird(error), workers=1)
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["runs_done"] == 2
+    assert manifest["interruption"].startswith(reason)
+    assert len(pd.read_parquet(tmp_path / "s" / "runs.parquet")) == 2
+    from sim.sweep.store import LOCK
+
+    assert (tmp_path / "s" / LOCK).read_bytes() == b""  # the lock was released
+
+
 # --------------------------------------------------------------------------- one writer
 
 
