@@ -859,7 +859,7 @@ def test_two_sweeps_on_one_folder_one_refused_and_a_killed_sweeps_lock_taken_ove
 ) -> None:
     import socket
 
-    n = 25 if REDUCED else 40
+    n = 10 if REDUCED else 20
     out = tmp_path / "s"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = _cli_command(out, n)
@@ -868,16 +868,17 @@ def test_two_sweeps_on_one_folder_one_refused_and_a_killed_sweeps_lock_taken_ove
     try:
         while _journal_lines(out / JOURNAL) < 2:
             assert first.poll() is None, "the first sweep ended before the second started"
-            time.sleep(0.02)
+            time.sleep(0.01)
+        # stopped, the first sweep still holds its folder but cannot finish meanwhile
+        first.send_signal(signal.SIGSTOP)
+        workers = _children(first.pid)
+        assert workers, "the first sweep has no pool workers"
         second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        assert first.poll() is None, "the first sweep ended before the second was refused"
         assert second.returncode == 2
         assert second.stdout == ""
         assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
         assert second.stderr.startswith(f"error: output folder {out} is in use by another sweep")
         assert f"pid {first.pid} on host {socket.gethostname()}, started 20" in second.stderr
-        workers = _children(first.pid)
-        assert len(workers) == 2
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
     finally:
@@ -1005,3 +1006,32 @@ def test_a_bad_scheduler_address_fails_with_one_line_and_no_folder(
         assert "not a Dask scheduler" in _one_error_line(sens)
     finally:
         server.close()
+
+
+def _kill_own_worker(payload: Any, seed: int) -> dict[str, Any]:
+    """A run that kills the process running it (as an out-of-memory kill would)."""
+    if payload == "fatal":
+        os._exit(1)
+    return {"m": float(seed)}
+
+
+@pytest.mark.slow
+def test_a_run_that_keeps_killing_its_worker_stops_the_sweep_in_one_line() -> None:
+    import dask
+    from distributed import Client, LocalCluster
+
+    from sim.sweep.execute import ClusterError
+
+    jobs = [Job(key=i, payload="fatal" if i == 2 else "ok", seed=i) for i in range(4)]
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster.scheduler_address, set_as_default=False) as client,
+    ):
+        done = []
+        with pytest.raises(ClusterError, match="a run killed every Dask worker it was given"):
+            for job, result in execute(_kill_own_worker, jobs, client=client, window=1):
+                done.append((job.key, result["m"]))
+    assert done == [(0, 0.0), (1, 1.0)]  # what finished before it is handed on

@@ -30,6 +30,7 @@ __all__ = [
     "CONNECT_TIMEOUT_S",
     "MAX_WORKERS_PER_CORE",
     "SKIPPED_SUMMARY_KEYS",
+    "ClusterError",
     "Job",
     "Task",
     "check_workers",
@@ -200,6 +201,10 @@ def _pool(
                     pending[pool.submit(task, nxt.payload, nxt.seed)] = nxt
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class ClusterError(UserError):
+    """The Dask cluster kept losing a run: reported in one line like a user error."""
 
 
 def _bad_scheduler(address: str, why: str) -> UserError:
@@ -379,14 +384,14 @@ def _dask_run(
             if status == "error":
                 _, exc, tb = result
                 if type(exc).__name__ == "KilledWorker":
-                    raise RuntimeError(
+                    raise ClusterError(
                         f"a run killed every Dask worker it was given ({exc}); the sweep "
                         "stops, its finished runs are kept"
                     ) from None
                 raise exc.with_traceback(tb)  # the task's own error, as on the local pool
             if status != "finished":  # cancelled: its worker (or the cluster) was restarted
                 if submissions >= MAX_SUBMISSIONS:
-                    raise RuntimeError(
+                    raise ClusterError(
                         f"a run was lost by the Dask cluster {submissions} times "
                         f"(last: {status}); the sweep stops, its finished runs are kept"
                     )
