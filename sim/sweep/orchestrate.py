@@ -18,7 +18,7 @@ from typing import Any
 
 from sim import __version__
 from sim.errors import UserError
-from sim.loader import LoadedScenario
+from sim.loader import LoadedScenario, leading_comment
 from sim.runfolder import (
     KEY_PACKAGES,
     RESULTS_DIR,
@@ -94,6 +94,7 @@ def _manifest(
         "packages": package_versions(SWEEP_PACKAGES),
         "scenario_name": loaded.scenario.name,
         "scenario_path": str(loaded.path),
+        "scenario_header": leading_comment(loaded.path),
         "scenario_files": [str(f) for f in loaded.files],
         "scenario_sha256": data_sha,
         "scenario": jsonable(loaded.data),
