@@ -855,12 +855,14 @@ _MD_ENTITY = re.compile(r"&(?=#|[0-9A-Za-z]+;)")
 _MD_BLOCK = re.compile(r"^(?:[-+](?=[\s+-]|$)|[0-9]{1,9}(?=[.)](?:\s|$)))")
 
 
-def md_text(text: str) -> str:
+def md_text(text: str, *, line_start: bool = True) -> str:
     r"""``text`` as one line of Markdown that renders as itself: never a heading, list,
     quote, code, link, image, emphasis, table cell break or HTML.
 
     Whitespace (line breaks too) collapses to single spaces, control characters become
-    visible escapes, and every character that could start markup is backslash-escaped.
+    visible escapes, and every character that could start markup is backslash-escaped;
+    with ``line_start`` (a paragraph or a heading, not a table cell) also a leading list
+    or thematic-break marker.
 
     >>> print(md_text("<script>x</script> [a](javascript:b) ![i](x.png)"))
     \<script\>x\</script\> \[a\](javascript:b) !\[i\](x.png)
@@ -873,7 +875,7 @@ def md_text(text: str) -> str:
     line = _MD_ESCAPE.sub(lambda m: "\\" + m.group(0), line)
     line = _MD_UNDERSCORE.sub(r"\\_", line)
     line = _MD_ENTITY.sub(r"\\&", line)
-    match = _MD_BLOCK.match(line)
+    match = _MD_BLOCK.match(line) if line_start else None
     if match:
         end = match.end()
         if match.group(0)[0].isdigit():
@@ -889,14 +891,14 @@ def _md_lines(blocks: Sequence[Block], folder: Path) -> Iterator[str]:
         elif isinstance(b, Paragraph):
             yield f"_{md_text(b.text)}_" if b.note else md_text(b.text)
         elif isinstance(b, Table):
-            yield "| " + " | ".join(md_text(h) for h in b.headers) + " |"
+            yield "| " + " | ".join(md_text(h, line_start=False) for h in b.headers) + " |"
             yield (
                 "|"
                 + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers)))
                 + "|"
             )
             for row in b.rows:
-                yield "| " + " | ".join(md_text(c) for c in row) + " |"
+                yield "| " + " | ".join(md_text(c, line_start=False) for c in row) + " |"
             if b.caption:
                 yield ""
                 yield f"_{md_text(b.caption)}_"

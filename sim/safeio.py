@@ -153,6 +153,8 @@ def write_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
+        with contextlib.suppress(OSError):  # a replaced file keeps its permissions
+            os.fchmod(fd, stat.S_IMODE(os.stat(path, follow_symlinks=False).st_mode))
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()

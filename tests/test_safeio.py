@@ -236,3 +236,11 @@ def test_next_run_removes_a_killed_runs_temporary_folder_but_not_a_live_one(
     # once its owner is gone too, the next run cleans up after it as well
     write_run(parent / "last", _loaded(), 0, lambda: RunOutput({}, {}))
     assert _names(parent) == ["last", "next"]
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "scenario.yaml"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_text(target, "new")
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o640

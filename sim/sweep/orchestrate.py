@@ -27,6 +27,7 @@ from sim.runfolder import (
     package_versions,
     scenario_sha256,
 )
+from sim.safeio import check_not_link
 from sim.sweep.design import Design, Point
 from sim.sweep.execute import Job, Task, execute, simulate
 from sim.sweep.store import (
@@ -121,7 +122,8 @@ def _manifest(
 
 def _prepare(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Create the folder or check that it holds the same design; the manifest to keep."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    check_not_link(out, "output folder")
+    if out.exists() and not out.is_dir():
         raise UserError(f"output folder {out} exists and is not a folder; choose another --out")
     if out.is_dir():
         old = read_manifest(out)
