@@ -691,8 +691,10 @@ def calibrate(
     from sim.safeio import check_not_link, write_text
     from sim.yaml_edit import replace_top_level_block, set_scalars
 
-    for dest_path in [scenario] if in_place else [] if out is None else [out]:
-        check_not_link(dest_path)  # refused before the fit, not after it
+    if in_place:
+        check_not_link(scenario)  # refused before the fit, not after it
+    elif out is not None:
+        check_not_link(out)
     loaded = _load(scenario, set_)
     targets = dict(_parse_target(t) for t in target)
     sources = dict(t.partition("=")[::2] for t in (target_source or []))

@@ -246,9 +246,11 @@ class _Owner:
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # a clean-up found the file first: it will remove it
+        except BlockingIOError:  # a clean-up found the file first: it will remove it
             os.close(fd)
             return None
+        except OSError:
+            pass  # a file system without locks: no clean-up can lock it either, so none runs
         if not _same_file(fd, path):
             os.close(fd)
             return None
@@ -307,6 +309,7 @@ def _remove_if_stale(parent: Path, name: str) -> bool:
     """Remove the temporary folder ``parent/name`` and its lock file if nobody holds it."""
     assert fcntl is not None
     lock = parent / (name + LOCK_SUFFIX)
+    created = False
     try:
         fd = os.open(lock, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
     except FileNotFoundError:
@@ -316,13 +319,17 @@ def _remove_if_stale(parent: Path, name: str) -> bool:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
         except OSError:
             return False
+        created = True
     except OSError:
         return False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False  # its owner is still running
+        except OSError as exc:  # its owner is still running, or locks are not supported
+            if created and not isinstance(exc, BlockingIOError):
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+            return False
         if not _same_file(fd, lock):
             return False  # the owner finished and removed it meanwhile
         folder = parent / name

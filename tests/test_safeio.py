@@ -244,3 +244,40 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
     target.chmod(0o640)
     write_text(target, "new")
     assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o640
+
+
+def test_sweep_folder_files_are_not_followed_out(tmp_path: Path) -> None:
+    from sim.sweep.store import Journal, read_journal, read_manifest
+
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text('{"kind": "sweep"}\n')
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "runs.jsonl").symlink_to(outside)
+    (folder / "manifest.json").symlink_to(outside)
+    with pytest.raises(UserError, match=r"journal .* is a symbolic link"):
+        Journal(folder / "runs.jsonl")
+    with pytest.raises(UserError, match=r"journal .* is a symbolic link"):
+        read_journal(folder / "runs.jsonl")
+    with pytest.raises(UserError, match="link to a file outside the folder"):
+        read_manifest(folder)
+    assert outside.read_text() == '{"kind": "sweep"}\n'
+
+
+def test_without_file_locks_runs_work_and_nothing_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import sim.safeio
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(sim.safeio.fcntl, "flock", no_locks)
+    orphan = tmp_path / ".run.tmp-0123abcd"  # whose owner cannot be told apart from a live one
+    orphan.mkdir()
+    with staged_folder(tmp_path / "run") as tmp:
+        write_text(tmp / "a.txt", "a")
+        assert remove_stale_folders(tmp_path) == []
+    assert _names(tmp_path) == [orphan.name, "run"]

@@ -72,10 +72,9 @@ def pretty_json(value: Any) -> str:
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a folder, None if it has none; a UserError if it cannot be read."""
-    found = folder_file(folder, MANIFEST)
-    if found is None:
+    path = folder_file(folder, MANIFEST)  # never a link out of the folder
+    if path is None:
         return None
-    path = found
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
