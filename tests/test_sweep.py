@@ -1035,3 +1035,20 @@ def test_a_run_that_keeps_killing_its_worker_stops_the_sweep_in_one_line() -> No
             for job, result in execute(_kill_own_worker, jobs, client=client, window=1):
                 done.append((job.key, result["m"]))
     assert done == [(0, 0.0), (1, 1.0)]  # what finished before it is handed on
+
+
+def test_a_file_system_without_locks_still_sweeps_with_a_note(
+    tiny: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import fcntl
+
+    def no_locks(*args: Any) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
+    notes: list[str] = []
+    design = build_design(tiny, grid=["economics.pue=1.1"], seed=1)
+    outcome = run_sweep(tiny, design, tmp_path / "s", workers=1, note=notes.append)
+    assert outcome.complete
+    assert len(notes) == 1 and "has no file locks" in notes[0]

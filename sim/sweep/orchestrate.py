@@ -21,7 +21,7 @@ from typing import Any
 
 from sim import __version__
 from sim.errors import UserError
-from sim.loader import LoadedScenario
+from sim.loader import LoadedScenario, leading_comment
 from sim.runfolder import (
     KEY_PACKAGES,
     RESULTS_DIR,
@@ -31,6 +31,7 @@ from sim.runfolder import (
     package_versions,
     scenario_sha256,
 )
+from sim.safeio import check_not_link
 from sim.sweep.design import Design, Point
 from sim.sweep.execute import Job, Task, connect, execute, simulate
 from sim.sweep.store import (
@@ -110,6 +111,7 @@ def _manifest(
         "packages": package_versions(SWEEP_PACKAGES),
         "scenario_name": loaded.scenario.name,
         "scenario_path": str(loaded.path),
+        "scenario_header": leading_comment(loaded.path),
         "scenario_files": [str(f) for f in loaded.files],
         "scenario_sha256": data_sha,
         "scenario": jsonable(loaded.data),
@@ -135,7 +137,8 @@ def _manifest(
 
 
 def _check_out(out: Path) -> None:
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    check_not_link(out, "output folder")
+    if out.exists() and not out.is_dir():
         raise UserError(f"output folder {out} exists and is not a folder; choose another --out")
 
 
@@ -284,6 +287,11 @@ def run_sweep(
                 with contextlib.suppress(OSError):
                     folder.rmdir()
             raise
+        if lock.unsupported and note is not None:
+            note(
+                f"the file system of {folder} has no file locks: nothing stops a second "
+                "sweep from writing the same folder"
+            )
         if stale and note is not None:
             note(
                 f"took over the lock of {folder} left by pid {stale.get('pid')} "

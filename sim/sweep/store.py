@@ -23,7 +23,6 @@ import errno
 import json
 import math
 import os
-import secrets
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import pandas as pd
 from sim.errors import UserError
 from sim.rng import MAX_SEED
 from sim.runfolder import canonical_json, jsonable, write_parquet
+from sim.safeio import check_not_link, folder_file, fsync_dir, write_text
 
 __all__ = [
     "JOURNAL",
@@ -65,39 +65,8 @@ CONFIDENCE = 0.95
 # --------------------------------------------------------------------------- files
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in ``folder`` durable (no-op where unsupported)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _replace_atomically(tmp: Path, target: Path) -> None:
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
-
-
-def _tmp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and ``os.replace``."""
-    tmp = _tmp_name(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        _replace_atomically(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+#: Every file of a sweep folder is replaced atomically and never through a link.
+atomic_write_text = write_text
 
 
 def pretty_json(value: Any) -> str:
@@ -110,8 +79,8 @@ def pretty_json(value: Any) -> str:
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a folder, None if it has none; a UserError if it cannot be read."""
-    path = folder / MANIFEST
-    if not path.exists():
+    path = folder_file(folder, MANIFEST)  # never a link out of the folder
+    if path is None:
         return None
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
@@ -131,9 +100,11 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         existed = path.exists()
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        check_not_link(path, "journal")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        self._fd: int | None = os.open(path, flags, 0o644)
         if not existed:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record as a single line, durably, before returning."""
@@ -288,6 +259,7 @@ def read_journal(
     """
     if not path.exists():
         return JournalContents([], 0, 0)
+    check_not_link(path, "journal")
     records: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     ignored: dict[str, int] = {}
@@ -418,16 +390,6 @@ def _points(
     return pd.DataFrame(columns)
 
 
-def _write_table(table: pd.DataFrame, target: Path) -> None:
-    tmp = _tmp_name(target)
-    try:
-        write_parquet(table, tmp)
-        _replace_atomically(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_tables(folder: Path, parameters: Sequence[str], check: Check | None = None) -> int:
     """(Re)build ``runs.parquet`` and ``points.parquet`` from the journal; the number of runs.
 
@@ -437,8 +399,8 @@ def write_tables(folder: Path, parameters: Sequence[str], check: Check | None = 
     if not contents.records:
         return 0
     runs, points = build_tables(contents.records, parameters)
-    _write_table(runs, folder / RUNS)
-    _write_table(points, folder / POINTS)
+    write_parquet(runs, folder / RUNS)
+    write_parquet(points, folder / POINTS)
     return len(runs)
 
 
@@ -446,6 +408,8 @@ def write_tables(folder: Path, parameters: Sequence[str], check: Check | None = 
 
 
 LOCK = ".sweep.lock"
+#: Errors of a file system that has no record locks (some network and FUSE file systems).
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP})
 #: Folders this process holds the lock of (a POSIX lock does not exclude its own process).
 _held: set[str] = set()
 
@@ -478,6 +442,8 @@ class FolderLock:
         self.path = folder / LOCK
         self._fd: int | None = None
         self._key = ""
+        #: True when the file system has no locks: the folder is then not guarded
+        self.unsupported = False
 
     def acquire(self, started_utc: str) -> dict[str, Any] | None:
         """Take the lock; the record of a dead previous holder (stale lock), else None.
@@ -504,10 +470,13 @@ class FolderLock:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
-                if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                if exc.errno in _NO_LOCKS:  # the sweep runs, unguarded (the caller notes it)
+                    self.unsupported = True
+                elif exc.errno in (errno.EACCES, errno.EAGAIN):
+                    busy.message += f"({_holder_text(_read_holder(fd))})"
+                    raise busy from None
+                else:
                     raise UserError(f"cannot lock {self.path}: {exc.strerror}") from None
-                busy.message += f"({_holder_text(_read_holder(fd))})"
-                raise busy from None
             previous = _read_holder(fd)
             host = socket.gethostname()
             if previous and previous.get("host") != host:
