@@ -11,6 +11,9 @@ import zlib
 
 import numpy as np
 
+#: Largest root seed: seeds are stored as signed 64-bit integers (runs.parquet's ``seed``).
+MAX_SEED = 2**63 - 1
+
 
 def stream(seed: int, name: str) -> np.random.Generator:
     """An independent generator for the random source `name` under root `seed`."""

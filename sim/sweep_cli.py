@@ -63,6 +63,13 @@ ReplicationsOption = Annotated[
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar; print only the output folder.")
 ]
+AllowLargeOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-large",
+        help="Lift the cap on the number of runs (100,000; see Limits in the README).",
+    ),
+]
 
 
 def _stdout() -> Console:
@@ -122,6 +129,11 @@ def _load(path: Path, overrides: Sequence[str] | None) -> Any:
     return load_scenario(path, tuple(overrides or ()))
 
 
+def _note(text: str) -> None:
+    """A one-line note on stderr (the sweep goes on)."""
+    typer.echo(f"note: {' '.join(text.split())}", err=True)
+
+
 def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
     set_: SetOption = None,
@@ -168,6 +180,7 @@ def sweep(
         ),
     ] = None,
     quiet: QuietOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Run a scenario over a grid and/or a sample of its uncertain parameters.
 
@@ -178,7 +191,8 @@ def sweep(
     Example: xpusim sweep scenarios/baseline.yaml --grid economics.pue=1.1,1.3 --sample 64
     --method lhs --replications 3 --out results/pue-sweep
     """
-    from sim.sweep.design import build_design
+    from sim.sweep.design import build_design, check_seed
+    from sim.sweep.execute import check_workers
     from sim.sweep.orchestrate import run_sweep
 
     if not grid and sample is None:
@@ -186,6 +200,9 @@ def sweep(
             "nothing to sweep: give --grid KEY=V1,V2,... and/or --sample N",
             hint="for example --grid economics.pue=1.1,1.2,1.3",
         )
+    if seed is not None:
+        check_seed(seed)
+    check_workers(workers, allow_large)
     loaded = _load(scenario, set_)
     design = build_design(
         loaded,
@@ -195,11 +212,18 @@ def sweep(
         vary=vary or (),
         replications=replications,
         seed=seed,
+        allow_large=allow_large,
     )
     with _progress(f"sweep {loaded.scenario.name}", quiet) as update:
         try:
             outcome = run_sweep(
-                loaded, design, out, workers=workers, scheduler=scheduler, progress=update
+                loaded,
+                design,
+                out,
+                workers=workers,
+                scheduler=scheduler,
+                progress=update,
+                note=_note,
             )
         except KeyboardInterrupt:
             typer.echo(
@@ -257,6 +281,7 @@ def sensitivity(
         ),
     ] = None,
     quiet: QuietOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Rank the uncertain parameters: one-at-a-time tornado and Sobol' indices (SALib).
 
@@ -271,12 +296,18 @@ def sensitivity(
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
+    from sim.sweep.design import check_seed
+    from sim.sweep.execute import check_workers
+
+    if seed is not None:
+        check_seed(seed)
     if scenario.is_dir():
         unused = {
             "--set": set_,
             "--replications": replications,
             "--workers": workers,
             "--scheduler": scheduler,
+            "--allow-large": allow_large,
         }
         for flag, value in unused.items():
             if value:
@@ -291,10 +322,13 @@ def sensitivity(
     from sim.sweep.sensitivity import evaluate, sensitivity_design
     from sim.uncertainty import apply_values
 
+    check_workers(workers, allow_large)
     loaded = _load(scenario, set_)
     root = loaded.scenario.seed if seed is None else seed
     reps = loaded.scenario.replications if replications is None else replications
-    design = sensitivity_design(loaded.distributions, n=n, replications=reps, seed=root)
+    design = sensitivity_design(
+        loaded.distributions, n=n, replications=reps, seed=root, allow_large=allow_large
+    )
     points = design.points()
     for values in points:  # every point checked before anything runs
         apply_values(loaded, values)
