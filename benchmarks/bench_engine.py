@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.baselines import ciw_mmc, minimal_simpy_mmc, timed
 from sim.accounting import account
 from sim.engine import simulate
-from sim.queueing import mmc
+from sim.model.queueing import mmc
 from tests.factories import build, mmc_dict
 
 LAMBDA, MU, C = 9.0, 1.0, 10

@@ -17,15 +17,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sim import economics as ec
 from sim.engine import EngineLog
-from sim.schema import ChipSpec, Scenario
-from sim.timeline import HOURS_PER_YEAR, Clock, step_value
+from sim.model import economics as ec
+from sim.model.schema import ChipSpec, Scenario
+from sim.model.timeline import Clock, step_value
+from sim.model.units import HOURS_PER_YEAR, KWH_PER_MWH, W_PER_MW
 
 FloatArray = npt.NDArray[np.float64]
-W_PER_MW = 1e6
-KWH_PER_MWH = 1000.0
-SECONDS_PER_HOUR = 3600.0
 WAIT_QUANTILE = 0.95
 
 

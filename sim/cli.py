@@ -424,8 +424,8 @@ def catalog(
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
-    from sim.catalog import catalog_table, check_catalog, ratio_results
     from sim.loader import load_catalog
+    from sim.model.catalog import catalog_table, check_catalog, ratio_results
 
     cat, provenance = load_catalog()
     console = _console()
@@ -489,7 +489,7 @@ def _short_sources(sources: str) -> str:
 
 
 def _print_chip(console: Console, cat: Any, provenance: Mapping[str, Any], chip: str) -> None:
-    from sim.catalog import provenance_entry
+    from sim.model.catalog import provenance_entry
 
     if chip not in cat.chips:
         close = difflib.get_close_matches(chip, list(cat.chips), n=1)

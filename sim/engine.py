@@ -36,21 +36,20 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim import adoption as ad
-from sim import economics as ec
-from sim.rng import BlockDraws, stream
-from sim.schema import WORKLOADS, ChipSpec, Inference, Scenario, Segment
-from sim.timeline import (
+from sim.model import adoption as ad
+from sim.model import economics as ec
+from sim.model.rng import BlockDraws, stream
+from sim.model.schema import WORKLOADS, ChipSpec, Inference, Scenario, Segment
+from sim.model.timeline import Clock, step_at, step_value
+from sim.model.units import (
     HOURS_PER_MONTH,
+    HOURS_PER_QUARTER,
     HOURS_PER_WEEK,
     HOURS_PER_YEAR,
-    Clock,
-    step_at,
-    step_value,
+    SECONDS_PER_HOUR,
 )
 
-SECONDS_PER_HOUR = 3600.0
-QUARTER_HOURS = HOURS_PER_YEAR / 4.0
+QUARTER_HOURS = HOURS_PER_QUARTER
 
 
 # --------------------------------------------------------------------------- records

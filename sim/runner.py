@@ -11,8 +11,8 @@ import pandas as pd
 
 from sim.accounting import Accounts, account
 from sim.engine import simulate
-from sim.rng import replication_seeds
-from sim.schema import Scenario
+from sim.model.rng import replication_seeds
+from sim.model.schema import Scenario
 
 
 @dataclass(frozen=True)

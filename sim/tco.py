@@ -33,9 +33,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sim import economics as econ
 from sim.errors import UserError
-from sim.schema import MERCHANT_VENDORS, PricePoint, Scenario
+from sim.model import economics as econ
+from sim.model.schema import MERCHANT_VENDORS, PricePoint, Scenario
 
 __all__ = ["TCO_COLUMNS", "multiplier_at", "static_tco_table"]
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.errors import UserError
-from sim.schema import Scenario
+from sim.model.schema import Scenario
 from sim.tco import TCO_COLUMNS, static_tco_table
 
 D = dt.date

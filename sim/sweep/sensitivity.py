@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from sim.errors import UserError
 from sim.loader import is_integer_path
-from sim.rng import replication_seeds, stream
+from sim.model.rng import replication_seeds, stream
 from sim.sweep.design import sample_values
 from sim.sweep.execute import Job, Task, execute
 from sim.uncertainty import Distribution

@@ -23,18 +23,24 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sim.model.schema import ChipSpec, Economics
+from sim.model.units import (
+    HOURS_PER_YEAR,
+    SECONDS_PER_HOUR,
+    TFLOP_PER_PFLOP,
+    TOKENS_PER_MTOK,
+    W_PER_KW,
+)
+
 __all__ = [
-    "HOURS_PER_YEAR",
-    "SECONDS_PER_HOUR",
-    "TFLOP_PER_PFLOP",
-    "TOKENS_PER_MTOK",
-    "W_PER_KW",
     "ArrayLike",
     "FloatArray",
     "TcoBreakdown",
     "annuity_factor",
     "breakeven_index",
     "capital_usd_per_year",
+    "chip_tco",
+    "chip_usd_per_busy_hour",
     "customer_usd_per_chip_hour",
     "equivalent_chips",
     "mtok_per_chip_hour",
@@ -54,21 +60,6 @@ FloatArray = npt.NDArray[np.float64]
 
 ArrayLike = float | FloatArray
 """A scalar or an array; arrays broadcast against each other with numpy's rules."""
-
-HOURS_PER_YEAR = 8760.0
-"""Hours in a 365-day year (365 x 24); annual costs are spread over this many chip-hours."""
-
-SECONDS_PER_HOUR = 3600.0
-"""Seconds in an hour; converts per-second rates (FLOP/s, tokens/s) to per-hour amounts."""
-
-W_PER_KW = 1000.0
-"""Watts in a kilowatt; electricity is priced per kWh and facilities per kW."""
-
-TFLOP_PER_PFLOP = 1000.0
-"""TFLOP in a PFLOP (10^15 / 10^12)."""
-
-TOKENS_PER_MTOK = 1.0e6
-"""Tokens in a million tokens, the unit inference is priced in."""
 
 _HALF_UNIT = 0.5
 """Half of one unit: unit k of a production run is represented by [k - 1/2, k + 1/2]."""
@@ -352,6 +343,55 @@ def tco_usd_per_chip_hour(
         power_usd=_out(np.broadcast_to(power, shape)),
         facility_usd=_out(np.broadcast_to(facility, shape)),
         maintenance_usd=_out(np.broadcast_to(maint, shape)),
+    )
+
+
+def chip_tco(
+    chip: ChipSpec, economics: Economics, capex_usd: ArrayLike, utilization: ArrayLike
+) -> TcoBreakdown:
+    """:func:`tco_usd_per_chip_hour` of a catalog chip under a scenario's economics.
+
+    The one place where a chip's fields and the economics section become the formula's
+    arguments; ``capex_usd`` is what the provider paid for the chip (list, street or
+    learning-curve price: see :mod:`sim.model.pricing`).
+
+    >>> import datetime as dt
+    >>> from sim.model.schema import ChipSpec, Economics
+    >>> chip = ChipSpec(name="g", vendor="nvidia", family="nvidia_gpu", stack="cuda",
+    ...     launch_date=dt.date(2023, 1, 1), workloads=["training"], peak_bf16_tflops=989.0,
+    ...     hbm_gb=80.0, memory_tb_per_s=3.35, busy_power_w=700.0, idle_power_w=100.0,
+    ...     unit_cost_usd=30_000.0, server_network_usd_per_chip=15_000.0,
+    ...     cloud_price_usd_per_chip_hour=12.0, inference_tokens_per_s=1000.0,
+    ...     training_mfu=0.4)
+    >>> eco = Economics(discount_rate_per_year=0.08, depreciation_years=5.0, pue=1.15,
+    ...     electricity_usd_per_kwh=0.0806, facility_usd_per_kw_year=1000.0,
+    ...     maintenance_fraction_per_year=0.03, host_power_overhead_fraction=0.0,
+    ...     engineer_usd_per_month=20_000.0)
+    >>> round(chip_tco(chip, eco, 30_000.0, 0.6).total_usd, 4)
+    1.5632
+    """
+    return tco_usd_per_chip_hour(
+        chip_capex_usd=capex_usd,
+        server_network_usd=chip.server_network_usd_per_chip,
+        rate_per_year=economics.discount_rate_per_year,
+        life_years=economics.depreciation_years,
+        busy_power_w=chip.busy_power_w,
+        idle_power_w=chip.idle_power_w,
+        utilization=utilization,
+        pue=economics.pue,
+        electricity_usd_per_kwh=economics.electricity_usd_per_kwh,
+        facility_usd_per_kw_year=economics.facility_usd_per_kw_year,
+        maintenance_fraction_per_year=economics.maintenance_fraction_per_year,
+        host_power_overhead_fraction=economics.host_power_overhead_fraction,
+    )
+
+
+def chip_usd_per_busy_hour(
+    chip: ChipSpec, economics: Economics, capex_usd: ArrayLike, utilization: ArrayLike
+) -> ArrayLike:
+    """Provider cost of one busy hour of a catalog chip: its :func:`chip_tco` / utilisation."""
+    return usd_per_busy_chip_hour(
+        chip_tco(chip, economics, capex_usd, utilization).total_usd, utilization
     )
 
 
