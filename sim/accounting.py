@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sim.engine import EngineLog
+from sim.engine.records import EngineLog
 from sim.model import economics as ec
 from sim.model.schema import ChipSpec, Scenario
 from sim.model.timeline import Clock, step_value

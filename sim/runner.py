@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim.accounting import Accounts, account
-from sim.engine import simulate
+from sim.engine.core import simulate
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
 

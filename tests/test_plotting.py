@@ -646,7 +646,8 @@ def test_cli_commands(run_folder: Path, tmp_path: Path) -> None:
 def test_only_the_edges_import_matplotlib() -> None:
     code = (
         "import sys\n"
-        "import sim.runner, sim.accounting, sim.engine, sim.economics, sim.runfolder, sim.loader\n"
+        "import sim.runner, sim.accounting, sim.engine.core, sim.model.economics\n"
+        "import sim.runfolder, sim.loader\n"
         "assert 'matplotlib' not in sys.modules, 'the core imported matplotlib'\n"
         "import sim.plotting, sim.report, sim.plot_cli\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
