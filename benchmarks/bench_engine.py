@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.baselines import ciw_mmc, minimal_simpy_mmc, timed
-from sim.accounting import account
+from sim.accounting.ledger import account
 from sim.engine.core import simulate
 from sim.model.queueing import mmc
 from tests.factories import build, mmc_dict

@@ -277,7 +277,7 @@ def run(
 
 def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
     """The engine's run of the loaded scenario from root seed `seed`."""
-    from sim.runner import run as engine_run
+    from sim.accounting.runner import run as engine_run
 
     return lambda: engine_run(loaded.scenario, seed)
 
@@ -570,7 +570,7 @@ def tco(
 
     Example: xpusim tco scenarios/baseline.yaml --utilization 0.6 --all-chips
     """
-    from sim.tco import static_tco_table
+    from sim.accounting.tco import static_tco_table
 
     loaded = _load(scenario, set_)
     table: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips)

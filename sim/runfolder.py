@@ -42,8 +42,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim import __version__
+from sim.accounting.runner import RunOutput
 from sim.errors import UserError
-from sim.runner import RunOutput
 
 if TYPE_CHECKING:
     from sim.loader import LoadedScenario

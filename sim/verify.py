@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.accounting.runner import run_one
 from sim.calibrate import evaluate, truncated, with_values
 from sim.model import economics as ec
 from sim.model.catalog import ratio_results
@@ -34,7 +35,6 @@ from sim.model.queueing import mmc, mmc_gang
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
 from sim.model.units import HOURS_PER_MONTH, W_PER_MW
-from sim.runner import run_one
 
 
 @dataclass(frozen=True)

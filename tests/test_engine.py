@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.accounting.runner import run, run_one
 from sim.engine.core import Engine, simulate
 from sim.model.queueing import mmc, mmc_gang
 from sim.model.rng import replication_seeds
 from sim.model.units import HOURS_PER_YEAR
-from sim.runner import run, run_one
 from tests.factories import build, mmc_dict
 
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
