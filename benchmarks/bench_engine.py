@@ -6,7 +6,7 @@
 2. The same scenario with 100x the chips and the same jobs: target <= 1.2x the time.
 3. The default scenario (scenarios/baseline.yaml, one replication): wall time, events/s.
 
-Engine time counts simulation only (sim.engine.simulate); the accounting step that turns
+Engine time counts simulation only (sim.engine.core.simulate); the accounting step that turns
 records into monthly tables is timed separately. All times are best-of-N wall seconds.
 """
 

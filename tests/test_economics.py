@@ -1,4 +1,4 @@
-"""Tests for sim.economics: hand-computed values, edge cases, validation and properties."""
+"""Tests for sim.model.economics: hand-computed values, edge cases, validation and properties."""
 
 from __future__ import annotations
 

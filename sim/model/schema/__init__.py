@@ -19,17 +19,15 @@ from sim.model.schema.base import (
     Workload,
 )
 from sim.model.schema.catalog import Catalog, ChipSpec, StackFeature, StackSpec
+from sim.model.schema.demand import Adoption, Inference, JobSize, Segment, Training
 from sim.model.schema.world import (
-    Adoption,
     AllocationCapChange,
     CalibrationRecord,
     Delivery,
     Economics,
     Horizon,
-    Inference,
     InhouseGeneration,
     InhouseProgram,
-    JobSize,
     LeadTimeChange,
     Outputs,
     PoolSpec,
@@ -39,8 +37,6 @@ from sim.model.schema.world import (
     Provider,
     Scenario,
     Scheduling,
-    Segment,
-    Training,
     VendorSpec,
     reference_problems,
 )

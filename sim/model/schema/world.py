@@ -22,17 +22,15 @@ from sim.model.schema.base import (
     WORKLOADS,
     ChipCount,
     CrossReferenceError,
-    Family,
     Fraction,
     Frozen,
-    GrowthPerYear,
     NonNegFloat,
     PosFloat,
     PosFraction,
     Usd,
-    Workload,
 )
 from sim.model.schema.catalog import Catalog
+from sim.model.schema.demand import Adoption, Segment
 
 # --------------------------------------------------------------------------- world
 
@@ -218,133 +216,6 @@ class Provider(Frozen):
     inhouse_program: InhouseProgram | None = None
 
 
-class JobSize(Frozen):
-    """Distribution of a training job's work."""
-
-    law: Literal["fixed", "exponential", "lognormal"]
-    mean_pflop: PosFloat = Field(description="Mean work per job, PFLOP (1e15 FLOP).")
-    sigma: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = Field(
-        default=1.0, description="Shape of the lognormal (std of log size)."
-    )
-
-
-class Training(Frozen):
-    """A segment's training demand: gang-scheduled jobs arriving as a Poisson process."""
-
-    jobs_per_month: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
-    growth_per_year: GrowthPerYear = 0.0
-    size: JobSize
-    gang_chips: Annotated[int, Field(ge=1, le=1_000_000)]
-    requires_features: list[str] = Field(default_factory=list)
-
-
-class Inference(Frozen):
-    """A segment's inference demand: a token rate the provider sizes serving capacity for."""
-
-    tokens_per_s: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] = Field(
-        description="Mean output tokens/s at the horizon start."
-    )
-    growth_per_year: GrowthPerYear = 0.0
-    daily_profile: list[NonNegFloat] = Field(
-        default_factory=list, description="24 hourly multipliers of the mean (empty = flat)."
-    )
-    resize_interval_hours: Annotated[float, Field(ge=1, le=8760, allow_inf_nan=False)] = 24.0
-    target_utilization: PosFraction = Field(
-        default=0.7, description="Serving capacity is sized so the peak runs at this load."
-    )
-    requires_features: list[str] = Field(default_factory=list)
-    tokens_per_query: PosFloat | None = Field(
-        default=None, description="Output tokens per user query; enables per-query figures."
-    )
-
-    @model_validator(mode="after")
-    def _profile(self) -> Inference:
-        if self.daily_profile:
-            if len(self.daily_profile) != 24:
-                raise CrossReferenceError(
-                    ("daily_profile",),
-                    f"daily_profile needs 24 hourly values, found {len(self.daily_profile)}",
-                )
-            if sum(self.daily_profile) <= 0:
-                raise CrossReferenceError(("daily_profile",), "daily_profile sums to zero")
-        return self
-
-
-class Segment(Frozen):
-    """A class of customers with demand, lock-in and attitudes to porting."""
-
-    description: str = ""
-    customers: Annotated[int, Field(ge=1, le=100_000)] = Field(
-        default=1, description="Independent decision makers in the segment."
-    )
-    internal: bool = Field(
-        default=False, description="The provider's own work: not billed, not in customer shares."
-    )
-    training: Training | None = None
-    inference: Inference | None = None
-    platforms: dict[Workload, dict[str, Fraction]] = Field(
-        description="Initial share of each workload per pool (chip id); shares sum to 1."
-    )
-    permitted: dict[Workload, list[str]] = Field(
-        default_factory=dict,
-        description="Pools a workload may move to (default: every pool serving it).",
-    )
-    risk_aversion: NonNegFloat = Field(
-        default=1.0, description="Weight on the expected cost of a failed port."
-    )
-    switching_hurdle_fraction: NonNegFloat = Field(
-        default=0.0, description="Relative saving demanded before leaving the current platform."
-    )
-    porting_scale: PosFloat = Field(
-        default=1.0, description="Porting effort relative to the stack's reference workload."
-    )
-    planning_horizon_months: Annotated[float, Field(gt=0, le=240, allow_inf_nan=False)] = 24.0
-    review_interval_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)] = 3.0
-
-
-class Adoption(Frozen):
-    """How customers choose platforms and how stacks mature (see sim/adoption.py)."""
-
-    enabled: bool = True
-    logit_scale: NonNegFloat = Field(
-        default=5.0, description="Sensitivity of choice to log relative cost."
-    )
-    stack_preference: dict[str, dict[Workload, float]] = Field(
-        default_factory=dict,
-        description="Alternative-specific constants per stack and workload (calibrated).",
-    )
-    family_preference: dict[Family, Annotated[float, Field(ge=-50, le=50, allow_inf_nan=False)]] = (
-        Field(
-            default_factory=dict,
-            description="Alternative-specific constants per chip family, any workload "
-            "(calibrated; captures positioning such as Inferentia for inference).",
-        )
-    )
-    preference_fades_with_maturity: bool = Field(
-        default=True,
-        description="Scale the stack and family constants by (1 - the stack's maturity): "
-        "the unobserved preference for CUDA is a software gap that closes at parity.",
-    )
-    peer_influence: NonNegFloat = Field(
-        default=0.0, description="Bass-style imitation: utility per unit share of peers."
-    )
-    max_fraction_per_review: Fraction = Field(
-        default=0.25, description="Most of a customer's workload that moves at one review."
-    )
-    flywheel_strength: NonNegFloat = Field(
-        default=0.0, description="Maturity gained per unit of cumulative usage share."
-    )
-    efficiency_floor: Fraction = Field(
-        default=0.5, description="Software efficiency (achieved/CUDA-equal) at maturity 0."
-    )
-    port_months_at_zero_maturity: NonNegFloat = Field(
-        default=6.0, description="Calendar months a port takes at maturity 0."
-    )
-    failure_delay_months: NonNegFloat = Field(
-        default=3.0, description="Time lost by a failed port before it can be retried."
-    )
-
-
 class Scheduling(Frozen):
     """How jobs are placed on pools."""
 
@@ -415,24 +286,41 @@ def _date_in(h: Horizon, d: dt.date) -> bool:
 
 def reference_problems(s: Scenario) -> list[CrossReferenceError]:
     """All cross-reference errors of a scenario, each with the key path it concerns."""
+    return [
+        *_catalog_problems(s),
+        *_vendor_problems(s),
+        *_pool_problems(s),
+        *_program_problems(s),
+        *_spill_problems(s),
+        *(p for sid, seg in s.segments.items() for p in _segment_problems(s, sid, seg)),
+        *_adoption_problems(s),
+    ]
+
+
+def _catalog_problems(s: Scenario) -> list[CrossReferenceError]:
+    return [
+        CrossReferenceError(
+            ("catalog", "chips", cid, "stack"),
+            f"unknown stack {chip.stack!r}; known: {sorted(s.catalog.stacks)}",
+        )
+        for cid, chip in s.catalog.chips.items()
+        if chip.stack not in s.catalog.stacks
+    ]
+
+
+def _vendor_problems(s: Scenario) -> list[CrossReferenceError]:
+    return [
+        CrossReferenceError(
+            ("vendors", vid), f"vendors lists merchant vendors only: {sorted(MERCHANT_VENDORS)}"
+        )
+        for vid in s.vendors
+        if vid not in MERCHANT_VENDORS
+    ]
+
+
+def _pool_problems(s: Scenario) -> list[CrossReferenceError]:
     out: list[CrossReferenceError] = []
     chips = s.catalog.chips
-    for cid, chip in chips.items():
-        if chip.stack not in s.catalog.stacks:
-            out.append(
-                CrossReferenceError(
-                    ("catalog", "chips", cid, "stack"),
-                    f"unknown stack {chip.stack!r}; known: {sorted(s.catalog.stacks)}",
-                )
-            )
-    for vid in s.vendors:
-        if vid not in MERCHANT_VENDORS:
-            out.append(
-                CrossReferenceError(
-                    ("vendors", vid),
-                    f"vendors lists merchant vendors only: {sorted(MERCHANT_VENDORS)}",
-                )
-            )
     pools = s.provider.pools
     if not pools:
         out.append(CrossReferenceError(("provider", "pools"), "the provider has no pools"))
@@ -454,105 +342,126 @@ def reference_problems(s: Scenario) -> list[CrossReferenceError]:
                         f"[{s.horizon.start}, {s.horizon.end})",
                     )
                 )
-        if (
-            pool.procure
-            and chips[pid].vendor in MERCHANT_VENDORS
-            and chips[pid].vendor not in s.vendors
-        ):
+        vendor = chips[pid].vendor
+        if pool.procure and vendor in MERCHANT_VENDORS and vendor not in s.vendors:
             out.append(
                 CrossReferenceError(
                     ("provider", "pools", pid, "procure"),
-                    f"pool {pid} procures from {chips[pid].vendor!r} but vendors has no such entry",
+                    f"pool {pid} procures from {vendor!r} but vendors has no such entry",
                 )
             )
+    return out
+
+
+def _program_problems(s: Scenario) -> list[CrossReferenceError]:
     prog = s.provider.inhouse_program
-    if prog is not None:
-        if prog.reference_gpu not in chips:
+    if prog is None:
+        return []
+    chips = s.catalog.chips
+    out: list[CrossReferenceError] = []
+    if prog.reference_gpu not in chips:
+        out.append(
+            CrossReferenceError(
+                ("provider", "inhouse_program", "reference_gpu"),
+                f"unknown chip {prog.reference_gpu!r}",
+            )
+        )
+    for gid, gen in prog.generations.items():
+        path: tuple[str | int, ...] = ("provider", "inhouse_program", "generations", gid)
+        if gid not in chips:
+            out.append(
+                CrossReferenceError(path, f"unknown chip {gid!r}; known chips: {sorted(chips)}")
+            )
+        elif not chips[gid].inhouse:
             out.append(
                 CrossReferenceError(
-                    ("provider", "inhouse_program", "reference_gpu"),
-                    f"unknown chip {prog.reference_gpu!r}",
+                    path, f"{gid} is a {chips[gid].vendor} chip, not an in-house one"
                 )
             )
-        for gid, gen in prog.generations.items():
-            if gid not in chips:
-                out.append(
-                    CrossReferenceError(
-                        ("provider", "inhouse_program", "generations", gid),
-                        f"unknown chip {gid!r}; known chips: {sorted(chips)}",
-                    )
+        elif gen.nre_start > chips[gid].launch_date:
+            out.append(
+                CrossReferenceError(
+                    (*path, "nre_start"),
+                    f"nre_start {gen.nre_start} is after the chip's launch "
+                    f"{chips[gid].launch_date}",
                 )
-            elif not chips[gid].inhouse:
-                out.append(
-                    CrossReferenceError(
-                        ("provider", "inhouse_program", "generations", gid),
-                        f"{gid} is a {chips[gid].vendor} chip, not an in-house one",
-                    )
-                )
-            elif gen.nre_start > chips[gid].launch_date:
-                out.append(
-                    CrossReferenceError(
-                        ("provider", "inhouse_program", "generations", gid, "nre_start"),
-                        f"nre_start {gen.nre_start} is after the chip's launch "
-                        f"{chips[gid].launch_date}",
-                    )
-                )
+            )
+    return out
+
+
+def _spill_problems(s: Scenario) -> list[CrossReferenceError]:
+    out: list[CrossReferenceError] = []
     for src, targets in s.scheduling.spill.items():
         for j, t in enumerate((src, *targets)):
-            if t not in pools:
+            if t not in s.provider.pools:
                 path: tuple[str | int, ...] = ("scheduling", "spill", src)
                 if j:
                     path = (*path, j - 1)
                 out.append(CrossReferenceError(path, f"{t!r} is not a pool of the provider"))
+    return out
+
+
+def _segment_problems(s: Scenario, sid: str, seg: Segment) -> list[CrossReferenceError]:
+    out: list[CrossReferenceError] = []
     known_features = {f for st in s.catalog.stacks.values() for f in st.features}
-    for sid, seg in s.segments.items():
-        for wl in WORKLOADS:
-            demand = getattr(seg, wl)
-            shares = seg.platforms.get(wl, {})
-            base: tuple[str | int, ...] = ("segments", sid, "platforms", wl)
-            if demand is None:
-                continue
-            for feat in demand.requires_features:
-                if feat not in known_features:
-                    out.append(
-                        CrossReferenceError(
-                            ("segments", sid, wl, "requires_features"),
-                            f"unknown feature {feat!r}; known: {sorted(known_features)}",
-                        )
-                    )
-            if not shares:
+    for wl in WORKLOADS:
+        demand = getattr(seg, wl)
+        if demand is None:
+            continue
+        for feat in demand.requires_features:
+            if feat not in known_features:
                 out.append(
                     CrossReferenceError(
-                        ("segments", sid, "platforms"),
-                        f"segment has {wl} demand but no initial {wl} platform",
+                        ("segments", sid, wl, "requires_features"),
+                        f"unknown feature {feat!r}; known: {sorted(known_features)}",
                     )
                 )
-                continue
-            for pid in shares:
-                if pid not in pools:
-                    out.append(
-                        CrossReferenceError((*base, pid), f"{pid!r} is not a pool of the provider")
+        shares = seg.platforms.get(wl, {})
+        out.extend(_platform_problems(s, sid, wl, shares))
+        if not shares:
+            continue
+        for j, pid in enumerate(seg.permitted.get(wl, ())):
+            if pid not in s.provider.pools:
+                out.append(
+                    CrossReferenceError(
+                        ("segments", sid, "permitted", wl, j),
+                        f"{pid!r} is not a pool of the provider",
                     )
-                elif pid in chips and wl not in chips[pid].workloads:
-                    out.append(CrossReferenceError((*base, pid), f"chip {pid} does not serve {wl}"))
-            total = sum(shares.values())
-            if abs(total - 1.0) > 1e-6:
-                out.append(CrossReferenceError(base, f"{wl} shares sum to {total:g}, expected 1"))
-            for j, pid in enumerate(seg.permitted.get(wl, ())):
-                if pid not in pools:
-                    out.append(
-                        CrossReferenceError(
-                            ("segments", sid, "permitted", wl, j),
-                            f"{pid!r} is not a pool of the provider",
-                        )
-                    )
-    for stack, prefs in s.adoption.stack_preference.items():
-        if stack not in s.catalog.stacks:
-            out.append(
-                CrossReferenceError(
-                    ("adoption", "stack_preference", stack),
-                    f"unknown stack {stack!r}; known: {sorted(s.catalog.stacks)}",
                 )
-            )
-        del prefs
     return out
+
+
+def _platform_problems(
+    s: Scenario, sid: str, wl: str, shares: dict[str, float]
+) -> list[CrossReferenceError]:
+    """A segment's initial shares of one workload: known pools serving it, summing to 1."""
+    if not shares:
+        return [
+            CrossReferenceError(
+                ("segments", sid, "platforms"),
+                f"segment has {wl} demand but no initial {wl} platform",
+            )
+        ]
+    out: list[CrossReferenceError] = []
+    chips = s.catalog.chips
+    base: tuple[str | int, ...] = ("segments", sid, "platforms", wl)
+    for pid in shares:
+        if pid not in s.provider.pools:
+            out.append(CrossReferenceError((*base, pid), f"{pid!r} is not a pool of the provider"))
+        elif pid in chips and wl not in chips[pid].workloads:
+            out.append(CrossReferenceError((*base, pid), f"chip {pid} does not serve {wl}"))
+    total = sum(shares.values())
+    if abs(total - 1.0) > 1e-6:
+        out.append(CrossReferenceError(base, f"{wl} shares sum to {total:g}, expected 1"))
+    return out
+
+
+def _adoption_problems(s: Scenario) -> list[CrossReferenceError]:
+    return [
+        CrossReferenceError(
+            ("adoption", "stack_preference", stack),
+            f"unknown stack {stack!r}; known: {sorted(s.catalog.stacks)}",
+        )
+        for stack in s.adoption.stack_preference
+        if stack not in s.catalog.stacks
+    ]
