@@ -300,9 +300,12 @@ def validate(
         bad += 1
         typer.echo(f"error: {' '.join(str(error).splitlines())}", err=True)
 
+    from sim.loader import saved_yaml
+
     for file in files:
         with _collect(report):
-            _load(file, set_)
+            loaded = _load(file, set_)
+            saved_yaml(loaded.data, str(file))  # what `run` saves must load again
             typer.echo(f"ok {file}")
     if bad:
         raise typer.Exit(2)
@@ -341,8 +344,10 @@ def schema(
     if out is None:
         typer.echo(text, nl=False)
         return
+    from sim.safeio import write_text
+
     try:
-        out.write_text(text, encoding="utf-8")
+        write_text(out, text)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
     typer.echo(f"wrote {out}")
@@ -683,8 +688,13 @@ def calibrate(
     import datetime as _dt
 
     from sim.calibrate import calibrate as fit
+    from sim.safeio import check_not_link, write_text
     from sim.yaml_edit import replace_top_level_block, set_scalars
 
+    if in_place:
+        check_not_link(scenario)  # refused before the fit, not after it
+    elif out is not None:
+        check_not_link(out)
     loaded = _load(scenario, set_)
     targets = dict(_parse_target(t) for t in target)
     sources = dict(t.partition("=")[::2] for t in (target_source or []))
@@ -770,9 +780,10 @@ def calibrate(
                 node[last] = round(v, 6)
             text = "\n".join(lines) + "\n" + yaml.safe_dump(overrides, sort_keys=False)
         text = replace_top_level_block(text, "calibration", block)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, dest)
+        try:
+            write_text(dest, text)
+        except OSError as exc:
+            raise UserError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         console.print(Text(f"calibrated scenario written to {dest}"))
     if not result.success:
         raise typer.Exit(1)
@@ -790,8 +801,11 @@ def verify(
     """Check the simulation against theory: Erlang C, M/M/(c/k), Little's law, conservation,
     static TCO, the calibration targets and the catalog's article ratios. Exit 1 on a failure.
     """
+    from sim.safeio import check_not_link, write_text
     from sim.verify import as_rows, run_checks
 
+    if json_out is not None:
+        check_not_link(json_out)  # refused before the checks run, not after
     console = _console()
     console.print(Text("running checks (a few minutes; --reduced for a quick pass) ..."))
     checks = run_checks(reduced=reduced)
@@ -817,7 +831,10 @@ def verify(
     failed = [c for c in checks if not c.passed]
     console.print(Text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
     if json_out is not None:
-        json_out.write_text(json.dumps(as_rows(checks), indent=2) + "\n", encoding="utf-8")
+        try:
+            write_text(json_out, json.dumps(as_rows(checks), indent=2) + "\n")
+        except OSError as exc:
+            raise UserError(f"cannot write {json_out}: {exc.strerror or exc}") from exc
     if failed:
         raise typer.Exit(1)
 

@@ -298,6 +298,7 @@ def sensitivity(
     points = design.points()
     for values in points:  # every point checked before anything runs
         apply_values(loaded, values)
+    from sim.loader import leading_comment
     from sim.runfolder import jsonable, scenario_sha256
 
     digest_of = [scenario_sha256(jsonable(loaded.data)), list(metric), design.n, list(design.seeds)]
@@ -318,6 +319,7 @@ def sensitivity(
         {
             "scenario_name": loaded.scenario.name,
             "scenario_path": str(loaded.path),
+            "scenario_header": leading_comment(loaded.path),
             "scenario_sha256": scenario_sha256(jsonable(loaded.data)),
             "scenario": jsonable(loaded.data),
             "seed": design.seed,
@@ -343,6 +345,7 @@ def _rank_sweep(
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
     import pandas as pd
 
+    from sim.safeio import folder_file
     from sim.sweep.sensitivity import min_points, rank_sample
     from sim.sweep.store import POINTS, read_manifest
 
@@ -366,8 +369,11 @@ def _rank_sweep(
             f"the sweep in {folder} samples no distribution (a grid only)",
             hint="ranking from a sweep needs a sampled one: xpusim sweep SCENARIO --sample N",
         )
+    points = folder_file(folder, POINTS)
+    if points is None:
+        raise UserError(f"cannot read {folder / POINTS}: the sweep folder has no such file")
     try:
-        table = pd.read_parquet(folder / POINTS)
+        table = pd.read_parquet(points)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {folder / POINTS}: {exc}") from None
     values: dict[str, Any] = {}
@@ -395,6 +401,7 @@ def _rank_sweep(
             "sweep_folder": str(folder),
             "sweep_design_sha256": manifest.get("design_sha256"),
             "scenario_name": manifest.get("scenario_name"),
+            "scenario_header": manifest.get("scenario_header"),
             "scenario_sha256": manifest.get("scenario_sha256"),
             "scenario": manifest.get("scenario"),
             "seed": root,
@@ -447,10 +454,10 @@ def _sensitivity_folder(out: Path | None, name: str, digest_of: Any) -> Path:
     import hashlib
 
     from sim.runfolder import RESULTS_DIR, canonical_json
+    from sim.safeio import check_new_folder
 
     if out is not None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise UserError(f"output folder {out} already exists; choose another --out")
+        check_new_folder(out)
         return out
     digest = hashlib.sha256(canonical_json(digest_of).encode()).hexdigest()[:8]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -468,15 +475,11 @@ def _write_sensitivity(folder: Path, results: list[dict[str, Any]], fields: dict
 
     from sim import __version__
     from sim.runfolder import git_commit, package_versions
+    from sim.safeio import staged_folder, write_text
     from sim.sweep.orchestrate import SWEEP_PACKAGES
-    from sim.sweep.store import atomic_write_text, pretty_json
+    from sim.sweep.store import pretty_json
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
     body: Any = results[0] if len(results) == 1 else results
-    atomic_write_text(folder / "sensitivity.json", pretty_json(body))
     manifest = {
         "kind": "sensitivity",
         "xpusim_version": __version__,
@@ -487,7 +490,9 @@ def _write_sensitivity(folder: Path, results: list[dict[str, Any]], fields: dict
         "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "files": ["sensitivity.json", "manifest.json"],
     }
-    atomic_write_text(folder / "manifest.json", pretty_json(manifest))
+    with staged_folder(folder, "sensitivity folder") as tmp:  # all or nothing
+        write_text(tmp / "sensitivity.json", pretty_json(body))
+        write_text(tmp / "manifest.json", pretty_json(manifest))
 
 
 def _ranking_tables(result: dict[str, Any]) -> list[Table]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sim import __version__
 from sim.errors import UserError
-from sim.loader import LoadedScenario
+from sim.loader import LoadedScenario, leading_comment
 from sim.runfolder import (
     KEY_PACKAGES,
     RESULTS_DIR,
@@ -27,6 +27,7 @@ from sim.runfolder import (
     package_versions,
     scenario_sha256,
 )
+from sim.safeio import check_not_link
 from sim.sweep.design import Design, Point
 from sim.sweep.execute import Job, Task, execute, simulate
 from sim.sweep.store import (
@@ -94,6 +95,7 @@ def _manifest(
         "packages": package_versions(SWEEP_PACKAGES),
         "scenario_name": loaded.scenario.name,
         "scenario_path": str(loaded.path),
+        "scenario_header": leading_comment(loaded.path),
         "scenario_files": [str(f) for f in loaded.files],
         "scenario_sha256": data_sha,
         "scenario": jsonable(loaded.data),
@@ -120,7 +122,8 @@ def _manifest(
 
 def _prepare(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Create the folder or check that it holds the same design; the manifest to keep."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    check_not_link(out, "output folder")
+    if out.exists() and not out.is_dir():
         raise UserError(f"output folder {out} exists and is not a folder; choose another --out")
     if out.is_dir():
         old = read_manifest(out)

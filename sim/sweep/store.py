@@ -18,11 +18,9 @@ order in which runs finished, hence of the backend and the number of workers.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import secrets
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.runfolder import canonical_json, jsonable, write_parquet
+from sim.safeio import check_not_link, folder_file, fsync_dir, write_text
 
 __all__ = [
     "JOURNAL",
@@ -59,39 +58,8 @@ CONFIDENCE = 0.95
 # --------------------------------------------------------------------------- files
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in ``folder`` durable (no-op where unsupported)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _replace_atomically(tmp: Path, target: Path) -> None:
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
-
-
-def _tmp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and ``os.replace``."""
-    tmp = _tmp_name(path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        _replace_atomically(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+#: Every file of a sweep folder is replaced atomically and never through a link.
+atomic_write_text = write_text
 
 
 def pretty_json(value: Any) -> str:
@@ -104,8 +72,8 @@ def pretty_json(value: Any) -> str:
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     """The manifest of a folder, None if it has none; a UserError if it cannot be read."""
-    path = folder / MANIFEST
-    if not path.exists():
+    path = folder_file(folder, MANIFEST)  # never a link out of the folder
+    if path is None:
         return None
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
@@ -125,9 +93,11 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         existed = path.exists()
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        check_not_link(path, "journal")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        self._fd: int | None = os.open(path, flags, 0o644)
         if not existed:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record as a single line, durably, before returning."""
@@ -178,6 +148,7 @@ def read_journal(path: Path, *, repair: bool = False) -> JournalContents:
     """
     if not path.exists():
         return JournalContents([], 0, 0, 0)
+    check_not_link(path, "journal")
     records: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     good_bytes = 0
@@ -302,22 +273,12 @@ def _points(
     return pd.DataFrame(columns)
 
 
-def _write_table(table: pd.DataFrame, target: Path) -> None:
-    tmp = _tmp_name(target)
-    try:
-        write_parquet(table, tmp)
-        _replace_atomically(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_tables(folder: Path, parameters: Sequence[str]) -> int:
     """(Re)build ``runs.parquet`` and ``points.parquet`` from the journal; the number of runs."""
     contents = read_journal(folder / JOURNAL)
     if not contents.records:
         return 0
     runs, points = build_tables(contents.records, parameters)
-    _write_table(runs, folder / RUNS)
-    _write_table(points, folder / POINTS)
+    write_parquet(runs, folder / RUNS)
+    write_parquet(points, folder / POINTS)
     return len(runs)
