@@ -277,7 +277,7 @@ def run(
 
 def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
     """The engine's run of the loaded scenario from root seed `seed`."""
-    from sim.runner import run as engine_run
+    from sim.accounting.runner import run as engine_run
 
     return lambda: engine_run(loaded.scenario, seed)
 
@@ -429,8 +429,8 @@ def catalog(
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
-    from sim.catalog import catalog_table, check_catalog, ratio_results
     from sim.loader import load_catalog
+    from sim.model.catalog import catalog_table, check_catalog, ratio_results
 
     cat, provenance = load_catalog()
     console = _console()
@@ -494,7 +494,7 @@ def _short_sources(sources: str) -> str:
 
 
 def _print_chip(console: Console, cat: Any, provenance: Mapping[str, Any], chip: str) -> None:
-    from sim.catalog import provenance_entry
+    from sim.model.catalog import provenance_entry
 
     if chip not in cat.chips:
         close = difflib.get_close_matches(chip, list(cat.chips), n=1)
@@ -575,7 +575,7 @@ def tco(
 
     Example: xpusim tco scenarios/baseline.yaml --utilization 0.6 --all-chips
     """
-    from sim.tco import static_tco_table
+    from sim.accounting.tco import static_tco_table
 
     loaded = _load(scenario, set_)
     table: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips)

@@ -64,7 +64,7 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 
 from sim.errors import ScenarioError
-from sim.schema import Catalog, CrossReferenceError, Scenario
+from sim.model.schema import Catalog, CrossReferenceError, Scenario
 from sim.uncertainty import (
     DISTRIBUTION_ADAPTER,
     DISTRIBUTIONS,

@@ -606,9 +606,9 @@ def street_price_band(scenario: Mapping[str, Any], months: Sequence[Any]) -> pd.
     vendor's street-price multiplier in force that month. None when the scenario has no
     street-price schedule for that vendor or cannot be read.
     """
-    from sim import economics as ec
-    from sim.schema import Scenario
-    from sim.tco import multiplier_at
+    from sim.model import economics as ec
+    from sim.model.schema import Scenario
+    from sim.model.timeline import multiplier_at
 
     try:
         s = Scenario.model_validate(dict(scenario), strict=False)
@@ -768,7 +768,7 @@ def plot_learning(
     marked (a diamond, median over replications); the reference GPU's list price is a
     dotted horizontal line.
     """
-    from sim import economics as ec
+    from sim.model import economics as ec
 
     gens: Mapping[str, Any] = get_dotted(scenario, "provider.inhouse_program.generations") or {}
     chips: Mapping[str, Any] = get_dotted(scenario, "catalog.chips") or {}

@@ -660,7 +660,7 @@ def baseline_differences(data: FolderData) -> tuple[list[tuple[str, Any, Any]] |
         return None, "The manifest holds no resolved scenario, so there is nothing to compare."
     try:
         from sim.loader import LoadedScenario, diff_scenarios, load_scenario
-        from sim.schema import Scenario
+        from sim.model.schema import Scenario
     except ImportError as exc:
         return None, f"Skipped: the scenario loader is not available ({exc})."
     path = _find_baseline()

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim import __version__
-from sim.runner import RunOutput
+from sim.accounting.runner import RunOutput
 from sim.safeio import staged_folder, write_file, write_text
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
 from sim.loader import load_scenario
-from sim.rng import replication_seeds
+from sim.model.rng import replication_seeds
 from sim.sweep.design import (
     build_design,
     grid_values,
@@ -591,7 +591,7 @@ def test_seeds_outside_the_generators_range_are_refused(seed: int, tmp_path: Pat
 
 
 def test_the_largest_seed_runs_and_is_stored(tiny: Any, tmp_path: Path) -> None:
-    from sim.rng import MAX_SEED
+    from sim.model.rng import MAX_SEED
 
     with pytest.raises(UserError, match="out of range"):
         build_design(tiny, grid=["economics.pue=1.1"], seed=MAX_SEED + 1)

@@ -40,7 +40,7 @@ from pydantic import BaseModel
 
 from sim.errors import UserError
 from sim.loader import LoadedScenario, is_integer_path
-from sim.rng import MAX_SEED, replication_seeds, stream
+from sim.model.rng import MAX_SEED, replication_seeds, stream
 from sim.runfolder import canonical_json, jsonable
 from sim.uncertainty import Distribution, apply_values
 

@@ -93,8 +93,8 @@ def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> dict[str, A
 
 def simulate(data: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """The sweep task: validate resolved scenario data, run one replication, flatten its summary."""
-    from sim.runner import run_one
-    from sim.schema import Scenario
+    from sim.accounting.runner import run_one
+    from sim.model.schema import Scenario
 
     scenario = Scenario.model_validate(dict(data))
     return flatten_summary(run_one(scenario, seed).summary)

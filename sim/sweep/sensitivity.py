@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from sim.errors import UserError
 from sim.loader import is_integer_path
-from sim.rng import replication_seeds, stream
+from sim.model.rng import replication_seeds, stream
 from sim.sweep.design import check_count, check_seed, check_size, sample_values
 from sim.sweep.execute import Job, Task, connect, execute
 from sim.uncertainty import Distribution

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.rng import MAX_SEED
+from sim.model.rng import MAX_SEED
 from sim.runfolder import canonical_json, jsonable, write_parquet
 from sim.safeio import check_not_link, folder_file, fsync_dir, write_text
 
