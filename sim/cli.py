@@ -253,6 +253,16 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the run folder path.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Processes for the replications (default: all cores; 1: in-process). "
+            "Results are the same for any number.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario and write its run folder.
 
@@ -262,7 +272,7 @@ def run(
 
     loaded = _load(scenario, set_)
     run_seed = loaded.scenario.seed if seed is None else seed
-    produce = _producer(loaded, run_seed)
+    produce = _producer(loaded, run_seed, workers)
     folder = write_run(out, loaded, run_seed, produce)
     if quiet:
         typer.echo(str(folder))
@@ -275,11 +285,11 @@ def run(
     console.print(Text(f"run folder: {folder}"))
 
 
-def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
-    """The engine's run of the loaded scenario from root seed `seed`."""
+def _producer(loaded: Any, seed: int, workers: int | None = None) -> Callable[[], Any]:
+    """The engine's run of the loaded scenario from root seed `seed` on `workers` processes."""
     from sim.accounting.runner import run as engine_run
 
-    return lambda: engine_run(loaded.scenario, seed)
+    return lambda: engine_run(loaded.scenario, seed, workers=workers)
 
 
 @app.command()
