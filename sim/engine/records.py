@@ -197,17 +197,23 @@ class JobLog:
 
 
 class ServingLog:
-    """:class:`ServingRecord` s stored column by column, in the order they were added."""
+    """:class:`ServingRecord` s stored column by column, in the order they were added.
+
+    During a run each placement records its segment, pool, chips and interval with the
+    token rates that decide what it served (:meth:`add`); the tokens demanded and served
+    and the load are computed for all of them at once when the run ends (:meth:`complete`,
+    by :mod:`sim.engine.serving`), before anything reads the records.
+    """
 
     __slots__ = (
+        "base_tokens_per_s",
+        "capacity_tokens_per_s",
         "chips",
         "end_h",
-        "load",
-        "mtok_demanded",
-        "mtok_served",
         "pool",
         "segment",
         "start_h",
+        "tokens",
     )
 
     def __init__(self) -> None:
@@ -216,9 +222,10 @@ class ServingLog:
         self.chips: array[int] = array("q")
         self.start_h: array[float] = array("d")
         self.end_h: array[float] = array("d")
-        self.mtok_demanded: array[float] = array("d")
-        self.mtok_served: array[float] = array("d")
-        self.load: array[float] = array("d")
+        self.base_tokens_per_s: array[float] = array("d")
+        self.capacity_tokens_per_s: array[float] = array("d")
+        # (Mtok demanded, Mtok served, load) of every record, once complete
+        self.tokens: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
     def add(
         self,
@@ -227,39 +234,61 @@ class ServingLog:
         chips: int,
         start_h: float,
         end_h: float,
-        mtok_demanded: float,
-        mtok_served: float,
-        load: float,
+        base_tokens_per_s: float,
+        capacity_tokens_per_s: float,
     ) -> None:
-        """Record one serving interval (the fields of :class:`ServingRecord`, in order)."""
+        """Record one placement: its mean token rate before the daily profile, and the token
+        rate its chips can serve."""
         self.segment.append(segment)
         self.pool.append(pool)
         self.chips.append(chips)
         self.start_h.append(start_h)
         self.end_h.append(end_h)
-        self.mtok_demanded.append(mtok_demanded)
-        self.mtok_served.append(mtok_served)
-        self.load.append(load)
+        self.base_tokens_per_s.append(base_tokens_per_s)
+        self.capacity_tokens_per_s.append(capacity_tokens_per_s)
+
+    def placements(self) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """(segment, start_h, end_h, base tokens/s, capacity tokens/s) of every record."""
+        return (
+            _ints(self.segment),
+            _floats(self.start_h),
+            _floats(self.end_h),
+            _floats(self.base_tokens_per_s),
+            _floats(self.capacity_tokens_per_s),
+        )
+
+    def complete(
+        self, mtok_demanded: FloatArray, mtok_served: FloatArray, load: FloatArray
+    ) -> None:
+        """Set what every record demanded and served, and its load."""
+        self.tokens = (mtok_demanded, mtok_served, load)
+
+    def _tokens(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        if self.tokens is None:
+            raise RuntimeError("serving records are read before the run completed them")
+        return self.tokens
 
     def __len__(self) -> int:
         return len(self.pool)
 
     def __iter__(self) -> Iterator[ServingRecord]:
+        demanded, served, load = (a.tolist() for a in self._tokens())
         cols = (self.segment, self.pool, self.chips, self.start_h, self.end_h)
-        for row in zip(*cols, self.mtok_demanded, self.mtok_served, self.load, strict=True):
+        for row in zip(*cols, demanded, served, load, strict=True):
             yield ServingRecord(*row)
 
     def columns(self) -> ServingColumns:
         """The records as named numpy columns."""
+        demanded, served, load = self._tokens()
         return ServingColumns(
             _ints(self.segment),
             _ints(self.pool),
             _ints(self.chips).astype(np.float64),
             _floats(self.start_h),
             _floats(self.end_h),
-            _floats(self.mtok_demanded),
-            _floats(self.mtok_served),
-            _floats(self.load),
+            demanded.copy(),
+            served.copy(),
+            load.copy(),
         )
 
 

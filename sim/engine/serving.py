@@ -12,12 +12,16 @@ import math
 from collections.abc import Generator
 from typing import Any, NamedTuple, cast
 
+import numpy as np
+import numpy.typing as npt
 import simpy
 
 from sim.engine.state import DailyProfile, Pool, SegmentState, World
 from sim.engine.training import TrainingProcess
 from sim.model.schema import Inference
 from sim.model.units import HOURS_PER_DAY, HOURS_PER_YEAR, SECONDS_PER_HOUR, TOKENS_PER_MTOK
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def hourly_profile(spec: Inference) -> list[float]:
@@ -31,14 +35,6 @@ def peak_tokens_per_s(spec: Inference, t: float) -> float:
     """Peak-hour token rate of an inference demand at simulated time t."""
     growth = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
     return spec.tokens_per_s * math.exp(growth * t) * max(hourly_profile(spec))
-
-
-class Placement(NamedTuple):
-    """Chips a segment reserved on a pool for an interval, and the share of demand they serve."""
-
-    pool: int
-    share: float
-    chips: int
 
 
 class Interval(NamedTuple):
@@ -59,6 +55,36 @@ class _Demand:
         self.daily = DailyProfile(self.profile)
         self.growth_per_hour = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
         self.step_h = spec.resize_interval_hours
+
+    def served(
+        self, t0: FloatArray, t1: FloatArray, base: FloatArray, capacity: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """(demanded, served) rate-hours of intervals [t0, t1) with mean rates ``base`` and
+        capacities ``capacity``: hourly demand (the profile x base) served up to capacity."""
+        span = t1 - t0
+        # the horizon starts at midnight, so whole-day intervals cover whole profiles
+        whole = (span == self.step_h) & (self.step_h % HOURS_PER_DAY == 0.0)
+        demanded = np.zeros(len(t0))
+        served = np.zeros(len(t0))
+        demanded[whole], served[whole] = self.daily.sums(
+            base[whole], capacity[whole], self.step_h / HOURS_PER_DAY
+        )
+        part = np.flatnonzero(~whole)
+        if len(part):
+            # hour by hour, each interval's sums in order of its hours
+            hours = np.ceil(span[part]).astype(np.int64)
+            first = t0[part].astype(np.int64)
+            profile = np.asarray(self.profile)
+            d = np.zeros(len(part))
+            s = np.zeros(len(part))
+            for h in range(int(hours.max())):
+                on = np.flatnonzero(h < hours)
+                rate = base[part[on]] * profile[(first[on] + h) % 24]
+                frac = np.minimum(1.0, span[part[on]] - h)
+                d[on] += rate * frac
+                s[on] += np.minimum(rate, capacity[part[on]]) * frac
+            demanded[part], served[part] = d, s
+        return demanded, served
 
     def peak_tokens_per_s(self, t: float) -> float:
         """:func:`peak_tokens_per_s` of the demand (its profile not rebuilt)."""
@@ -126,12 +152,13 @@ class ServingProcess:
 
     def _reserve(self, seg: SegmentState, demand: _Demand, peak: float, interval: Interval) -> None:
         """Reserve chips for the coming peak of ``seg``'s demand, pool by pool, and serve the
-        interval's demand on each placement."""
+        interval's demand on each placement (:meth:`_serve`)."""
         now = interval.start_h
         pools = self.w.pools
         serves = self._serves
         target = demand.spec.target_utilization
         reserved = seg.reserved
+        serve = self._serve
         for pid, share in seg.serving_shares.items():
             # capacity comes from the chosen pool, then from its spill pools in order
             need_tok = peak * share / target
@@ -151,37 +178,41 @@ class ServingProcess:
                 pool.touch(now)
                 pool.reserved += got
                 reserved[cand] = reserved.get(cand, 0) + got
-                self._serve(seg, demand, Placement(cand, part, got), interval)
+                serve(seg.idx, demand, cand, part, got, interval)
                 left -= part
                 need_tok -= got * tok
             if left > 1e-12:
                 # demand no capacity was found for
-                self._serve(seg, demand, Placement(pid, left, 0), interval)
+                serve(seg.idx, demand, pid, left, 0, interval)
 
     def _serve(
-        self, seg: SegmentState, demand: _Demand, placement: Placement, interval: Interval
+        self, segment: int, demand: _Demand, pool: int, share: float, chips: int, iv: Interval
     ) -> None:
-        """Serve one placement's share of demand over the interval and record it."""
-        t0, t1, mean_rate = interval
-        step = demand.step_h
-        pool, share, chips = placement
+        """Record a ``share`` of ``segment``'s demand served on ``chips`` chips of ``pool``
+        over the interval (the tokens are counted at the end of the run: :meth:`complete`)."""
         capacity = chips * self.w.pools[pool].tok_per_chip_s
-        base = mean_rate * share
-        # the horizon starts at midnight, so whole-day intervals cover whole profiles
-        if step % HOURS_PER_DAY == 0.0 and t1 - t0 == step:
-            asked, served = demand.daily.sums(base, capacity, step / HOURS_PER_DAY)
-        else:
-            asked = served = 0.0
-            for h in range(math.ceil(t1 - t0)):
-                rate = base * demand.profile[(int(t0) + h) % 24]
-                frac = min(1.0, t1 - t0 - h)
-                asked += rate * frac
-                served += min(rate, capacity) * frac
+        self._add_record(
+            segment, pool, chips, iv.start_h, iv.end_h, iv.mean_tokens_per_s * share, capacity
+        )
+
+    def complete(self) -> None:
+        """At the end of the run: the tokens every placement demanded and served over its
+        interval (hour by hour, up to its capacity), and its load, all at once."""
+        log = self.w.log.serving
+        segment, t0, t1, base, capacity = log.placements()
+        asked = np.zeros(len(segment))
+        served = np.zeros(len(segment))
+        for idx, demand in self.demand.items():
+            rows = np.flatnonzero(segment == idx)
+            if len(rows):
+                asked[rows], served[rows] = demand.served(
+                    t0[rows], t1[rows], base[rows], capacity[rows]
+                )
         asked *= SECONDS_PER_HOUR / TOKENS_PER_MTOK
         served *= SECONDS_PER_HOUR / TOKENS_PER_MTOK
         cap_mtok = capacity * (t1 - t0) * SECONDS_PER_HOUR / TOKENS_PER_MTOK
-        load = served / cap_mtok if cap_mtok > 0 else 0.0
-        self._add_record(seg.idx, pool, chips, t0, t1, asked, served, load)
+        load = np.divide(served, cap_mtok, out=np.zeros(len(served)), where=cap_mtok > 0)
+        log.complete(asked, served, load)
 
     def shortfall(self, pool: Pool) -> float:
         """Chips serving segments wanted on ``pool`` but could not get (last re-size)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterator
 from itertools import chain
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -41,6 +41,9 @@ class Scheduler(Protocol):
     """Which queued jobs of a pool start when chips free up."""
 
     name: str
+    plans_ahead: bool
+    """Whether the scheduler needs :meth:`job_started` and :meth:`job_finished` (when it
+    does not, the training process does not call them)."""
 
     def job_queued(self, pool: Pool, now: float, start: Starter) -> None:
         """A job joined the pool's queue."""
@@ -63,6 +66,7 @@ class FifoScheduler:
     """Strict arrival order per pool: a job that does not fit blocks those behind it."""
 
     name = "fifo"
+    plans_ahead = False
 
     def job_queued(self, pool: Pool, now: float, start: Starter) -> None:
         """FIFO waits for chips to free up."""
@@ -84,6 +88,7 @@ class EasyBackfillScheduler(FifoScheduler):
     """EASY backfilling over the first ``depth`` queued jobs after the head job."""
 
     name = "backfill"
+    plans_ahead = True
 
     def __init__(self, depth: int) -> None:
         self.depth = depth
@@ -209,28 +214,32 @@ def arrival_blocks(
 class _Arrivals:
     """One segment's job arrivals: a chain of timeouts, each scheduling the next."""
 
-    __slots__ = ("env", "k", "process", "seg", "sizes", "times")
+    __slots__ = ("arrive", "env", "fire_cb", "k", "seg", "sizes", "times")
 
     def __init__(self, process: TrainingProcess, seg: SegmentState, spec: Training) -> None:
         w = process.w
-        self.process = process
+        self.arrive = process.arrive
         self.env = w.env
         self.seg = seg
         self.k = spec.gang_chips
         self.times = chain.from_iterable(arrival_blocks(spec, w.seed, seg.id, w.horizon_h))
         self.sizes = chain.from_iterable(size_blocks(spec.size, w.seed, seg.id))
+        self.fire_cb = self.fire
 
     def schedule_next(self) -> None:
         """Schedule the next arrival, if one comes before the horizon end."""
         t = next(self.times, None)
         if t is not None:
             env = self.env
-            env.timeout(t - env.now).callbacks.append(self.fire)  # type: ignore[union-attr]
+            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
 
     def fire(self, _ev: simpy.Event) -> None:
         """A job arrives now; the next arrival is scheduled after it."""
-        self.process.arrive(self.seg, self.k, next(self.sizes))
-        self.schedule_next()
+        self.arrive(self.seg, self.k, next(self.sizes))
+        t = next(self.times, None)
+        if t is not None:
+            env = self.env
+            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
 
 
 class TrainingProcess:
@@ -239,7 +248,9 @@ class TrainingProcess:
     def __init__(self, world: World, scheduler: Scheduler) -> None:
         self.w = world
         self.env = world.env
+        self.log = world.log
         self.scheduler = scheduler
+        self.plans_ahead = scheduler.plans_ahead
         self.job_seq = 0
         self.horizon_h = world.horizon_h
         self._add_job = world.log.jobs.add
@@ -264,7 +275,7 @@ class TrainingProcess:
     def arrive(self, seg: SegmentState, k: int, pflop: float) -> None:
         """A job of ``k`` chips and ``pflop`` PFLOP arrives now from ``seg``."""
         w = self.w
-        w.log.events += 1
+        self.log.events += 1
         now = self.env.now
         pid = seg.route()
         pool = w.pools[pid]
@@ -273,26 +284,28 @@ class TrainingProcess:
             seg.bypass_credit += direct.at(now)
             if seg.bypass_credit >= 1.0:
                 seg.bypass_credit -= 1.0
-                w.log.bypassed.append(BypassRecord(seg.idx, pid, now, pflop))
+                self.log.bypassed.append(BypassRecord(seg.idx, pid, now, pflop))
                 return
         if not pool.queue and pool.free() >= k:
-            self.launch(seg.idx, k, pflop, now, pool)
+            self.launch(seg.idx, k, pflop, now, pool, now)
             return
         for alt in w.spill.get(pid, ()):
             ap = w.pools[alt]
             if ap.serves_training and not ap.queue and ap.free() >= k:
-                self.launch(seg.idx, k, pflop, now, ap)
+                self.launch(seg.idx, k, pflop, now, ap, now)
                 return
         pool.queue.append(QueuedJob(seg.idx, k, pflop, now))
         self.scheduler.job_queued(pool, now, self.start)
 
     def start(self, job: QueuedJob, pool: Pool) -> None:
         """Start ``job`` on ``pool`` now."""
-        self.launch(job.segment, job.chips, job.pflop, job.arrival_h, pool)
+        self.launch(job.segment, job.chips, job.pflop, job.arrival_h, pool, self.env.now)
 
-    def launch(self, segment: int, k: int, pflop: float, arrival_h: float, pool: Pool) -> None:
-        """Start a job of ``segment`` (``k`` chips, ``pflop``, arrived at ``arrival_h``) now."""
-        now = self.env.now
+    def launch(
+        self, segment: int, k: int, pflop: float, arrival_h: float, pool: Pool, now: float
+    ) -> None:
+        """Start a job of ``segment`` (``k`` chips, ``pflop``, arrived at ``arrival_h``) on
+        ``pool`` now (``now`` is the simulation's time)."""
         pool.touch(now)
         pool.training_busy += k
         dur = pflop / (k * pool.pflop_per_chip_hour)
@@ -300,21 +313,21 @@ class TrainingProcess:
         self._add_job(segment, pool.idx, k, pflop, arrival_h, now, end)
         if end < self.horizon_h:
             self.job_seq += 1
-            jid = self.job_seq
-            self.scheduler.job_started(pool, jid, end, k)
-            ev = self.env.timeout(dur, (pool, k, jid))
+            if self.plans_ahead:
+                self.scheduler.job_started(pool, self.job_seq, end, k)
+            ev = self.env.timeout(dur, (pool, k, self.job_seq))
             ev.callbacks.append(self._on_finish)  # type: ignore[union-attr]
 
     def _finish(self, ev: simpy.Event) -> None:
-        pool, k, jid = cast(tuple[Pool, int, int], ev.value)
-        w = self.w
-        w.log.events += 1
+        pool, k, jid = ev.value  # type: ignore[misc]
+        self.log.events += 1
         now = self.env.now
         pool.touch(now)
         pool.training_busy -= k
         if pool.pending_retire:
-            pool.drain_retirements(k, now, w.log.overstays)
-        self.scheduler.job_finished(pool, jid)
+            pool.drain_retirements(k, now, self.log.overstays)
+        if self.plans_ahead:
+            self.scheduler.job_finished(pool, jid)
         if pool.queue:
             self.scheduler.dispatch(pool, now, self.start)
 
