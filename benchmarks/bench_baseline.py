@@ -99,7 +99,7 @@ def parallel(n_rounds: int) -> None:
         return call
 
     t = rounds({"run, 1 worker": on(1), "run, default workers": on(None)}, n_rounds)
-    print(f"baseline, {s.replications} replications in one process")
+    print(f"baseline, {s.replications} replications (CPU columns: this process, not its workers)")
     table(t)
     a, b = out["1"], out["None"]
     same = a.summary == b.summary and all(a.tables[k].equals(b.tables[k]) for k in a.tables)
@@ -140,7 +140,7 @@ def quick_start(n_rounds: int) -> None:
         if "--workers" in _run_help():
             commands["xpusim run baseline.yaml --workers 1"] = cmd(["--workers", "1"])
         t = process_rounds(commands, n_rounds, warmup=False)
-    print("quick start, whole process (8 replications, 2022-2030)")
+    print("quick start, whole process (8 replications, 2022-2030; CPU without the workers)")
     table(t)
     wall = t["xpusim run baseline.yaml"].best
     figure("xpusim run scenarios/baseline.yaml (wall)", f"{wall:.1f} s", "< 10 s", wall < 10.0)

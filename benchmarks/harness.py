@@ -78,7 +78,8 @@ def process_rounds(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Timing]:
     """Whole processes timed in interleaved rounds: wall seconds, and the CPU seconds of the
-    process and every child it waited for. ``commands[name](i)`` is the i-th command line."""
+    process and every child it waited for (not the pool workers of ``xpusim run``, which a
+    fork server starts). ``commands[name](i)`` is the i-th command line."""
     out = {name: Timing(name) for name in commands}
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     if warmup:

@@ -3,6 +3,10 @@
 Replications run in parallel over worker processes (:func:`run_replications`), one per
 core by default; each is a pure function of the scenario and its seed, and the results are
 combined in seed order, so the output is the same, byte for byte, for any worker count.
+The workers start from a fresh process (never a fork of the caller, whose open files, such
+as a run folder's lock, they must not hold), so a script that runs several replications
+with more than one worker calls :func:`run` under ``if __name__ == "__main__":``, as any
+Python program that starts processes that way.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -82,16 +87,34 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops the pool."""
+ORPHAN_CHECK_S = 1.0
+"""Seconds between a pool worker's checks that the process that started it is still alive
+(assumption: a killed run's workers may go on for a second; a check costs microseconds)."""
+
+
+def _worker_init() -> None:
+    """Pool workers leave Ctrl-C to the parent, and exit when their parent is gone (a run
+    killed with SIGKILL cannot stop its pool, whose workers would otherwise finish their
+    replication for nothing)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="xpusim-orphan-check", daemon=True).start()
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fork where it is safe (POSIX, one thread: the workers start at once with the modules
-    already imported), else spawn."""
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
+    """Workers forked from a fresh server process that has the simulation imported (they
+    start at once and inherit none of the caller's open files, such as a run folder's
+    lock), or spawned where there is no fork server."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
     return multiprocessing.get_context("spawn")
 
 
@@ -108,7 +131,7 @@ def run_replications(
     n = min(default_workers() if workers is None else workers, len(seeds))
     if n <= 1:
         return [run_one(scenario, s) for s in seeds]
-    pool = ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_worker_init)
     try:
         return list(pool.map(run_one, repeat(scenario, len(seeds)), seeds))
     finally:
