@@ -151,14 +151,16 @@ class ServingProcess:
         return released
 
     def _reserve(self, seg: SegmentState, demand: _Demand, peak: float, interval: Interval) -> None:
-        """Reserve chips for the coming peak of ``seg``'s demand, pool by pool, and serve the
-        interval's demand on each placement (:meth:`_serve`)."""
-        now = interval.start_h
+        """Reserve chips for the coming peak of ``seg``'s demand, pool by pool, and record
+        each placement: its share of the interval's mean token rate and the token rate its
+        chips can serve (what they served is counted at the end of the run: :meth:`complete`).
+        """
+        t0, t1, mean_rate = interval
         pools = self.w.pools
         serves = self._serves
         target = demand.spec.target_utilization
         reserved = seg.reserved
-        serve = self._serve
+        record = self._add_record
         for pid, share in seg.serving_shares.items():
             # capacity comes from the chosen pool, then from its spill pools in order
             need_tok = peak * share / target
@@ -175,25 +177,15 @@ class ServingProcess:
                 if got == 0:
                     continue
                 part = left * min(1.0, got * tok / need_tok)
-                pool.touch(now)
+                pool.touch(t0)
                 pool.reserved += got
                 reserved[cand] = reserved.get(cand, 0) + got
-                serve(seg.idx, demand, cand, part, got, interval)
+                record(seg.idx, cand, got, t0, t1, mean_rate * part, got * tok)
                 left -= part
                 need_tok -= got * tok
             if left > 1e-12:
                 # demand no capacity was found for
-                serve(seg.idx, demand, pid, left, 0, interval)
-
-    def _serve(
-        self, segment: int, demand: _Demand, pool: int, share: float, chips: int, iv: Interval
-    ) -> None:
-        """Record a ``share`` of ``segment``'s demand served on ``chips`` chips of ``pool``
-        over the interval (the tokens are counted at the end of the run: :meth:`complete`)."""
-        capacity = chips * self.w.pools[pool].tok_per_chip_s
-        self._add_record(
-            segment, pool, chips, iv.start_h, iv.end_h, iv.mean_tokens_per_s * share, capacity
-        )
+                record(seg.idx, pid, 0, t0, t1, mean_rate * left, 0 * pools[pid].tok_per_chip_s)
 
     def complete(self) -> None:
         """At the end of the run: the tokens every placement demanded and served over its
