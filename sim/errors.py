@@ -2,6 +2,42 @@
 
 from __future__ import annotations
 
+import re
+
+# C0 and C1 control characters, DEL, line and paragraph separators, and the bidirectional
+# formatting characters that can reorder what a terminal shows ("Trojan Source").
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: object, *, keep_newlines: bool = False) -> str:
+    r"""``text`` safe to print on a terminal: control characters become visible escapes.
+
+    Every message and every user string (key, value, file name) shown on a terminal goes
+    through this, so an escape sequence, bell, NUL or newline in a scenario never reaches
+    the terminal raw and a message stays on one line.
+
+    >>> printable("key\x1b[31m\x07 a\nb\u202e")
+    'key\\x1b[31m\\x07 a\\nb\\u202e'
+    >>> printable("plain text, ünïcode and 'quotes'")
+    "plain text, ünïcode and 'quotes'"
+    >>> printable("a:\n  b: \x1b", keep_newlines=True)
+    'a:\n  b: \\x1b'
+
+    ``keep_newlines`` keeps line breaks of multi-line output (``xpusim show``).
+    """
+    if keep_newlines:
+        return "\n".join(_UNSAFE.sub(_escape, line) for line in str(text).split("\n"))
+    return _UNSAFE.sub(_escape, str(text))
+
 
 class UserError(Exception):
     """An error in user input: reported as one clear message, exit status 2, no traceback."""
@@ -41,7 +77,7 @@ class UserError(Exception):
             parts.append(f", found {self.found}")
         if self.hint:
             parts.append(f" ({self.hint})")
-        return "".join(parts)
+        return printable("".join(parts))
 
 
 class ScenarioError(UserError):

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.rng import MAX_SEED
+
 Workload = Literal["training", "inference"]
 WORKLOADS: tuple[Workload, ...] = ("training", "inference")
 Family = Literal["nvidia_gpu", "amd_gpu", "trainium", "inferentia", "tpu", "maia"]
@@ -27,6 +29,7 @@ MERCHANT_VENDORS: frozenset[str] = frozenset({"nvidia", "amd"})
 # they could exhaust memory or time; they are sanity limits, not economic figures.
 MAX_CHIPS = 100_000_000
 MAX_USD = 1e15
+MAX_REPLICATIONS = 10_000
 
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -172,6 +175,13 @@ class Horizon(Frozen):
             raise CrossReferenceError(("end",), f"end {self.end} is not after start {self.start}")
         if (self.end - self.start).days > 60 * 366:
             raise CrossReferenceError(("end",), "a horizon longer than 60 years is not supported")
+        days = (self.end - self.start).days
+        if self.warmup_days >= days:
+            raise CrossReferenceError(
+                ("warmup_days",),
+                f"warm-up of {self.warmup_days:g} days is not shorter than the {days}-day "
+                "horizon: no time would be left for queue statistics",
+            )
         return self
 
     @property
@@ -505,8 +515,8 @@ class Scenario(Frozen):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     description: str = ""
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
-    replications: Annotated[int, Field(ge=1, le=10_000)] = 1
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1
     horizon: Horizon
     economics: Economics
     catalog: Catalog
