@@ -37,8 +37,9 @@ __all__ = ["MAX_RUN_EVENTS", "EventEstimate", "check_run_size", "estimate_events
 
 #: Most events (and customer decisions) a run of all its replications may need before it is
 #: refused without ``--allow-large``: about two minutes of engine time at the benchmark's
-#: 150,000 events/s, and at most about 3 GB of job records for one replication. The shipped
-#: scenarios need at most 2.4 million (the baseline's eight replications).
+#: 150,000 events/s, and a few GB of job records at most for one replication. The shipped
+#: scenarios need at most 2.5 million (the baseline's eight replications): an assumption
+#: that leaves eight times the largest shipped run for scenarios of one's own.
 MAX_RUN_EVENTS = 20_000_000
 
 

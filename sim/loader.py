@@ -77,6 +77,7 @@ from sim.uncertainty import (
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_DIGITS",
     "MAX_FILE_BYTES",
     "MAX_ITEMS",
     "LoadedScenario",
@@ -115,6 +116,8 @@ _SCALAR_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "nul
 # Plain numbers that YAML 1.1 and 1.2 read alike (no octal, no '_', no sexagesimal).
 _PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _PLAIN_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
+# Longest whole number read (Python refuses to convert much longer digit strings).
+MAX_DIGITS = 1000
 _TEXT_TAGS = frozenset({_YAML + "value", _YAML + "merge"})
 _MAP_TAG = _YAML + "map"
 _SEQ_TAG = _YAML + "seq"
@@ -636,6 +639,14 @@ class _Composer:
     def scalar(self, ev: Any, path: KeyPath) -> Any:
         if ev.tag is None and not ev.style:  # fast path for plain decimal numbers
             if _PLAIN_INT.match(ev.value):
+                if len(ev.value) > MAX_DIGITS:
+                    raise self.fail(
+                        "the number is too long",
+                        ev.start_mark,
+                        path,
+                        expected=f"at most {MAX_DIGITS} digits",
+                        found=f"{len(ev.value):,} digits",
+                    )
                 return int(ev.value)
             if _PLAIN_FLOAT.match(ev.value):
                 return float(ev.value)
@@ -952,7 +963,7 @@ def _show(v: Any) -> str:
             return ".inf (infinity)" if v > 0 else "-.inf (minus infinity)"
         return repr(v)
     if isinstance(v, int):
-        return str(v) if abs(v) < 10**30 else f"{v:.3g}"
+        return str(v) if abs(v) < 10**30 else _huge(v)
     if isinstance(v, dt.date):
         return v.isoformat()
     if isinstance(v, str):
@@ -962,6 +973,19 @@ def _show(v: Any) -> str:
     if isinstance(v, list | tuple):
         return f"a list of {len(v)} item{'s' if len(v) != 1 else ''}"
     return repr(v)
+
+
+def _huge(v: int) -> str:
+    """A whole number too long to show, in scientific form (any size: no float conversion).
+
+    >>> _huge(10**400), _huge(-(2 * 10**30))
+    ('1e+400', '-2e+30')
+    """
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = abs(v) / 10**exponent  # exact division of whole numbers, rounded once
+    if mantissa >= 9.995:  # rounding carried into the next power of ten
+        mantissa, exponent = 1.0, exponent + 1
+    return f"{'-' if v < 0 else ''}{mantissa:.3g}e+{exponent}"
 
 
 def _num(x: Any) -> str:
@@ -1753,7 +1777,8 @@ def diff_scenarios(a: LoadedScenario, b: LoadedScenario) -> list[tuple[str, Any,
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         for k, v in value.items():
-            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+            key = _segment(str(k))
+            yield from _flatten(v, f"{prefix}.{key}" if prefix else key)
     elif isinstance(value, list | tuple) and value:
         for i, v in enumerate(value):
             yield from _flatten(v, f"{prefix}.{i}" if prefix else str(i))

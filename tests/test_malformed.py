@@ -206,6 +206,10 @@ CASES: list[Case] = [
     c("key-nul", "key_nul.yaml", 4, 'vendors.nvidia."\\u0000"', "unknown key '\\x00'"),
     c("value-with-escape-sequence", "value_control_chars.yaml", 3, "economics.pue",
       "found '\\x1b]0;owned\\x071.2'"),
+    c("integer-beyond-float-range", "huge_integer.yaml", 2, "description",
+      "expected text, found 1e+400"),
+    c("integer-of-5000-digits", "too_many_digits.yaml", 2, "seed",
+      "the number is too long", "at most 1000 digits", "found 5,001 digits"),
     # --- limits of a run
     c("warmup-not-shorter-than-horizon", "warmup_not_shorter.yaml", 3, "horizon.warmup_days",
       "warm-up of 365 days is not shorter than the 365-day horizon"),
