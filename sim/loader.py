@@ -818,7 +818,7 @@ def _figure_provenance(
 
 def _distribution(value: dict[str, Any], path: KeyPath, layer: _Layer) -> Distribution:
     kind = value.get("dist")
-    if kind not in DISTRIBUTIONS:
+    if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
         raise _error_at(
             "unknown distribution",
             (*path, "dist"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +115,10 @@ def check(folder: Path, mutant: str, command: str) -> None:
     path = folder / "mutant.yaml"
     path.write_text(mutant, encoding="utf-8")
     result = CliRunner().invoke(app, [command, str(path)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"{type(result.exception).__name__}: {result.exception}\n--- input:\n{mutant}"
-    )
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        trace = "".join(traceback.format_exception(result.exception))
+        (folder / "failing.yaml").write_text(mutant, encoding="utf-8")
+        raise AssertionError(f"{trace}\n--- input, kept in {folder / 'failing.yaml'}")
     assert result.exit_code in (0, 2), result.output
     assert "Traceback" not in result.output
     if result.exit_code == 2:

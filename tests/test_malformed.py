@@ -166,6 +166,8 @@ CASES: list[Case] = [
     c("bad-triangular", "bad_triangular.yaml", 3, "economics.pue", "low <= mode <= high"),
     c("unknown-distribution", "unknown_distribution.yaml", 4, "economics.pue.dist",
       "unknown distribution", "expected one of triangular", "found 'gauss'"),
+    c("distribution-kind-a-list", "distribution_kind_a_list.yaml", 3, "economics.pue.dist",
+      "unknown distribution", "found a list of 0 items"),
     # --- bad --set
     s("set-without-equals", "economics.pue", "economics.pue",
       "key.path=value", "found 'economics.pue'"),
