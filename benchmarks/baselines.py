@@ -104,7 +104,7 @@ def time_call(fn: Callable[..., object], *args: Any, repeats: int = 3) -> float:
 
 def main(repeats: int = 3) -> None:
     """Compare the baselines at lambda = 9/h, mu = 1/h, c = 10 with 200,000 jobs."""
-    from sim.queueing import mmc
+    from sim.model.queueing import mmc
 
     lam, mu, c, jobs, seed = 9.0, 1.0, 10, 200_000, 12345
     exact = mmc(lam, mu, c)

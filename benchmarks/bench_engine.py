@@ -6,7 +6,7 @@
 2. The same scenario with 100x the chips and the same jobs: target <= 1.2x the time.
 3. The default scenario (scenarios/baseline.yaml, one replication): wall time, events/s.
 
-Engine time counts simulation only (sim.engine.simulate); the accounting step that turns
+Engine time counts simulation only (sim.engine.core.simulate); the accounting step that turns
 records into monthly tables is timed separately. All times are best-of-N wall seconds.
 """
 
@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from benchmarks.baselines import ciw_mmc, minimal_simpy_mmc, timed
-from sim.accounting import account
-from sim.engine import simulate
-from sim.queueing import mmc
+from sim.accounting.ledger import account
+from sim.engine.core import simulate
+from sim.model.queueing import mmc
 from tests.factories import build, mmc_dict
 
 LAMBDA, MU, C = 9.0, 1.0, 10

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from sim.accounting.runner import mean_summary, run_one
 from sim.errors import UserError
-from sim.rng import replication_seeds
-from sim.runner import mean_summary, run_one
-from sim.schema import Scenario
+from sim.model.rng import replication_seeds
+from sim.model.schema import Scenario
 
 RELATIVE_FLOOR = 0.01  # a metric of 0 counts as 1% of its target in the log residual
 

@@ -29,7 +29,7 @@ from typer.core import TyperGroup
 
 from sim import __version__
 from sim.errors import UserError, printable
-from sim.rng import MAX_SEED
+from sim.model.rng import MAX_SEED
 
 __all__ = ["app", "main"]
 
@@ -152,7 +152,9 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(
+        title=None if title is None else _text(title), title_justify="left", show_lines=False
+    )
     for i, header in enumerate(headers):
         table.add_column(_text(header), justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
@@ -286,7 +288,7 @@ def run(
 
     Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
     """
-    from sim.estimate import check_run_size
+    from sim.model.estimate import check_run_size
     from sim.runfolder import write_run
 
     loaded = _load(scenario, set_)
@@ -308,7 +310,7 @@ def run(
 
 def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
     """The engine's run of the loaded scenario from root seed `seed`."""
-    from sim.runner import run as engine_run
+    from sim.accounting.runner import run as engine_run
 
     return lambda: engine_run(loaded.scenario, seed)
 
@@ -331,9 +333,12 @@ def validate(
         bad += 1
         typer.echo(f"error: {' '.join(str(error).splitlines())}", err=True)
 
+    from sim.loader import saved_yaml
+
     for file in files:
         with _collect(report):
-            _load(file, set_)
+            loaded = _load(file, set_)
+            saved_yaml(loaded.data, str(file))  # what `run` saves must load again
             typer.echo(printable(f"ok {file}"))
     if bad:
         raise typer.Exit(2)
@@ -351,7 +356,7 @@ def show(
     from sim.loader import dump_yaml
 
     loaded = _load(scenario, set_)
-    text = printable(dump_yaml(loaded.data), keep_newlines=True)
+    text = printable(dump_yaml(loaded.data), multiline=True)
     typer.echo(text, nl=not text.endswith("\n"))
 
 
@@ -372,8 +377,10 @@ def schema(
     if out is None:
         typer.echo(text, nl=False)
         return
+    from sim.safeio import write_text
+
     try:
-        out.write_text(text, encoding="utf-8")
+        write_text(out, text)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
     typer.echo(printable(f"wrote {out}"))
@@ -455,8 +462,8 @@ def catalog(
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
-    from sim.catalog import catalog_table, check_catalog, ratio_results
     from sim.loader import load_catalog
+    from sim.model.catalog import catalog_table, check_catalog, ratio_results
 
     cat, provenance = load_catalog()
     console = _console()
@@ -520,7 +527,7 @@ def _short_sources(sources: str) -> str:
 
 
 def _print_chip(console: Console, cat: Any, provenance: Mapping[str, Any], chip: str) -> None:
-    from sim.catalog import provenance_entry
+    from sim.model.catalog import provenance_entry
 
     if chip not in cat.chips:
         close = difflib.get_close_matches(chip, list(cat.chips), n=1)
@@ -601,7 +608,7 @@ def tco(
 
     Example: xpusim tco scenarios/baseline.yaml --utilization 0.6 --all-chips
     """
-    from sim.tco import static_tco_table
+    from sim.accounting.tco import static_tco_table
 
     loaded = _load(scenario, set_)
     table: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips)
@@ -719,11 +726,16 @@ def calibrate(
 
     from sim.calibrate import calibrate as fit
     from sim.calibrate import truncated
-    from sim.estimate import check_run_size
     from sim.loader import read_user_text
-    from sim.schema import MAX_REPLICATIONS
+    from sim.model.estimate import check_run_size
+    from sim.model.schema import MAX_REPLICATIONS
+    from sim.safeio import check_not_link, write_text
     from sim.yaml_edit import replace_top_level_block, set_scalars
 
+    if in_place:
+        check_not_link(scenario)  # refused before the fit, not after it
+    elif out is not None:
+        check_not_link(out)
     loaded = _load(scenario, set_)
     targets = dict(_parse_target(t) for t in target)
     sources = dict(t.partition("=")[::2] for t in (target_source or []))
@@ -824,9 +836,10 @@ def calibrate(
                 node[last] = round(v, 6)
             text = "\n".join(lines) + "\n" + yaml.safe_dump(overrides, sort_keys=False)
         text = replace_top_level_block(text, "calibration", block)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, dest)
+        try:
+            write_text(dest, text)
+        except OSError as exc:
+            raise UserError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         console.print(_text(f"calibrated scenario written to {dest}"))
     if not result.success:
         raise typer.Exit(1)
@@ -844,8 +857,11 @@ def verify(
     """Check the simulation against theory: Erlang C, M/M/(c/k), Little's law, conservation,
     static TCO, the calibration targets and the catalog's article ratios. Exit 1 on a failure.
     """
+    from sim.safeio import check_not_link, write_text
     from sim.verify import as_rows, run_checks
 
+    if json_out is not None:
+        check_not_link(json_out)  # refused before the checks run, not after
     console = _console()
     console.print(_text("running checks (a few minutes; --reduced for a quick pass) ..."))
     checks = run_checks(reduced=reduced)
@@ -871,7 +887,10 @@ def verify(
     failed = [c for c in checks if not c.passed]
     console.print(_text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
     if json_out is not None:
-        json_out.write_text(json.dumps(as_rows(checks), indent=2) + "\n", encoding="utf-8")
+        try:
+            write_text(json_out, json.dumps(as_rows(checks), indent=2) + "\n")
+        except OSError as exc:
+            raise UserError(f"cannot write {json_out}: {exc.strerror or exc}") from exc
     if failed:
         raise typer.Exit(1)
 

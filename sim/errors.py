@@ -2,41 +2,43 @@
 
 from __future__ import annotations
 
-import re
-
-# C0 and C1 control characters, DEL, line and paragraph separators, and the bidirectional
-# formatting characters that can reorder what a terminal shows ("Trojan Source").
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(match: re.Match[str]) -> str:
-    ch = match.group()
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+def printable(text: object, *, multiline: bool = False) -> str:
+    r"""``text`` safe to show: every character Python does not deem printable as an escape.
 
+    That is control and format characters (escape, bell, NUL, bidirectional overrides),
+    separators other than the space, and unassigned code points. Every message and every
+    user string (key, value, file name) shown on a terminal, page or figure goes through
+    this, so an escape sequence from a scenario never reaches a terminal raw and a message
+    stays on one line. ``multiline`` keeps line breaks and tabs (``xpusim show``, figures).
 
-def printable(text: object, *, keep_newlines: bool = False) -> str:
-    r"""``text`` safe to print on a terminal: control characters become visible escapes.
-
-    Every message and every user string (key, value, file name) shown on a terminal goes
-    through this, so an escape sequence, bell, NUL or newline in a scenario never reaches
-    the terminal raw and a message stays on one line.
-
-    >>> printable("key\x1b[31m\x07 a\nb\u202e")
-    'key\\x1b[31m\\x07 a\\nb\\u202e'
+    >>> print(printable("key\x1b[31m\x07 a\nb\u202e"))
+    key\x1b[31m\x07 a\nb\u202e
     >>> printable("plain text, ünïcode and 'quotes'")
     "plain text, ünïcode and 'quotes'"
-    >>> printable("a:\n  b: \x1b", keep_newlines=True)
-    'a:\n  b: \\x1b'
-
-    ``keep_newlines`` keeps line breaks of multi-line output (``xpusim show``).
+    >>> printable("a:\n\tb: \x00", multiline=True)
+    'a:\n\tb: \\x00'
     """
-    if keep_newlines:
-        return "\n".join(_UNSAFE.sub(_escape, line) for line in str(text).split("\n"))
-    return _UNSAFE.sub(_escape, str(text))
+    text = str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or (multiline and ch in "\n\t"):
+            out.append(ch)
+        elif ch in _NAMED:
+            out.append(_NAMED[ch])
+        else:
+            code = ord(ch)
+            if code < 0x100:
+                out.append(f"\\x{code:02x}")
+            elif code < 0x10000:
+                out.append(f"\\u{code:04x}")
+            else:
+                out.append(f"\\U{code:08x}")
+    return "".join(out)
 
 
 class UserError(Exception):

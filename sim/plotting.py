@@ -26,10 +26,11 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, BinaryIO, ParamSpec, TypeVar
 
 import matplotlib
 import matplotlib.dates as mdates
+import matplotlib.text as mtext
 import matplotlib.ticker as mticker
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,7 @@ from matplotlib.patches import Patch
 
 from sim import __version__
 from sim.errors import UserError
+from sim.safeio import check_not_link, folder_file, visible, write_file
 
 __all__ = [
     "COMPONENT_COLORS",
@@ -148,6 +150,9 @@ STYLE: dict[str, Any] = {
     "svg.hashsalt": "xpusim",
     "path.simplify": True,
     "axes.formatter.use_mathtext": False,
+    # names from scenarios and folders are shown as written: a '$' in a segment key or a
+    # scenario name is text, never mathtext (which could also fail to parse)
+    "text.parse_math": False,
 }
 """The rcParams every figure is built and saved under."""
 
@@ -220,15 +225,50 @@ def _figure(meta: FigureMeta | None, title: str, size: tuple[float, float]) -> F
     return fig
 
 
+def _visible_label(func: Callable[..., Any], x: float, pos: int | None = None) -> str:
+    return visible(str(func(x, pos)))
+
+
+def _make_visible(fig: Figure) -> None:
+    """Show control characters of every text in ``fig`` as escapes (:func:`visible`).
+
+    Names from a scenario or a folder (segments, pools, parameters) are drawn as text; an
+    escape or bell byte in one would be drawn as a missing glyph.
+    """
+    for text in fig.findobj(mtext.Text):
+        shown = text.get_text()
+        if not shown.isprintable():
+            text.set_text(visible(shown))
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            formatter = axis.get_major_formatter()
+            if isinstance(formatter, mticker.FixedFormatter):  # tick labels given as text
+                formatter.seq = [visible(str(label)) for label in formatter.seq]
+            elif isinstance(formatter, mticker.FuncFormatter):
+                formatter.func = functools.partial(_visible_label, formatter.func)
+
+
+def _save(fig: Figure, fmt: str, handle: BinaryIO) -> None:
+    fig.savefig(handle, format=fmt, metadata=_SAVE_METADATA[fmt])
+
+
 def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write ``fig`` as ``<stem>.<format>`` for each format, deterministically."""
+    """Write ``fig`` as ``<stem>.<format>`` for each format, deterministically.
+
+    Each file is written atomically and never through a symbolic link
+    (:func:`sim.safeio.write_file`).
+    """
+    _make_visible(fig)
     paths = []
     with matplotlib.rc_context(_rc()):
         for fmt in formats:
             if fmt not in _SAVE_METADATA:
                 raise UserError(f"unknown figure format {fmt!r}", expected="png or svg")
             path = stem.with_suffix(f".{fmt}")
-            fig.savefig(path, format=fmt, metadata=_SAVE_METADATA[fmt])
+            try:
+                write_file(path, functools.partial(_save, fig, fmt))
+            except OSError as exc:
+                raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
             paths.append(path)
     return paths
 
@@ -566,9 +606,9 @@ def street_price_band(scenario: Mapping[str, Any], months: Sequence[Any]) -> pd.
     vendor's street-price multiplier in force that month. None when the scenario has no
     street-price schedule for that vendor or cannot be read.
     """
-    from sim import economics as ec
-    from sim.schema import Scenario
-    from sim.tco import multiplier_at
+    from sim.model import economics as ec
+    from sim.model.schema import Scenario
+    from sim.model.timeline import multiplier_at
 
     try:
         s = Scenario.model_validate(dict(scenario), strict=False)
@@ -728,7 +768,7 @@ def plot_learning(
     marked (a diamond, median over replications); the reference GPU's list price is a
     dotted horizontal line.
     """
-    from sim import economics as ec
+    from sim.model import economics as ec
 
     gens: Mapping[str, Any] = get_dotted(scenario, "provider.inhouse_program.generations") or {}
     chips: Mapping[str, Any] = get_dotted(scenario, "catalog.chips") or {}
@@ -1524,22 +1564,26 @@ class FolderData:
         self.sensitivities = self._sensitivities()
         self.sensitivity = self.sensitivities[0] if self.sensitivities else None
 
+    def _file(self, name: str) -> Path | None:
+        """The folder's own file ``name`` (a link out of the folder is a UserError)."""
+        return folder_file(self.folder, name)
+
     def _sensitivities(self) -> list[dict[str, Any]]:
         """sensitivity.json: one result, or a list of results (one per metric)."""
-        path = self.folder / "sensitivity.json"
-        raw = _read_json(path) if path.is_file() else None
+        path = self._file("sensitivity.json")
+        raw = _read_json(path) if path is not None else None
         items = raw if isinstance(raw, list) else [raw]
         return [x for x in items if isinstance(x, dict)]
 
     def _json(self, name: str) -> dict[str, Any] | None:
-        path = self.folder / name
-        raw = _read_json(path) if path.is_file() else None
+        path = self._file(name)
+        raw = _read_json(path) if path is not None else None
         return raw if isinstance(raw, dict) else None
 
     @property
     def is_sweep(self) -> bool:
         """The folder holds runs.parquet or a sweep manifest."""
-        return (self.folder / "runs.parquet").is_file() or self.manifest.get("kind") == "sweep"
+        return self._file("runs.parquet") is not None or self.manifest.get("kind") == "sweep"
 
     @property
     def is_sensitivity(self) -> bool:
@@ -1549,7 +1593,7 @@ class FolderData:
     @property
     def is_run(self) -> bool:
         """The folder holds a single run's tables (timeseries.parquet)."""
-        return (self.folder / "timeseries.parquet").is_file()
+        return self._file("timeseries.parquet") is not None
 
     def describe(self) -> str:
         """'run folder', 'sweep and sensitivity folder', ..."""
@@ -1567,8 +1611,8 @@ class FolderData:
     def table(self, name: str) -> pd.DataFrame | None:
         """``<name>.parquet`` as a DataFrame, or None if the folder has none."""
         if name not in self._tables:
-            path = self.folder / f"{name}.parquet"
-            if not path.is_file():
+            path = self._file(f"{name}.parquet")
+            if path is None:
                 self._tables[name] = None
             else:
                 try:
@@ -1751,6 +1795,21 @@ def check_formats(formats: Iterable[str]) -> list[str]:
     return out
 
 
+def output_folder_data(folder: Path | str) -> FolderData:
+    """A run, sweep or sensitivity folder that plot and report may write into.
+
+    The folder itself must not be a symbolic link: nothing is written through one.
+    """
+    check_not_link(Path(folder), "folder")
+    data = FolderData(folder)
+    if not (data.is_run or data.is_sweep or data.is_sensitivity):
+        raise UserError(
+            f"{data.folder} is not a run, sweep or sensitivity folder "
+            "(it has no timeseries.parquet, runs.parquet or sensitivity.json)"
+        )
+    return data
+
+
 def plot_folder(
     folder: Path | str,
     kinds: Sequence[str] | None = None,
@@ -1762,12 +1821,7 @@ def plot_folder(
     (one that does not fit is a :class:`UserError` saying why). Returns the files written,
     in :data:`KINDS` order, then format order.
     """
-    data = FolderData(folder)
-    if not (data.is_run or data.is_sweep or data.is_sensitivity):
-        raise UserError(
-            f"{data.folder} is not a run, sweep or sensitivity folder "
-            "(it has no timeseries.parquet, runs.parquet or sensitivity.json)"
-        )
+    data = output_folder_data(folder)
     fmts = check_formats(formats)
     if not fmts:
         raise UserError("no figure format given", expected="png or svg")
@@ -1781,10 +1835,13 @@ def plot_folder(
             if why is not None:
                 raise UserError(f"cannot draw '{k}' for {data.folder}: {why}")
     out_dir = data.folder / "figures"
+    check_not_link(out_dir, "figures folder")
     try:
         out_dir.mkdir(exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
+    if not out_dir.is_dir():
+        raise UserError(f"{out_dir} is not a folder; cannot draw the figures into it")
     written: list[Path] = []
     for kind in todo:
         written.extend(save_figure(data.draw(kind), out_dir / kind, fmts))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,16 @@ import pandas as pd
 
 from sim import __version__
 from sim.errors import UserError
-from sim.plotting import KINDS, FolderData, fmt_usd, get_dotted, metric_unit, plot_folder
+from sim.plotting import (
+    KINDS,
+    FolderData,
+    fmt_usd,
+    get_dotted,
+    metric_unit,
+    output_folder_data,
+    plot_folder,
+)
+from sim.safeio import visible
 
 __all__ = ["CAPTIONS", "SECTIONS", "build_report", "render_html", "render_markdown", "write_report"]
 
@@ -209,39 +219,27 @@ def _question(data: FolderData) -> list[Block]:
 
 
 def scenario_header(data: FolderData) -> list[str]:
-    """Paragraphs of the leading comment of the scenario's YAML file, if it can be found.
+    """Paragraphs of the leading comment of the scenario's YAML file.
 
-    Looks at ``scenario_header`` in the manifest, then the file at ``scenario_path``
-    (as given, then relative to the folder's parents), then the folder's scenario.yaml.
+    Taken from ``scenario_header`` in the manifest (recorded when the folder was written),
+    else from the leading comment of the folder's own scenario.yaml. Nothing outside the
+    folder is read: a path named in the manifest is never opened.
     """
     given = data.manifest.get("scenario_header")
     if isinstance(given, str) and given.strip():
         return _paragraphs(given.splitlines())
-    candidates: list[Path] = []
-    raw = data.manifest.get("scenario_path")
-    if isinstance(raw, str) and raw:
-        path = Path(raw)
-        candidates.append(path)
-        if not path.is_absolute():
-            candidates.extend(parent / path for parent in data.folder.resolve().parents)
-    candidates.append(data.folder / "scenario.yaml")
-    for path in candidates:
-        try:
-            if path.is_file():
-                text = path.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        else:
-            if path.is_file():
-                lines = []
-                for line in text.splitlines():
-                    if not line.startswith("#"):
-                        break
-                    lines.append(line[1:].removeprefix(" "))
-                paras = _paragraphs(lines)
-                if paras:
-                    return paras
-    return []
+    from sim.loader import MAX_FILE_BYTES
+    from sim.safeio import read_folder_file
+
+    raw = read_folder_file(data.folder, "scenario.yaml", MAX_FILE_BYTES)
+    if raw is None:
+        return []
+    lines = []
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].removeprefix(" "))
+    return _paragraphs(lines)
 
 
 def _paragraphs(lines: Iterable[str]) -> list[str]:
@@ -643,13 +641,15 @@ def fmt_with_unit(value: Any, unit: str) -> str:
     return f"{text} {words}" if words else text
 
 
-def _find_baseline(data: FolderData) -> Path | None:
-    candidates: list[Path] = []
-    raw = data.manifest.get("scenario_path")
-    if isinstance(raw, str) and raw:
-        candidates.append(Path(raw).parent / "baseline.yaml")
-    candidates.append(Path("scenarios") / "baseline.yaml")
-    candidates.append(Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml")
+def _find_baseline() -> Path | None:
+    """The project's baseline scenario: scenarios/baseline.yaml here or next to the package.
+
+    Never a path named in the folder's manifest (a report reads nothing a folder points to).
+    """
+    candidates = [
+        Path("scenarios") / "baseline.yaml",
+        Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml",
+    ]
     return next((c for c in candidates if c.is_file()), None)
 
 
@@ -660,10 +660,10 @@ def baseline_differences(data: FolderData) -> tuple[list[tuple[str, Any, Any]] |
         return None, "The manifest holds no resolved scenario, so there is nothing to compare."
     try:
         from sim.loader import LoadedScenario, diff_scenarios, load_scenario
-        from sim.schema import Scenario
+        from sim.model.schema import Scenario
     except ImportError as exc:
         return None, f"Skipped: the scenario loader is not available ({exc})."
-    path = _find_baseline(data)
+    path = _find_baseline()
     if path is None:
         return None, "Skipped: scenarios/baseline.yaml was not found."
     try:
@@ -779,19 +779,22 @@ nav ol { columns: 2; }
 """
 
 
+def _h(text: str) -> str:
+    """Text for HTML: control characters made visible, then every markup character escaped."""
+    return html.escape(visible(text), quote=True)
+
+
 def _html_table(t: Table) -> str:
     wide = len(t.headers) > 4
-    out = [f"<details><summary>{html.escape(t.collapsed)}</summary>"] if t.collapsed else []
+    out = [f"<details><summary>{_h(t.collapsed)}</summary>"] if t.collapsed else []
     if t.caption:
-        out.append(f'<p class="tcap">{html.escape(t.caption)}</p>')
+        out.append(f'<p class="tcap">{_h(t.caption)}</p>')
     out.append('<table class="wide">' if wide else "<table>")
-    out.append("<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in t.headers))
+    out.append("<thead><tr>" + "".join(f"<th>{_h(h)}</th>" for h in t.headers))
     out.append("</tr></thead><tbody>")
     for row in t.rows:
         cells = "".join(
-            f'<td class="num">{html.escape(c)}</td>'
-            if i in t.numeric
-            else f"<td>{_cell(c, i)}</td>"
+            f'<td class="num">{_h(c)}</td>' if i in t.numeric else f"<td>{_cell(c, i)}</td>"
             for i, c in enumerate(row)
         )
         out.append(f"<tr>{cells}</tr>")
@@ -803,7 +806,7 @@ def _html_table(t: Table) -> str:
 
 def _cell(text: str, column: int) -> str:
     """Escaped cell text; first-column key paths may break after dots and underscores."""
-    escaped = html.escape(text)
+    escaped = _h(text)
     if column == 0 and " " not in text:
         return escaped.replace(".", ".<wbr>").replace("_", "_<wbr>")
     return escaped
@@ -820,62 +823,92 @@ def render_html(blocks: Sequence[Block]) -> str:
     toc = [b.text for b in blocks if isinstance(b, Heading) and b.level == 2]
     for b in blocks:
         if isinstance(b, Heading):
-            body.append(f'<h{b.level} id="{_anchor(b.text)}">{html.escape(b.text)}</h{b.level}>')
+            body.append(f'<h{b.level} id="{_anchor(b.text)}">{_h(b.text)}</h{b.level}>')
             if b.level == 1 and toc:
-                items = "".join(
-                    f'<li><a href="#{_anchor(t)}">{html.escape(t)}</a></li>' for t in toc
-                )
+                items = "".join(f'<li><a href="#{_anchor(t)}">{_h(t)}</a></li>' for t in toc)
                 body.append(f"<nav><ol>{items}</ol></nav>")
         elif isinstance(b, Paragraph):
             cls = ' class="note"' if b.note else ""
-            body.append(f"<p{cls}>{html.escape(b.text)}</p>")
+            body.append(f"<p{cls}>{_h(b.text)}</p>")
         elif isinstance(b, Table):
             body.append(_html_table(b))
         else:
             data = base64.b64encode(b.path.read_bytes()).decode("ascii")
             body.append(
-                f'<figure id="figure-{b.kind}"><h3>{html.escape(b.title)}</h3>'
-                f'<img src="data:image/png;base64,{data}" alt="{html.escape(b.title)}">'
-                f"<figcaption>{html.escape(b.caption)}</figcaption></figure>"
+                f'<figure id="figure-{b.kind}"><h3>{_h(b.title)}</h3>'
+                f'<img src="data:image/png;base64,{data}" alt="{_h(b.title)}">'
+                f"<figcaption>{_h(b.caption)}</figcaption></figure>"
             )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<title>{_h(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
 
 
-def _md_cell(text: str) -> str:
-    return " ".join(text.replace("|", "\\|").split())
+_MD_ESCAPE = re.compile(r"[\\`*\[\]<>|~#$]")
+_MD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_MD_ENTITY = re.compile(r"&(?=#|[0-9A-Za-z]+;)")
+# a list item or a thematic break at the start of a line (``*`` and ``_`` are escaped anyway)
+_MD_BLOCK = re.compile(r"^(?:[-+](?=[\s+-]|$)|[0-9]{1,9}(?=[.)](?:\s|$)))")
+
+
+def md_text(text: str, *, line_start: bool = True) -> str:
+    r"""``text`` as one line of Markdown that renders as itself: never a heading, list,
+    quote, code, link, image, emphasis, table cell break or HTML.
+
+    Whitespace (line breaks too) collapses to single spaces, control characters become
+    visible escapes, and every character that could start markup is backslash-escaped;
+    with ``line_start`` (a paragraph or a heading, not a table cell) also a leading list
+    or thematic-break marker.
+
+    >>> print(md_text("<script>x</script> [a](javascript:b) ![i](x.png)"))
+    \<script\>x\</script\> \[a\](javascript:b) !\[i\](x.png)
+    >>> print(md_text("ok\n# heading | `code` *em* _em_ usage_ratio 1. &amp; $5"))
+    ok \# heading \| \`code\` \*em\* \_em\_ usage_ratio 1. \&amp; \$5
+    >>> print(md_text("- item"), md_text("2024. year"), md_text("---"), md_text("3.11 -5%"))
+    \- item 2024\. year \--- 3.11 -5%
+    """
+    line = " ".join(visible(text).split())
+    line = _MD_ESCAPE.sub(lambda m: "\\" + m.group(0), line)
+    line = _MD_UNDERSCORE.sub(r"\\_", line)
+    line = _MD_ENTITY.sub(r"\\&", line)
+    match = _MD_BLOCK.match(line) if line_start else None
+    if match:
+        end = match.end()
+        if match.group(0)[0].isdigit():
+            return line[:end] + "\\" + line[end:]
+        return "\\" + line
+    return line
 
 
 def _md_lines(blocks: Sequence[Block], folder: Path) -> Iterator[str]:
     for b in blocks:
         if isinstance(b, Heading):
-            yield "#" * b.level + " " + b.text
+            yield "#" * b.level + " " + md_text(b.text)
         elif isinstance(b, Paragraph):
-            yield f"_{b.text}_" if b.note else b.text
+            yield f"_{md_text(b.text)}_" if b.note else md_text(b.text)
         elif isinstance(b, Table):
-            yield "| " + " | ".join(_md_cell(h) for h in b.headers) + " |"
+            yield "| " + " | ".join(md_text(h, line_start=False) for h in b.headers) + " |"
             yield (
                 "|"
                 + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers)))
                 + "|"
             )
             for row in b.rows:
-                yield "| " + " | ".join(_md_cell(c) for c in row) + " |"
+                yield "| " + " | ".join(md_text(c, line_start=False) for c in row) + " |"
             if b.caption:
                 yield ""
-                yield f"_{b.caption}_"
+                yield f"_{md_text(b.caption)}_"
         else:
             rel = b.path.relative_to(folder) if b.path.is_relative_to(folder) else b.path
-            yield f"### {b.title}"
+            yield f"### {md_text(b.title)}"
             yield ""
-            yield f"![{b.title}]({rel.as_posix()})"
+            yield f"![{md_text(b.title)}]({rel.as_posix()})"
             yield ""
-            yield b.caption
+            yield md_text(b.caption)
         yield ""
 
 
@@ -885,20 +918,23 @@ def render_markdown(blocks: Sequence[Block], folder: Path) -> str:
 
 
 def write_report(folder: Path | str) -> tuple[Path, Path]:
-    """Draw the folder's figures and write ``report.html`` and ``report.md`` into it."""
-    data = FolderData(folder)
-    if not (data.is_run or data.is_sweep or data.is_sensitivity):
-        raise UserError(
-            f"{data.folder} is not a run, sweep or sensitivity folder "
-            "(it has no timeseries.parquet, runs.parquet or sensitivity.json)"
-        )
-    figures = plot_folder(data.folder, formats=("png",))
-    blocks = build_report(data, figures)
+    """Draw the folder's figures and write ``report.html`` and ``report.md`` into it.
+
+    Reads only the folder's own files; writes each file atomically and never through a
+    symbolic link (a linked folder, figures folder or report file is a UserError).
+    """
+    from sim.safeio import check_not_link, write_text
+
+    data = output_folder_data(folder)
     html_path = data.folder / "report.html"
     md_path = data.folder / "report.md"
+    for path in (html_path, md_path):
+        check_not_link(path)  # before drawing anything
+    figures = plot_folder(data.folder, formats=("png",))
+    blocks = build_report(data, figures)
     try:
-        html_path.write_text(render_html(blocks), encoding="utf-8", newline="\n")
-        md_path.write_text(render_markdown(blocks, data.folder), encoding="utf-8", newline="\n")
+        write_text(html_path, render_html(blocks))
+        write_text(md_path, render_markdown(blocks, data.folder))
     except OSError as exc:
         raise UserError(
             f"cannot write the report into {data.folder}: {exc.strerror or exc}"

@@ -8,11 +8,15 @@ A run folder holds
 - ``manifest.json``: versions, git commit, scenario path, resolved scenario and its
   sha256, seed, provenance of the catalogued figures, start and end times, wall seconds.
 
-The folder is written atomically: everything goes into a hidden temporary sibling
-(``.<name>.tmp-<random>``) that is renamed into place with :func:`os.replace` only when
-every file is complete. An exception or Ctrl-C while the run is computed or written
-removes the temporary folder (and any parent folders this call created), so a failed
-run leaves nothing behind. The manifest's times are the only content that changes
+The folder is written atomically (:func:`sim.safeio.staged_folder`): everything goes into
+a hidden temporary sibling (``.<name>.tmp-<random>``, locked by its owner for the run's
+life) that is renamed into place with :func:`os.replace` only when every file is complete
+and fsync'd. An exception or Ctrl-C while the run is computed or written removes the
+temporary folder (and any parent folders this call created), so a failed run leaves
+nothing behind; the temporary folder of a killed run is removed by the next run in the
+same parent. No file is written through a symbolic link. ``scenario.yaml`` is checked
+before the run to load again within the loader's limits, so a run folder can always be
+re-run. The manifest's times are the only content that changes
 between two runs of the same scenario and seed; summary.json and the tables are
 byte-identical.
 """
@@ -23,11 +27,8 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
 import platform
 import re
-import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -42,8 +43,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim import __version__
-from sim.errors import UserError
-from sim.runner import RunOutput
+from sim.accounting.runner import RunOutput
+from sim.safeio import staged_folder, write_file, write_text
 
 if TYPE_CHECKING:
     from sim.loader import LoadedScenario
@@ -209,7 +210,10 @@ def write_parquet(table: pd.DataFrame, path: Path) -> None:
     if not default_index:
         frame = frame.reset_index()
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(arrow, path, compression="zstd", write_statistics=True)
+    write_file(
+        Path(path),
+        lambda handle: pq.write_table(arrow, handle, compression="zstd", write_statistics=True),
+    )
 
 
 # --------------------------------------------------------------------------- the folder
@@ -230,55 +234,6 @@ def _unique(path: Path) -> Path:
     return candidate
 
 
-def _check_target(out: Path) -> None:
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise UserError(f"output folder {out} exists and is not a folder; choose another --out")
-    if out.is_dir():
-        try:
-            empty = not any(out.iterdir())
-        except OSError as exc:
-            raise UserError(f"cannot use output folder {out}: {exc.strerror or exc}") from exc
-        if not empty:
-            raise UserError(
-                f"output folder {out} already exists; choose another --out or remove it"
-            )
-
-
-def _make_parents(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; return the ones created, deepest first."""
-    missing: list[Path] = []
-    probe = folder
-    while not probe.exists():
-        missing.append(probe)
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        raise UserError(f"cannot write run folder: {probe} is not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _remove_empty(missing)
-        raise UserError(
-            f"cannot create output folder {folder}: {exc.strerror or exc}",
-            hint="choose another --out",
-        ) from exc
-    return missing
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    for folder in folders:  # deepest first
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-
-
 def write_run(
     out_dir: Path | None,
     loaded: LoadedScenario,
@@ -288,39 +243,30 @@ def write_run(
     """Compute a run with ``produce()`` and write its folder atomically; return the folder.
 
     ``out_dir`` None means the default ``results/<name>/<UTC stamp>-<hash>/``. An
-    existing non-empty ``out_dir`` or an unwritable location is a :class:`UserError`,
-    raised before ``produce`` is called. Any exception (or KeyboardInterrupt) from
+    existing non-empty ``out_dir``, a link, an unwritable location or a resolved scenario
+    whose scenario.yaml would not load again is a :class:`UserError`, raised before
+    ``produce`` is called. Any exception (or KeyboardInterrupt) from
     ``produce`` or while writing removes everything this call created and is re-raised.
     """
-    from sim.loader import dump_yaml  # the loader imports the schema; keep import cheap
+    from sim.loader import leading_comment, saved_yaml  # the loader imports the schema
 
     started = _utc_now()
     clock = time.perf_counter()
     data = jsonable(loaded.data)
     sha = scenario_sha256(data)
+    # checked before the run: the saved scenario.yaml must load again within the limits
+    scenario_text = saved_yaml(loaded.data, str(loaded.path))
+    header = leading_comment(Path(loaded.path))
     if out_dir is None:
         target = _unique(default_run_dir(loaded.scenario.name, sha, seed, started))
     else:
         target = Path(out_dir)
-        _check_target(target)
-    parent = target.parent
-    created = _make_parents(parent)
-    tmp = parent / f".{target.name}.tmp-{secrets.token_hex(4)}"
-    try:
-        tmp.mkdir()
-    except OSError as exc:
-        _remove_empty(created)
-        raise UserError(
-            f"cannot write to output folder {parent}: {exc.strerror or exc}",
-            hint="choose another --out",
-        ) from exc
-
-    try:
+    with staged_folder(target) as tmp:
         output = produce()
         if not isinstance(output, RunOutput):
             raise TypeError(f"produce() returned {type(output).__name__}, not RunOutput")
         written = _write_contents(tmp, output)
-        _write_text(tmp / "scenario.yaml", dump_yaml(loaded.data))
+        write_text(tmp / "scenario.yaml", scenario_text)
         finished = _utc_now()
         manifest = {
             "xpusim_version": __version__,
@@ -332,6 +278,7 @@ def write_run(
             "scenario_name": loaded.scenario.name,
             "scenario_path": str(loaded.path),
             "scenario_files": [str(f) for f in loaded.files],
+            "scenario_header": header,
             "scenario_sha256": sha,
             "scenario": data,
             "provenance": loaded.provenance,
@@ -342,22 +289,13 @@ def write_run(
             "finished_utc": finished.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "wall_seconds": round(time.perf_counter() - clock, 6),
         }
-        _write_text(tmp / "manifest.json", _pretty_json(manifest))
-        if target.is_dir() and any(target.iterdir()):  # appeared while we were running
-            raise UserError(
-                f"output folder {target} already exists; choose another --out or remove it"
-            )
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        _remove_empty(created)
-        raise
+        write_text(tmp / "manifest.json", _pretty_json(manifest))
     return target
 
 
 def _write_contents(folder: Path, output: RunOutput) -> list[str]:
     names = ["summary.json"]
-    _write_text(folder / "summary.json", _pretty_json(output.summary))
+    write_text(folder / "summary.json", _pretty_json(output.summary))
     for name, table in output.tables.items():
         if not _TABLE_NAME.match(name) or name in _RESERVED_TABLE_NAMES:
             raise ValueError(f"table name {name!r} is not a plain file name")

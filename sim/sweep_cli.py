@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sim.errors import UserError
+from sim.errors import UserError, printable
 
 __all__ = ["register", "sensitivity", "sweep"]
 
@@ -63,6 +63,18 @@ ReplicationsOption = Annotated[
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar; print only the output folder.")
 ]
+AllowLargeOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-large",
+        help="Lift the cap on the number of runs (100,000; see Limits in the README).",
+    ),
+]
+
+
+def _text(value: object) -> Text:
+    """Rich text of a string shown on the terminal, control characters escaped."""
+    return Text(printable(value))
 
 
 def _stdout() -> Console:
@@ -122,6 +134,11 @@ def _load(path: Path, overrides: Sequence[str] | None) -> Any:
     return load_scenario(path, tuple(overrides or ()))
 
 
+def _note(text: str) -> None:
+    """A one-line note on stderr (the sweep goes on)."""
+    typer.echo(f"note: {printable(' '.join(text.split()))}", err=True)
+
+
 def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
     set_: SetOption = None,
@@ -168,6 +185,7 @@ def sweep(
         ),
     ] = None,
     quiet: QuietOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Run a scenario over a grid and/or a sample of its uncertain parameters.
 
@@ -178,7 +196,8 @@ def sweep(
     Example: xpusim sweep scenarios/baseline.yaml --grid economics.pue=1.1,1.3 --sample 64
     --method lhs --replications 3 --out results/pue-sweep
     """
-    from sim.sweep.design import build_design
+    from sim.sweep.design import build_design, check_seed
+    from sim.sweep.execute import check_workers
     from sim.sweep.orchestrate import run_sweep
 
     if not grid and sample is None:
@@ -186,6 +205,9 @@ def sweep(
             "nothing to sweep: give --grid KEY=V1,V2,... and/or --sample N",
             hint="for example --grid economics.pue=1.1,1.2,1.3",
         )
+    if seed is not None:
+        check_seed(seed)
+    check_workers(workers, allow_large)
     loaded = _load(scenario, set_)
     design = build_design(
         loaded,
@@ -195,11 +217,18 @@ def sweep(
         vary=vary or (),
         replications=replications,
         seed=seed,
+        allow_large=allow_large,
     )
     with _progress(f"sweep {loaded.scenario.name}", quiet) as update:
         try:
             outcome = run_sweep(
-                loaded, design, out, workers=workers, scheduler=scheduler, progress=update
+                loaded,
+                design,
+                out,
+                workers=workers,
+                scheduler=scheduler,
+                progress=update,
+                note=_note,
             )
         except KeyboardInterrupt:
             typer.echo(
@@ -209,17 +238,17 @@ def sweep(
             )
             raise typer.Exit(130) from None
     if quiet:
-        typer.echo(str(outcome.folder))
+        typer.echo(printable(outcome.folder))
         return
     console = _stdout()
     console.print(
-        Text(
+        _text(
             f"{len(design.points)} points x {design.replications} replications = "
             f"{outcome.runs_total} runs; {outcome.runs_done - outcome.runs_resumed} run now, "
             f"{outcome.runs_resumed} already done"
         )
     )
-    console.print(Text(f"sweep folder: {outcome.folder}"))
+    console.print(_text(f"sweep folder: {outcome.folder}"))
 
 
 def sensitivity(
@@ -257,6 +286,7 @@ def sensitivity(
         ),
     ] = None,
     quiet: QuietOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Rank the uncertain parameters: one-at-a-time tornado and Sobol' indices (SALib).
 
@@ -271,12 +301,18 @@ def sensitivity(
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
+    from sim.sweep.design import check_seed
+    from sim.sweep.execute import check_workers
+
+    if seed is not None:
+        check_seed(seed)
     if scenario.is_dir():
         unused = {
             "--set": set_,
             "--replications": replications,
             "--workers": workers,
             "--scheduler": scheduler,
+            "--allow-large": allow_large,
         }
         for flag, value in unused.items():
             if value:
@@ -291,13 +327,17 @@ def sensitivity(
     from sim.sweep.sensitivity import evaluate, sensitivity_design
     from sim.uncertainty import apply_values
 
+    check_workers(workers, allow_large)
     loaded = _load(scenario, set_)
     root = loaded.scenario.seed if seed is None else seed
     reps = loaded.scenario.replications if replications is None else replications
-    design = sensitivity_design(loaded.distributions, n=n, replications=reps, seed=root)
+    design = sensitivity_design(
+        loaded.distributions, n=n, replications=reps, seed=root, allow_large=allow_large
+    )
     points = design.points()
     for values in points:  # every point checked before anything runs
         apply_values(loaded, values)
+    from sim.loader import leading_comment
     from sim.runfolder import jsonable, scenario_sha256
 
     digest_of = [scenario_sha256(jsonable(loaded.data)), list(metric), design.n, list(design.seeds)]
@@ -318,6 +358,7 @@ def sensitivity(
         {
             "scenario_name": loaded.scenario.name,
             "scenario_path": str(loaded.path),
+            "scenario_header": leading_comment(loaded.path),
             "scenario_sha256": scenario_sha256(jsonable(loaded.data)),
             "scenario": jsonable(loaded.data),
             "seed": design.seed,
@@ -328,13 +369,13 @@ def sensitivity(
         },
     )
     if quiet:
-        typer.echo(str(folder))
+        typer.echo(printable(folder))
         return
     console = _stdout()
     for result in results:
         for table in _ranking_tables(result):
             console.print(table)
-    console.print(Text(f"sensitivity folder: {folder}"))
+    console.print(_text(f"sensitivity folder: {folder}"))
 
 
 def _rank_sweep(
@@ -343,6 +384,7 @@ def _rank_sweep(
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
     import pandas as pd
 
+    from sim.safeio import folder_file
     from sim.sweep.sensitivity import min_points, rank_sample
     from sim.sweep.store import POINTS, read_manifest
 
@@ -366,8 +408,11 @@ def _rank_sweep(
             f"the sweep in {folder} samples no distribution (a grid only)",
             hint="ranking from a sweep needs a sampled one: xpusim sweep SCENARIO --sample N",
         )
+    points = folder_file(folder, POINTS)
+    if points is None:
+        raise UserError(f"cannot read {folder / POINTS}: the sweep folder has no such file")
     try:
-        table = pd.read_parquet(folder / POINTS)
+        table = pd.read_parquet(points)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {folder / POINTS}: {exc}") from None
     values: dict[str, Any] = {}
@@ -395,6 +440,7 @@ def _rank_sweep(
             "sweep_folder": str(folder),
             "sweep_design_sha256": manifest.get("design_sha256"),
             "scenario_name": manifest.get("scenario_name"),
+            "scenario_header": manifest.get("scenario_header"),
             "scenario_sha256": manifest.get("scenario_sha256"),
             "scenario": manifest.get("scenario"),
             "seed": root,
@@ -403,19 +449,19 @@ def _rank_sweep(
         },
     )
     if quiet:
-        typer.echo(str(target))
+        typer.echo(printable(target))
         return
     console = _stdout()
     for result in results:
         console.print(_sample_ranking_table(result))
         if all(v is None for v in result["sobol"]["S1"]) and result["points"] < min_points():
             console.print(
-                Text(
+                _text(
                     f"note: first-order indices need at least {min_points()} points with a "
                     f"finite metric, this sweep has {result['points']}; rank correlations only"
                 )
             )
-    console.print(Text(f"sensitivity folder: {target}"))
+    console.print(_text(f"sensitivity folder: {target}"))
 
 
 def _sample_ranking_table(result: dict[str, Any]) -> Table:
@@ -425,7 +471,9 @@ def _sample_ranking_table(result: dict[str, Any]) -> Table:
         key=lambda j: -(sob["S1"][j] if sob["S1"][j] is not None else -math.inf),
     )
     table = Table(
-        title=f"First-order indices (RBD-FAST, {result['points']} points): {result['metric']}",
+        title=_text(
+            f"First-order indices (RBD-FAST, {result['points']} points): {result['metric']}"
+        ),
         title_justify="left",
     )
     for i, head in enumerate(["rank", "parameter", "S1", "± S1", "Spearman rho", "p"]):
@@ -433,7 +481,7 @@ def _sample_ranking_table(result: dict[str, Any]) -> Table:
     for rank, j in enumerate(order, 1):
         table.add_row(
             str(rank),
-            Text(str(sob["names"][j])),
+            _text(str(sob["names"][j])),
             _fmt(sob["S1"][j]),
             _fmt(sob["S1_conf"][j]),
             _fmt(spear["rho"][j]),
@@ -447,10 +495,10 @@ def _sensitivity_folder(out: Path | None, name: str, digest_of: Any) -> Path:
     import hashlib
 
     from sim.runfolder import RESULTS_DIR, canonical_json
+    from sim.safeio import check_new_folder
 
     if out is not None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise UserError(f"output folder {out} already exists; choose another --out")
+        check_new_folder(out)
         return out
     digest = hashlib.sha256(canonical_json(digest_of).encode()).hexdigest()[:8]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -468,15 +516,11 @@ def _write_sensitivity(folder: Path, results: list[dict[str, Any]], fields: dict
 
     from sim import __version__
     from sim.runfolder import git_commit, package_versions
+    from sim.safeio import staged_folder, write_text
     from sim.sweep.orchestrate import SWEEP_PACKAGES
-    from sim.sweep.store import atomic_write_text, pretty_json
+    from sim.sweep.store import pretty_json
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
     body: Any = results[0] if len(results) == 1 else results
-    atomic_write_text(folder / "sensitivity.json", pretty_json(body))
     manifest = {
         "kind": "sensitivity",
         "xpusim_version": __version__,
@@ -487,14 +531,17 @@ def _write_sensitivity(folder: Path, results: list[dict[str, Any]], fields: dict
         "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "files": ["sensitivity.json", "manifest.json"],
     }
-    atomic_write_text(folder / "manifest.json", pretty_json(manifest))
+    with staged_folder(folder, "sensitivity folder") as tmp:  # all or nothing
+        write_text(tmp / "sensitivity.json", pretty_json(body))
+        write_text(tmp / "manifest.json", pretty_json(manifest))
 
 
 def _ranking_tables(result: dict[str, Any]) -> list[Table]:
     from sim.sweep.sensitivity import swing
 
     tornado = Table(
-        title=f"Tornado: {result['metric']} (base {_fmt(result['base'])})", title_justify="left"
+        title=_text(f"Tornado: {result['metric']} (base {_fmt(result['base'])})"),
+        title_justify="left",
     )
     for i, head in enumerate(["rank", "parameter", "low", "high", "metric low", "metric high"]):
         tornado.add_column(head, justify="left" if i == 1 else "right")
@@ -502,7 +549,7 @@ def _ranking_tables(result: dict[str, Any]) -> list[Table]:
     for i, row in enumerate(result["tornado"], 1):
         tornado.add_row(
             str(i),
-            Text(str(row["parameter"])),
+            _text(str(row["parameter"])),
             _fmt(row["low_value"]),
             _fmt(row["high_value"]),
             _fmt(row["metric_low"]),
@@ -514,13 +561,13 @@ def _ranking_tables(result: dict[str, Any]) -> list[Table]:
         range(len(sob["names"])),
         key=lambda j: -(sob["ST"][j] if sob["ST"][j] is not None else -math.inf),
     )
-    sobol = Table(title=f"Sobol' indices: {result['metric']}", title_justify="left")
+    sobol = Table(title=_text(f"Sobol' indices: {result['metric']}"), title_justify="left")
     for i, head in enumerate(["rank", "parameter", "S1", "± S1", "ST", "± ST"]):
         sobol.add_column(head, justify="left" if i == 1 else "right")
     for rank, j in enumerate(order, 1):
         sobol.add_row(
             str(rank),
-            Text(str(sob["names"][j])),
+            _text(str(sob["names"][j])),
             *(_fmt(sob[k][j]) for k in ("S1", "S1_conf", "ST", "ST_conf")),
         )
     return [tornado, sobol]

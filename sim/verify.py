@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from sim import economics as ec
+from sim.accounting.runner import run_one
 from sim.calibrate import evaluate, truncated, with_values
-from sim.catalog import ratio_results
-from sim.queueing import mmc, mmc_gang
-from sim.rng import replication_seeds
-from sim.runner import run_one
-from sim.schema import Scenario
-from sim.timeline import HOURS_PER_MONTH
+from sim.model import economics as ec
+from sim.model.catalog import ratio_results
+from sim.model.queueing import mmc, mmc_gang
+from sim.model.rng import replication_seeds
+from sim.model.schema import Scenario
+from sim.model.units import HOURS_PER_MONTH, W_PER_MW
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def record_checks(reduced: bool) -> Iterator[Check]:
         (busy * chip.busy_power_w + idle * chip.idle_power_w)
         * (1 + eco.host_power_overhead_fraction)
         * eco.pue
-        / 1e6
+        / W_PER_MW
     )
     yield _exact(
         "conservation",
@@ -209,26 +209,12 @@ def record_checks(reduced: bool) -> Iterator[Check]:
     )
 
     util = busy / float(ts.installed_chip_hours.sum())
-    static = ec.tco_usd_per_chip_hour(
-        chip_capex_usd=chip.unit_cost_usd,
-        server_network_usd=chip.server_network_usd_per_chip,
-        rate_per_year=eco.discount_rate_per_year,
-        life_years=eco.depreciation_years,
-        busy_power_w=chip.busy_power_w,
-        idle_power_w=chip.idle_power_w,
-        utilization=util,
-        pue=eco.pue,
-        electricity_usd_per_kwh=eco.electricity_usd_per_kwh,
-        facility_usd_per_kw_year=eco.facility_usd_per_kw_year,
-        maintenance_fraction_per_year=eco.maintenance_fraction_per_year,
-        host_power_overhead_fraction=eco.host_power_overhead_fraction,
-    )
     engine_per_busy = float(ts.tco_usd.sum()) / busy
     yield _exact(
         "static TCO",
         f"cost per busy chip-hour at utilisation {util:.3f}",
         engine_per_busy,
-        float(ec.usd_per_busy_chip_hour(static.total_usd, util)),
+        float(ec.chip_usd_per_busy_hour(chip, eco, chip.unit_cost_usd, util)),
     )
 
 

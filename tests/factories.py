@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from sim.schema import Scenario
+from sim.model.schema import Scenario
 
 CHIP: dict[str, Any] = {
     "name": "Test GPU",

@@ -10,9 +10,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import adoption as ad
-from sim.runner import run
-from sim.schema import Adoption, StackSpec
+from sim.accounting.runner import run
+from sim.model import adoption as ad
+from sim.model.schema import Adoption, StackSpec
 from tests.factories import CHIP, STACK, build, mmc_dict
 
 NEURON_LIKE = StackSpec(

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sim.catalog import (
+from sim.loader import load_catalog
+from sim.model.catalog import (
     ARTICLE_RATIOS,
     REQUIRED_CHIPS,
     catalog_table,
@@ -16,8 +17,7 @@ from sim.catalog import (
     numeric_fields,
     ratio_results,
 )
-from sim.loader import load_catalog
-from sim.schema import Catalog
+from sim.model.schema import Catalog
 
 Provenance = dict[str, dict[str, Any]]
 

@@ -281,7 +281,7 @@ def test_tco_zero_utilization_is_a_clean_error(runner: CliRunner, scenario: Path
 
 
 def _fake_runner(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, int]]) -> None:
-    module = types.ModuleType("sim.runner")
+    module = types.ModuleType("sim.accounting.runner")
 
     def run(scenario: Any, seed: int) -> RunOutput:
         calls.append((scenario, seed))
@@ -295,7 +295,7 @@ def _fake_runner(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, int]]) 
         )
 
     module.run = run  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sim.runner", module)
+    monkeypatch.setitem(sys.modules, "sim.accounting.runner", module)
 
 
 def test_run_writes_folder_and_prints_headlines(

@@ -1,4 +1,4 @@
-"""Tests for sim.economics: hand-computed values, edge cases, validation and properties."""
+"""Tests for sim.model.economics: hand-computed values, edge cases, validation and properties."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.economics import (
-    HOURS_PER_YEAR,
+from sim.model.economics import (
     TcoBreakdown,
     annuity_factor,
     breakeven_index,
@@ -28,6 +27,7 @@ from sim.economics import (
     wright_average_cost_usd,
     wright_unit_cost_usd,
 )
+from sim.model.units import HOURS_PER_YEAR
 
 # --------------------------------------------------------------------------- reference H100
 

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.engine import Engine, simulate
-from sim.queueing import mmc, mmc_gang
-from sim.rng import replication_seeds
-from sim.runner import run, run_one
-from sim.timeline import HOURS_PER_YEAR
+from sim.accounting.runner import run, run_one
+from sim.engine.core import Engine, simulate
+from sim.model.queueing import mmc, mmc_gang
+from sim.model.rng import replication_seeds
+from sim.model.units import HOURS_PER_YEAR
 from tests.factories import build, mmc_dict
 
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
@@ -177,11 +177,11 @@ def _scripted(policy: str, jobs: list[tuple[float, int, float]]) -> list[tuple[f
     def script():  # type: ignore[no-untyped-def]
         for t, k, hours in jobs:
             yield eng.env.timeout(t - eng.env.now)
-            eng._arrive(seg, k, k * hours * rate)
+            eng.training.arrive(seg, k, k * hours * rate)
 
     eng.env.process(script())
     log = eng.run()
-    return [(j[5], j[6]) for j in log.jobs]
+    return [(j.start_h, j.end_h) for j in log.jobs]
 
 
 def test_fifo_event_log_is_exact() -> None:

@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import sim.estimate
 import sim.loader
+import sim.model.estimate
 from sim.cli import app
-from sim.engine import simulate
+from sim.engine.core import simulate
 from sim.errors import ScenarioError, UserError, printable
-from sim.estimate import MAX_RUN_EVENTS, check_run_size, estimate_events, run_size
 from sim.loader import MAX_FILE_BYTES, load_scenario, read_user_bytes
-from sim.rng import MAX_SEED
-from sim.schema import Scenario
+from sim.model.estimate import MAX_RUN_EVENTS, check_run_size, estimate_events, run_size
+from sim.model.rng import MAX_SEED
+from sim.model.schema import Scenario
 from tests.test_cli import SCENARIO
 
 HERE = Path(__file__).parent
@@ -300,7 +300,7 @@ def test_huge_runs_are_refused_before_running(overrides: tuple[str, ...], tmp_pa
 def test_allow_large_lifts_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
-    monkeypatch.setattr(sim.estimate, "MAX_RUN_EVENTS", 100)
+    monkeypatch.setattr(sim.model.estimate, "MAX_RUN_EVENTS", 100)
     run_refused(path, tmp_path, "too large", "expected at most 100")
     out = tmp_path / "big"
     result = invoke("run", path, "--out", out, "--allow-large", "-q")
@@ -366,6 +366,17 @@ def test_terminal_output_escapes_control_characters(
         result = invoke(*args)
         _no_raw_controls(result.output)
         assert "Traceback" not in result.output
+
+
+def test_sweep_output_escapes_control_characters(tmp_path: Path) -> None:
+    tiny = DATA / "sweep" / "tiny.yaml"
+    out = tmp_path / "sweep\x1b[2J"
+    args = ["sweep", tiny, "--grid", "economics.pue=1.1", "--workers", "1", "--out", out]
+    for quiet in ([], ["-q"]):
+        result = invoke(*args, *quiet)
+        assert result.exit_code == 0, result.output
+        _no_raw_controls(result.output)
+        assert "sweep\\x1b[2J" in result.output
 
 
 def test_usage_errors_escape_what_was_typed() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sim.runner import run
+from sim.accounting.runner import run
 from tests.factories import CHIP, STACK, build, mmc_dict
 
 EXAMPLES = 12 if os.environ.get("XPUSIM_REDUCED") == "1" else 30

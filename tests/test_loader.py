@@ -24,7 +24,7 @@ from sim.loader import (
     scenario_json_schema,
     shipped_catalog_files,
 )
-from sim.schema import Catalog, Scenario
+from sim.model.schema import Catalog, Scenario
 from sim.uncertainty import (
     Beta,
     Choice,

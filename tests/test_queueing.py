@@ -1,4 +1,4 @@
-"""Tests for the closed-form queueing results in ``sim.queueing``."""
+"""Tests for the closed-form queueing results in ``sim.model.queueing``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.queueing import (
+from sim.model.queueing import (
     MMcResult,
     erlang_b,
     erlang_c,
@@ -165,11 +165,22 @@ def test_mmc_rejects_invalid(lam: float, mu: float, c: int, match: str) -> None:
         mmc(lam, mu, c)
 
 
-def test_result_is_frozen() -> None:
-    r = mmc(1.0, 1.0, 2)
+@pytest.mark.parametrize(("lam", "mu", "c"), [(0.5, 1.0, 1), (9.0, 1.0, 10), (30.0, 0.25, 150)])
+def test_result_measures_are_mutually_consistent(lam: float, mu: float, c: int) -> None:
+    """Each measure of an MMcResult follows from the others as queueing theory says."""
+    r = mmc(lam, mu, c)
     assert isinstance(r, MMcResult)
-    with pytest.raises(AttributeError):
-        r.servers = 3  # type: ignore[misc]
+    assert r.utilization == pytest.approx(lam / (c * mu), rel=1e-12)
+    assert r.mean_response_hours == pytest.approx(r.mean_wait_hours + 1.0 / mu, rel=1e-12)
+    assert r.mean_queue_length == pytest.approx(lam * r.mean_wait_hours, rel=1e-12)  # Little
+    assert r.mean_in_system == pytest.approx(r.mean_queue_length + lam / mu, rel=1e-12)
+    assert littles_law_residual(r.mean_in_system, lam, r.mean_response_hours) < 1e-12
+    # the wait distribution P(W > t) = C exp(-(c mu - lam) t) has the mean C / (c mu - lam)
+    assert r.mean_wait_hours == pytest.approx(r.prob_wait / (c * mu - lam), rel=1e-12)
+    q = 1.0 - r.prob_wait / 2.0  # the median wait of those who wait
+    t = r.wait_quantile_hours(q)
+    assert t == pytest.approx(math.log(2.0) / (c * mu - lam), rel=1e-9)
+    assert r.prob_wait * math.exp(-(c * mu - lam) * t) == pytest.approx(1.0 - q, rel=1e-9)
 
 
 # --- properties ----------------------------------------------------------------------------

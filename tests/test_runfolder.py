@@ -265,3 +265,125 @@ def test_permission_error_is_a_user_error_even_as_root(
     ):
         write_run(tmp_path / "new" / "run", _loaded(), 0, _output)
     assert _leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- saved scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Every shipped scenario; all but two (the baseline, and one at the end of an extends
+#: chain) are marked slow, so that the quick subset stays quick while CI checks them all.
+QUICK = ("baseline", "chatgpt-inhouse")
+SHIPPED = [
+    pytest.param(p, id=p.stem, marks=[] if p.stem in QUICK else [pytest.mark.slow])
+    for p in sorted((ROOT / "scenarios").glob("*.yaml"))
+]
+
+
+def _stub_producer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`xpusim run` without the simulation: the saved scenario is what these tests check."""
+    import sim.cli
+
+    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed: _output)
+
+
+def _cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_saved_scenario_runs_again_unchanged(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stub_producer(monkeypatch)
+    first = _cli("run", str(path), "--out", str(tmp_path / "a"), "-q")
+    assert first.exit_code == 0, first.output
+    saved = tmp_path / "a" / "scenario.yaml"
+    assert "&id" not in saved.read_text() and "*id" not in saved.read_text()
+    check = _cli("validate", str(saved))
+    assert check.exit_code == 0 and check.output == f"ok {saved}\n", check.output
+    again = _cli("run", str(saved), "--out", str(tmp_path / "b"), "-q")
+    assert again.exit_code == 0, again.output
+    # a fixed point: the re-run resolves to the very same scenario, byte for byte
+    assert (tmp_path / "b" / "scenario.yaml").read_bytes() == saved.read_bytes()
+    sha = [json.loads((tmp_path / f / "manifest.json").read_text()) for f in "ab"]
+    assert sha[0]["scenario_sha256"] == sha[1]["scenario_sha256"]
+    # the header comment of the scenario file is kept for the report
+    assert "QUESTION:" in sha[0]["scenario_header"]
+
+
+def _with_description(tmp_path: Path, chars: int) -> Path:
+    """The baseline with a description of about ``chars`` characters (words and spaces)."""
+    words = ("lorem ipsum dolor sit amet " * (chars // 27 + 1))[:chars].strip()
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        f"extends: {(ROOT / 'scenarios' / 'baseline.yaml').as_posix()}\n"
+        f"name: big\ndescription: '{words}'\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_large_but_valid_scenario_saves_one_that_loads_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.loader import MAX_FILE_BYTES
+
+    _stub_producer(monkeypatch)
+    # three quarters of the input limit: the resolved file (catalog and sources merged in,
+    # long text folded) is larger, yet within the limit
+    path = _with_description(tmp_path, MAX_FILE_BYTES * 3 // 4)
+    result = _cli("run", str(path), "--out", str(tmp_path / "run"), "-q")
+    assert result.exit_code == 0, result.output
+    saved = tmp_path / "run" / "scenario.yaml"
+    assert path.stat().st_size < saved.stat().st_size <= MAX_FILE_BYTES
+    check = _cli("validate", str(saved))
+    assert check.exit_code == 0, check.output
+
+
+def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.loader import MAX_FILE_BYTES
+
+    called: list[int] = []
+    import sim.cli
+
+    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed: lambda: called.append(1))
+    # within the input limit itself, but not once the baseline it extends is merged in
+    path = _with_description(tmp_path, MAX_FILE_BYTES - 200)
+    assert path.stat().st_size <= MAX_FILE_BYTES
+    for args in (["run", str(path), "--out", str(tmp_path / "run")], ["validate", str(path)]):
+        result = _cli(*args)
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+        assert result.output.startswith(f"error: {path}: the resolved scenario")
+        assert "too large to save as the run folder's scenario.yaml" in result.output
+        assert f"expected at most {MAX_FILE_BYTES:,} bytes of YAML" in result.output
+    assert not called and not (tmp_path / "run").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
+
+
+def test_saved_yaml_has_no_aliases_even_for_shared_objects() -> None:
+    from sim.loader import _parse_document, saved_yaml
+
+    day = dt.date(2024, 1, 1)
+    shared = [1.0, 2.0]
+    data = {"name": "x", "horizon": {"start": day, "end": day}, "a": shared, "b": shared}
+    text = saved_yaml(data, "x.yaml")
+    assert "&" not in text and "*" not in text
+    doc, _ = _parse_document(text, "x.yaml")  # the loader refuses anchors and aliases
+    assert doc["horizon"] == {"start": day, "end": day} and doc["a"] == doc["b"] == shared
+
+
+def test_saved_yaml_over_the_value_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.loader
+    from sim.errors import ScenarioError
+
+    monkeypatch.setattr(sim.loader, "MAX_NODES", 10)
+    data = {"name": "x", "segments": {f"s{i}": {"share": i} for i in range(10)}}
+    with pytest.raises(ScenarioError, match=r"does not load again \(the file has too many values"):
+        sim.loader.saved_yaml(data, "x.yaml")

@@ -24,10 +24,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sim.estimate import estimate_events
+from sim.accounting.runner import run
 from sim.loader import LoadedScenario, load_scenario
+from sim.model.estimate import estimate_events
 from sim.runfolder import RunOutput
-from sim.runner import run
 
 REPO = Path(__file__).parent.parent
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))

@@ -1,4 +1,4 @@
-"""Static per-chip economics (sim.tco) against values computed by hand."""
+"""Static per-chip economics (sim.accounting.tco) against values computed by hand."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.accounting.tco import TCO_COLUMNS, static_tco_table
 from sim.errors import UserError
-from sim.schema import Scenario
-from sim.tco import TCO_COLUMNS, static_tco_table
+from sim.model.schema import Scenario
 
 D = dt.date
 

@@ -107,3 +107,90 @@ def test_python_tags_cannot_run_code(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(bad)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- safe outputs
+
+TINY = ROOT / "tests" / "data" / "sweep" / "tiny.yaml"
+BASELINE = str(ROOT / "scenarios" / "baseline.yaml")
+CALIBRATE = [
+    "--target",
+    "usage_ratio_vs_gpu.trainium.2023=0.005",
+    "--free",
+    "adoption.family_preference.trainium",
+    "--max-evaluations",
+    "1",
+]
+#: Every command that writes, with LINK where it names its output (a file or a folder).
+WRITERS: dict[str, tuple[str, list[str]]] = {
+    "run --out": ("folder", ["run", BASELINE, *SMALL, "--out", "LINK"]),
+    "sweep --out": (
+        "folder",
+        [
+            "sweep",
+            str(TINY),
+            "--grid",
+            "economics.pue=1.1,1.2",
+            "-r",
+            "1",
+            "-w",
+            "1",
+            "--out",
+            "LINK",
+        ],
+    ),
+    "sensitivity --out": (
+        "folder",
+        [
+            "sensitivity",
+            str(TINY),
+            "--metric",
+            "provider.tco_usd",
+            "--n",
+            "2",
+            "-w",
+            "1",
+            "--out",
+            "LINK",
+        ],
+    ),
+    "plot": ("results", ["plot", "LINK"]),
+    "report": ("results", ["report", "LINK"]),
+    "schema --out": ("file", ["schema", "--out", "LINK"]),
+    "calibrate --out": ("file", ["calibrate", BASELINE, *CALIBRATE, "--out", "LINK"]),
+    "calibrate --in-place": ("scenario", ["calibrate", "LINK", *CALIBRATE, "--in-place"]),
+    "verify --json": ("file", ["verify", "--reduced", "--json", "LINK"]),
+}
+
+
+@pytest.mark.parametrize("command", list(WRITERS))
+def test_no_command_writes_through_a_link(command: str, tmp_path: Path) -> None:
+    kind, args = WRITERS[command]
+    target = tmp_path / "target"
+    if kind == "file":
+        target.write_text("keep")
+    elif kind == "scenario":
+        target = tmp_path / "target.yaml"
+        target.write_text(f"extends: {BASELINE}\nname: linked\n")
+    else:
+        target.mkdir()
+        if kind == "results":  # a sensitivity folder, which plot and report draw
+            (target / "sensitivity.json").write_text(
+                '{"metric": "m", "tornado": [{"parameter": "p", "low_value": 0, '
+                '"high_value": 1, "metric_low": 1, "metric_high": 2}]}'
+            )
+    before = {p.name: p.read_bytes() for p in [target] if p.is_file()} or {
+        p.name: p.read_bytes() for p in target.iterdir()
+    }
+    link = tmp_path / ("link.yaml" if kind == "scenario" else "link")
+    link.symlink_to(target)
+    result = CliRunner().invoke(app, [str(link) if a == "LINK" else a for a in args])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
+    assert f"{link} is a symbolic link; xpusim does not write through links" in result.output
+    assert "Traceback" not in result.output
+    after = {p.name: p.read_bytes() for p in [target] if p.is_file()} or {
+        p.name: p.read_bytes() for p in target.iterdir()
+    }
+    assert after == before, "the link's target is untouched"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, link.name])

@@ -16,6 +16,11 @@ Replication ``r`` of every point uses the same root seed ``replication_seeds(see
 
 Points are named by a stable hash of their values (:func:`point_id`), and a whole design by
 :meth:`Design.sha256`, so that a re-run of the same sweep recognises what is already done.
+
+Every size is checked before anything is built (:func:`check_size`, :func:`check_seed`):
+a design is held in memory whole, and a sweep's tables are rebuilt in memory from its
+journal, so the number of runs is capped (:data:`MAX_RUNS`, liftable with ``allow_large``)
+and, above the cap, checked against the machine's memory.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import operator
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,16 +40,20 @@ from pydantic import BaseModel
 
 from sim.errors import UserError
 from sim.loader import LoadedScenario, is_integer_path
-from sim.rng import replication_seeds, stream
+from sim.model.rng import MAX_SEED, replication_seeds, stream
 from sim.runfolder import canonical_json, jsonable
 from sim.uncertainty import Distribution, apply_values
 
 __all__ = [
+    "MAX_RUNS",
     "METHODS",
     "Design",
     "GridAxis",
     "Point",
     "build_design",
+    "check_count",
+    "check_seed",
+    "check_size",
     "grid_values",
     "parse_grid",
     "point_id",
@@ -53,8 +64,18 @@ __all__ = [
 
 Method = Literal["mc", "lhs", "sobol"]
 METHODS: tuple[str, ...] = ("mc", "lhs", "sobol")
-#: Most points a design may hold (a guard against a typo such as ``--sample 1000000000``).
-MAX_POINTS = 1_000_000
+#: Most runs (points x replications) a sweep or a sensitivity analysis may ask for unless
+#: ``--allow-large`` is given. Assumption: a guard against typos such as ``--sample 100000000``
+#: set at what a single machine holds comfortably: at the cap a sweep's table rebuild peaks
+#: near 3 GB (:data:`TABLE_BYTES_PER_RUN`) and the baseline's runs take ~60 core-hours.
+MAX_RUNS = 100_000
+#: Peak memory per run while a sweep rebuilds runs.parquet and points.parquet from its journal.
+#: Measured: 26 KB a run with the 146 metrics of the sweep test scenario (tracemalloc, 20,000
+#: runs); rounded up. Used only to refuse, above the cap, what the machine cannot hold.
+TABLE_BYTES_PER_RUN = 30_000
+#: Memory per design point (values, id, the manifest's copy). Measured: ~0.6 KB a point with
+#: six sampled parameters; rounded up for the validation and manifest text built from them.
+POINT_BYTES = 2_000
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,121 @@ def point_id(values: Mapping[str, Any], repeat: int = 0) -> str:
     """
     body: Any = dict(values) if repeat == 0 else {"values": dict(values), "repeat": repeat}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def _shown(n: int) -> str:
+    """``n`` with thousands separators, shortened when it is absurdly long."""
+    text = f"{n:,}"
+    return text if len(text) <= 27 else f"{str(n)[:6]}... ({len(str(n))} digits)"
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """``seed`` if it is a root seed the generator accepts (0 to :data:`MAX_SEED`).
+
+    >>> check_seed(2**63 - 1) == MAX_SEED
+    True
+    >>> check_seed(2**63)
+    Traceback (most recent call last):
+    ...
+    sim.errors.UserError: --seed: the seed is out of range; expected an integer from 0 to \
+9,223,372,036,854,775,807 (2**63 - 1), found 9,223,372,036,854,775,808
+    """
+    try:
+        value = operator.index(seed)  # int or numpy integer, not float or text
+    except TypeError:
+        value = None
+    if isinstance(seed, bool) or value is None or not 0 <= value <= MAX_SEED:
+        raise UserError(
+            "the seed is out of range",
+            file=flag,
+            expected=f"an integer from 0 to {MAX_SEED:,} (2**63 - 1)",
+            found=repr(seed) if value is None else _shown(value),
+        )
+    return value
+
+
+def check_count(value: Any, flag: str, what: str) -> int:
+    """``value`` as an int if it is a whole number of at least 1, else a UserError.
+
+    >>> check_count(3, "--replications", "replications")
+    3
+    """
+    try:
+        count = operator.index(value)
+    except TypeError:
+        count = None
+    if isinstance(value, bool) or count is None or count < 1:
+        raise UserError(
+            f"the number of {what} must be a whole number of at least 1",
+            file=flag,
+            found=repr(value) if count is None else _shown(count),
+        )
+    return count
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory, None where the OS does not tell."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def check_size(
+    what: str,
+    factors: Sequence[tuple[str, str, int]],
+    *,
+    allow_large: bool = False,
+    bytes_per_run: int = TABLE_BYTES_PER_RUN,
+    points: int | None = None,
+) -> int:
+    """The number of runs, the product of ``factors``, if it may run; else a UserError.
+
+    ``factors`` are ``(flag, label, count)``, e.g. ``("--sample", "points", 64)``; the
+    message names the largest. Above :data:`MAX_RUNS` the request is refused unless
+    ``allow_large``; then it is refused only when its memory estimate (``bytes_per_run``
+    per run plus :data:`POINT_BYTES` per point) exceeds the machine's memory. Nothing is
+    built here: call it before materialising anything.
+
+    >>> check_size("sweep", [("--sample", "points", 1000), ("--replications", "replications", 3)])
+    3000
+    >>> check_size("sweep", [("--sample", "points", 10**8), ("--replications", "replications", 1)])
+    Traceback (most recent call last):
+    ...
+    sim.errors.UserError: --sample: the sweep is too large: 100,000,000 points x 1 replication \
+= 100,000,000 runs; expected at most 100,000 runs, found 100,000,000 (pass --allow-large to \
+lift the cap; see Limits in the README)
+    """
+    runs = math.prod(n for _, _, n in factors)
+    if runs <= MAX_RUNS:
+        return runs
+    flag = max(factors, key=lambda f: f[2])[0]
+    sizes = " x ".join(
+        f"{_shown(n)} {label[:-1] if n == 1 and label.endswith('s') else label}"
+        for _, label, n in factors
+    )
+    if not allow_large:
+        raise UserError(
+            f"the {what} is too large: {sizes} = {_shown(runs)} runs",
+            file=flag,
+            expected=f"at most {MAX_RUNS:,} runs",
+            found=_shown(runs),
+            hint="pass --allow-large to lift the cap; see Limits in the README",
+        )
+    memory = physical_memory_bytes()
+    need = runs * bytes_per_run + (runs if points is None else points) * POINT_BYTES
+    if memory is not None and need > memory:
+        raise UserError(
+            f"the {what} is too large for this machine even with --allow-large: {sizes} = "
+            f"{_shown(runs)} runs need about {need / 2**30:,.0f} GiB of memory",
+            file=flag,
+            expected=f"at most {memory / 2**30:,.1f} GiB (this machine's memory)",
+            hint="split it into several sweeps",
+        )
+    return runs
 
 
 # --------------------------------------------------------------------------- grids
@@ -328,22 +464,40 @@ def build_design(
     vary: Sequence[str] = (),
     replications: int | None = None,
     seed: int | None = None,
+    allow_large: bool = False,
 ) -> Design:
     """The design of a sweep of ``loaded``; every point is validated before anything runs.
 
     ``seed`` (default: the scenario's) drives both the sample (a stream of its own) and the
     replication seeds. Raises :class:`~sim.errors.UserError` for a bad axis, an unknown
-    path, a parameter without a distribution, or a point that makes the scenario invalid.
+    path, a parameter without a distribution, a point that makes the scenario invalid, a
+    seed out of range, or a design above :data:`MAX_RUNS` runs (unless ``allow_large``), all
+    before the design is built.
     """
-    root = loaded.scenario.seed if seed is None else int(seed)
-    reps = loaded.scenario.replications if replications is None else int(replications)
-    if reps < 1:
-        raise UserError("--replications must be at least 1", found=str(reps))
+    root = check_seed(loaded.scenario.seed if seed is None else seed)
+    reps = check_count(
+        loaded.scenario.replications if replications is None else replications,
+        "--replications",
+        "replications",
+    )
+    if sample is not None:
+        sample = check_count(sample, "--sample", "sampled points")
     axes = [parse_grid(g) for g in grid]
     paths = [a.path for a in axes]
     dupes = sorted({p for p in paths if paths.count(p) > 1})
     if dupes:
         raise UserError("the same grid axis is given twice", file="--grid", key=dupes[0])
+    # every size is checked before anything is built
+    factors = [("--grid", "grid points", math.prod(len(a.values) for a in axes))] if axes else []
+    if sample is not None:
+        factors.append(("--sample", "points", sample))
+    n_points = math.prod(n for _, _, n in factors)
+    check_size(
+        "sweep",
+        [*factors, ("--replications", "replications", reps)],
+        allow_large=allow_large,
+        points=n_points,
+    )
     grid_points = grid_values(axes)
     spec: dict[str, Any] = {
         "grid": [{"path": a.path, "values": jsonable(list(a.values))} for a in axes],
@@ -372,11 +526,6 @@ def build_design(
         }
     elif vary:
         raise UserError("--vary needs --sample N", file="--vary")
-    total = len(grid_points) * len(sampled)
-    if total > MAX_POINTS:
-        raise UserError(
-            "the design has too many points", expected=f"at most {MAX_POINTS:,}", found=f"{total:,}"
-        )
     points: list[Point] = []
     seen: dict[str, int] = {}
     for g in grid_points:

@@ -7,12 +7,18 @@ sweep the payload is the resolved scenario data of a point and the task is :func
 Only a bounded window of jobs is in flight, so a long sweep never holds all its payloads or
 results in memory. The backends run the same function on the same inputs, so the results
 do not depend on the backend or on the number of workers.
+
+On Dask, a run whose worker is lost (killed, restarted by its nanny) is submitted again,
+and the scenario shared by the tasks is a task of its own, which the scheduler recomputes
+when the worker holding it is lost; a run is yielded exactly once. :func:`connect` checks
+a scheduler address within :data:`CONNECT_TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -21,9 +27,14 @@ from typing import Any
 from sim.errors import UserError
 
 __all__ = [
+    "CONNECT_TIMEOUT_S",
+    "MAX_WORKERS_PER_CORE",
     "SKIPPED_SUMMARY_KEYS",
+    "ClusterError",
     "Job",
     "Task",
+    "check_workers",
+    "connect",
     "default_workers",
     "execute",
     "flatten_summary",
@@ -33,6 +44,19 @@ __all__ = [
 Task = Callable[[Any, int], dict[str, Any]]
 #: Top-level summary keys that describe the run rather than measure it.
 SKIPPED_SUMMARY_KEYS = frozenset({"scenario", "horizon", "seed", "replications"})
+#: Seconds to reach a Dask scheduler and hear it answer before giving up. Assumption: a
+#: live scheduler answers in milliseconds, even across a data centre; 4 s keeps a wrong
+#: address a short wait (a sweep with one fails in under 10 s, start-up included).
+CONNECT_TIMEOUT_S = 4.0
+#: Times a run is submitted to Dask before a sweep gives up on it: each loss of its worker
+#: (or a restart of the cluster) costs one. A run that kills its worker is stopped sooner by
+#: Dask itself (``distributed.scheduler.allowed-failures``).
+MAX_SUBMISSIONS = 10
+#: Most local worker processes per core without --allow-large. Assumption: the simulation
+#: is CPU-bound, so more than a few per core only adds memory and switching.
+MAX_WORKERS_PER_CORE = 4
+#: Seconds between a pool worker's checks that the sweep that started it is still alive.
+ORPHAN_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,8 +93,8 @@ def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> dict[str, A
 
 def simulate(data: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """The sweep task: validate resolved scenario data, run one replication, flatten its summary."""
-    from sim.runner import run_one
-    from sim.schema import Scenario
+    from sim.accounting.runner import run_one
+    from sim.model.schema import Scenario
 
     scenario = Scenario.model_validate(dict(data))
     return flatten_summary(run_one(scenario, seed).summary)
@@ -81,9 +105,40 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops the sweep cleanly."""
+def check_workers(workers: int | None, allow_large: bool = False) -> None:
+    """Refuse more local workers than :data:`MAX_WORKERS_PER_CORE` per core (a typo guard).
+
+    Each worker is a process with its own copy of the simulation (~150 MB).
+    """
+    if workers is None or allow_large:
+        return
+    cap = MAX_WORKERS_PER_CORE * default_workers()
+    if workers > cap:
+        raise UserError(
+            "too many local worker processes",
+            file="--workers",
+            expected=f"at most {cap} ({MAX_WORKERS_PER_CORE} per core)",
+            found=f"{workers:,}",
+            hint="pass --allow-large to lift the cap; see Limits in the README",
+        )
+
+
+def _pool_worker_init(parent: int) -> None:
+    """Pool workers leave Ctrl-C to the parent, and exit when the parent is gone.
+
+    A sweep killed with SIGKILL cannot stop its pool, whose workers would otherwise wait
+    for work forever.
+    """
+    import threading
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-check", daemon=True).start()
 
 
 def execute(
@@ -92,18 +147,22 @@ def execute(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    client: Any = None,
     window: int | None = None,
 ) -> Iterator[tuple[Job, dict[str, Any]]]:
     """Run ``task(job.payload, job.seed)`` for every job; yield ``(job, result)`` as each ends.
 
-    ``scheduler`` (a dask.distributed scheduler address) sends the tasks to that cluster;
-    otherwise ``workers`` processes of a local pool run them (default: all cores), and
-    ``workers=1`` runs them in this process. At most ``window`` jobs (default: twice the
-    local workers, four times the dask threads) are in flight. Closing the iterator early
-    cancels the queued jobs.
+    ``scheduler`` (a dask.distributed scheduler address) sends the tasks to that cluster,
+    and so does ``client`` (a connected ``distributed.Client``, left open); otherwise
+    ``workers`` processes of a local pool run them (default: all cores), and ``workers=1``
+    runs them in this process. At most ``window`` jobs (default: twice the local workers,
+    four times the dask threads) are in flight. Closing the iterator early cancels the
+    queued jobs.
     """
+    if client is not None:
+        return _dask_run(client, task, jobs, window, close=False)
     if scheduler is not None:
-        return _dask(task, jobs, scheduler, window)
+        return _dask_run(connect(scheduler), task, jobs, window, close=True)
     n = default_workers() if workers is None else workers
     if n < 1:
         raise UserError("--workers must be at least 1", found=str(n))
@@ -122,7 +181,9 @@ def _pool(
 ) -> Iterator[tuple[Job, dict[str, Any]]]:
     source = iter(jobs)
     pending: dict[Future[dict[str, Any]], Job] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, initializer=_pool_worker_init, initargs=(os.getpid(),)
+    )
     try:
         for job in source:
             pending[pool.submit(task, job.payload, job.seed)] = job
@@ -142,21 +203,77 @@ def _pool(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask(
-    task: Task, jobs: Iterable[Job], address: str, window: int | None
-) -> Iterator[tuple[Job, dict[str, Any]]]:
-    import distributed
+class ClusterError(UserError):
+    """The Dask cluster kept losing a run: reported in one line like a user error."""
 
-    connect: Any = distributed.Client  # distributed is untyped
+
+def _bad_scheduler(address: str, why: str) -> UserError:
+    return UserError(
+        f"cannot connect to the dask scheduler at {address}: {why}",
+        file="--scheduler",
+        hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'",
+    )
+
+
+async def _probe(address: str, timeout: float) -> Any:
+    """Ask the process at ``address`` who it is, within ``timeout`` seconds in all."""
+    import asyncio
+
+    from distributed.comm import core
+
+    opener: Any = core.connect  # distributed is untyped
+
+    async def ask() -> Any:
+        comm = await opener(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            await comm.close()
+
+    return await asyncio.wait_for(ask(), timeout)
+
+
+def connect(address: str, timeout: float | None = None) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``, or a UserError.
+
+    The address is first probed on a connection of its own, so that a wrong address, a
+    port where no scheduler listens or a process that is not a Dask scheduler fails
+    within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT_S`) with one message (a
+    ``Client`` that fails to connect takes twice its timeout again to close).
+    """
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import distributed
+    from distributed.comm import addressing
+
     try:
-        client = connect(address, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise UserError(
-            f"cannot connect to the dask scheduler at {address}: {exc}",
-            file="--scheduler",
-            hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'",
-        ) from None
-    return _dask_run(client, task, jobs, window)
+        scheme, location = addressing.parse_address(address)
+        if scheme in ("tcp", "tls"):
+            addressing.parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise _bad_scheduler(address, str(exc)) from None
+    # a thread of its own: asyncio.run cannot nest in a caller's running loop
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            reply = pool.submit(asyncio.run, _probe(address, timeout)).result()
+        except (TimeoutError, OSError):  # refused, unreachable, unknown host (retried)
+            raise _bad_scheduler(address, f"no answer within {timeout:g} s") from None
+        except (MemoryError, ValueError, TypeError, KeyError):
+            # what a process that does not speak Dask's protocol makes the reader do
+            raise _bad_scheduler(address, "the process there is not a Dask scheduler") from None
+        except Exception as exc:
+            why = str(exc) or type(exc).__name__
+            raise _bad_scheduler(address, why.splitlines()[0][:200]) from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise _bad_scheduler(address, "the process there is not a Dask scheduler")
+    make: Any = distributed.Client  # distributed is untyped
+    try:
+        return make(address, timeout=f"{timeout:g}s", set_as_default=False)
+    except Exception as exc:
+        raise _bad_scheduler(address, str(exc).splitlines()[0][:200]) from None
 
 
 @dataclass(frozen=True)
@@ -221,8 +338,13 @@ def _run_delta(task: Task, base: Any, delta: Delta, seed: int) -> dict[str, Any]
     return task(apply_delta(base, delta), seed)
 
 
+def _shared(payload: Any) -> Any:
+    """On a dask worker: the payload shared by the tasks (a task, so that it can be redone)."""
+    return payload
+
+
 def _dask_run(
-    client: Any, task: Task, jobs: Iterable[Job], window: int | None
+    client: Any, task: Task, jobs: Iterable[Job], window: int | None, *, close: bool
 ) -> Iterator[tuple[Job, dict[str, Any]]]:
     import distributed
 
@@ -231,33 +353,54 @@ def _dask_run(
         threads = sum(client.nthreads().values())
         limit = window or max(4 * threads, 4)
         source = iter(jobs)
-        pending: dict[str, Job] = {}
-        queue: Any = completed(loop=client.loop, with_results=True)
+        pending: dict[str, tuple[Job, int]] = {}  # future key -> (job, submissions)
+        queue: Any = completed(loop=client.loop, with_results=True, raise_errors=False)
         # The scenario payloads of a sweep differ in a few values: the first one is sent
-        # to every worker once, and each task carries only its differences from it (a
-        # whole resolved scenario is ~100 KB, which the scheduler would relay per task).
-        base: list[Any] = []
+        # to the cluster once, and each task carries only its differences from it (a whole
+        # resolved scenario is ~100 KB, which the scheduler would relay per task). It is
+        # a task rather than scattered data, so that the scheduler can compute it again
+        # when the worker holding it is lost.
+        base: list[Any] = []  # [payload, future]
 
-        def submit(job: Job) -> None:
+        def submit(job: Job, submissions: int) -> None:
             if not base:
-                base.append(job.payload)
-                base.append(client.scatter(job.payload, broadcast=True, hash=False))
+                base.extend([job.payload, None])
+            if base[1] is None or base[1].status in ("cancelled", "lost", "error"):
+                base[1] = client.submit(_shared, base[0], pure=False)
             delta = payload_delta(base[0], job.payload)
             fut = client.submit(_run_delta, task, base[1], delta, job.seed, pure=False)
-            pending[fut.key] = job
+            pending[fut.key] = (job, submissions + 1)
             queue.add(fut)
 
         for job in source:
-            submit(job)
+            submit(job, 0)
             if len(pending) >= limit:
                 break
         # with_results: results are gathered in the background, not one round trip each
         for fut, result in queue:
-            job = pending.pop(fut.key)
+            job, submissions = pending.pop(fut.key)
+            status = fut.status
             fut.release()
+            if status == "error":
+                _, exc, tb = result
+                if type(exc).__name__ == "KilledWorker":
+                    raise ClusterError(
+                        f"a run killed every Dask worker it was given ({exc}); the sweep "
+                        "stops, its finished runs are kept"
+                    ) from None
+                raise exc.with_traceback(tb)  # the task's own error, as on the local pool
+            if status != "finished":  # cancelled: its worker (or the cluster) was restarted
+                if submissions >= MAX_SUBMISSIONS:
+                    raise ClusterError(
+                        f"a run was lost by the Dask cluster {submissions} times "
+                        f"(last: {status}); the sweep stops, its finished runs are kept"
+                    )
+                submit(job, submissions)
+                continue
             yield job, result
             nxt = next(source, None)
             if nxt is not None:
-                submit(nxt)
+                submit(nxt, 0)
     finally:
-        client.close()
+        if close:
+            client.close()

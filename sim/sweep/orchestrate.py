@@ -7,33 +7,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sim import __version__
 from sim.errors import UserError
-from sim.loader import LoadedScenario
+from sim.loader import LoadedScenario, leading_comment
 from sim.runfolder import (
     KEY_PACKAGES,
     RESULTS_DIR,
+    canonical_json,
     git_commit,
     jsonable,
     package_versions,
     scenario_sha256,
 )
+from sim.safeio import check_not_link
 from sim.sweep.design import Design, Point
-from sim.sweep.execute import Job, Task, execute, simulate
+from sim.sweep.execute import Job, Task, connect, execute, simulate
 from sim.sweep.store import (
     JOURNAL,
+    LOCK,
     MANIFEST,
     POINTS,
     RUNS,
+    Check,
+    FolderBusyError,
+    FolderLock,
     Journal,
     atomic_write_text,
     pretty_json,
@@ -43,7 +52,14 @@ from sim.sweep.store import (
 )
 from sim.uncertainty import apply_values
 
-__all__ = ["SWEEP_PACKAGES", "SweepOutcome", "default_sweep_dir", "run_sweep"]
+__all__ = [
+    "SWEEP_PACKAGES",
+    "SweepOutcome",
+    "SweepStorageError",
+    "default_sweep_dir",
+    "design_check",
+    "run_sweep",
+]
 
 SWEEP_PACKAGES: tuple[str, ...] = (*KEY_PACKAGES, "SALib", "dask", "distributed")
 Progress = Callable[[int, int], None]
@@ -58,6 +74,7 @@ class SweepOutcome:
     runs_done: int
     runs_resumed: int
     design_sha256: str
+    journal_problems: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -94,6 +111,7 @@ def _manifest(
         "packages": package_versions(SWEEP_PACKAGES),
         "scenario_name": loaded.scenario.name,
         "scenario_path": str(loaded.path),
+        "scenario_header": leading_comment(loaded.path),
         "scenario_files": [str(f) for f in loaded.files],
         "scenario_sha256": data_sha,
         "scenario": jsonable(loaded.data),
@@ -118,39 +136,101 @@ def _manifest(
     }
 
 
-def _prepare(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Create the folder or check that it holds the same design; the manifest to keep."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+def _check_out(out: Path) -> None:
+    check_not_link(out, "output folder")
+    if out.exists() and not out.is_dir():
         raise UserError(f"output folder {out} exists and is not a folder; choose another --out")
-    if out.is_dir():
-        old = read_manifest(out)
-        if old is None:
-            if any(out.iterdir()):
-                raise UserError(
-                    f"output folder {out} is not empty and holds no sweep",
-                    hint="choose another --out",
-                )
-        elif old.get("kind") != "sweep":
+
+
+def _prepare(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Check that the (locked) folder is new, empty or holds the same design; the manifest."""
+    _check_out(out)
+    old = read_manifest(out)
+    if old is None:
+        if any(p.name != LOCK for p in out.iterdir()):
             raise UserError(
-                f"output folder {out} holds a {old.get('kind', 'run')!r} folder, not a sweep",
+                f"output folder {out} is not empty and holds no sweep",
                 hint="choose another --out",
             )
-        elif old.get("design_sha256") != manifest["design_sha256"]:
-            raise UserError(
-                f"output folder {out} holds a sweep with a different design",
-                expected=f"design {str(old.get('design_sha256'))[:12]}",
-                found=f"design {manifest['design_sha256'][:12]}",
-                hint="the scenario, --set, --grid, --sample, --replications and --seed must all "
-                "match to resume; choose another --out for a new sweep",
-            )
-        else:
-            resumed = [*old.get("resumed_utc", []), manifest["started_utc"]]
-            return {**manifest, "started_utc": old.get("started_utc"), "resumed_utc": resumed}
+    elif old.get("kind") != "sweep":
+        raise UserError(
+            f"output folder {out} holds a {old.get('kind', 'run')!r} folder, not a sweep",
+            hint="choose another --out",
+        )
+    elif old.get("design_sha256") != manifest["design_sha256"]:
+        raise UserError(
+            f"output folder {out} holds a sweep with a different design",
+            expected=f"design {str(old.get('design_sha256'))[:12]}",
+            found=f"design {manifest['design_sha256'][:12]}",
+            hint="the scenario, --set, --grid, --sample, --replications and --seed must all "
+            "match to resume; choose another --out for a new sweep",
+        )
+    else:
+        resumed = [*old.get("resumed_utc", []), manifest["started_utc"]]
+        return {**manifest, "started_utc": old.get("started_utc"), "resumed_utc": resumed}
+    return manifest
+
+
+def _alive(pid: Any) -> bool:
+    """Whether a process ``pid`` exists on this machine."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _create(out: Path) -> bool:
+    """Create ``out`` (and parents) if needed; True if this call created it."""
+    _check_out(out)
+    if out.is_dir():
+        return False
+    try:
+        out.mkdir(parents=True)
+    except FileExistsError:
+        _check_out(out)
+        return False
     except OSError as exc:
         raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    return manifest
+    return True
+
+
+def design_check(design: Design) -> Check:
+    """A journal check (:func:`~sim.sweep.store.read_journal`) against ``design``.
+
+    A record must name a point of the design with its index, values and a replication
+    in range, and carry that replication's seed.
+    """
+    points = {p.id: (p.index, canonical_json(jsonable(dict(p.values)))) for p in design.points}
+
+    def check(record: Mapping[str, Any]) -> str | None:
+        known = points.get(record["point"])
+        if known is None or record["replication"] >= design.replications:
+            return "outside the design"
+        if record["seed"] != design.seeds[record["replication"]]:
+            return "with a seed that is not the design's"
+        if record["index"] != known[0] or canonical_json(record["params"]) != known[1]:
+            return "with values that are not the design's"
+        return None
+
+    return check
+
+
+class SweepStorageError(UserError):
+    """Writing the sweep folder failed (a full disk, a quota, an I/O error)."""
+
+
+def _storage_error(folder: Path, exc: OSError) -> SweepStorageError:
+    reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "writing failed"
+    return SweepStorageError(
+        f"{reason} ({exc.strerror or exc}) while writing the sweep folder {folder}; the sweep "
+        "is marked interrupted there and its finished runs are kept",
+        hint="free some space and run the same command to resume",
+    )
 
 
 def _jobs(loaded: LoadedScenario, design: Design, done: set[tuple[str, int]]) -> Iterator[Job]:
@@ -174,62 +254,192 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    note: Callable[[str], None] | None = None,
     rebuild_seconds: float = 60.0,
 ) -> SweepOutcome:
     """Run (or resume) ``design`` over ``loaded`` into ``out``; tables rebuilt at the end.
 
     Each run is journalled as it finishes; the tables are rebuilt every
     ``rebuild_seconds`` and at the end, also when the sweep is interrupted (the exception
-    is re-raised). Re-running with the same ``out`` skips the runs already journalled; a
-    different design there is a :class:`UserError`.
+    is re-raised, and the manifest says ``interrupted`` and why). Re-running with the same
+    ``out`` skips the runs already journalled; a different design there is a
+    :class:`UserError`. Journal lines that cannot be read or do not belong to the design
+    are left out and reported through ``note`` (their runs are redone). The folder is
+    locked while the sweep writes it (:class:`~sim.sweep.store.FolderLock`); a scheduler
+    is connected to before the folder is created. A write that fails (a full disk) raises
+    :class:`SweepStorageError`.
     """
     now = dt.datetime.now(dt.UTC)
     data_sha = scenario_sha256(jsonable(loaded.data))
     design_sha = design.sha256(data_sha)
     folder = default_sweep_dir(loaded.scenario.name, design_sha, now) if out is None else out
-    manifest = _prepare(folder, _manifest(loaded, design, data_sha, design_sha, now))
+    manifest = _manifest(loaded, design, data_sha, design_sha, now)
+    client = connect(scheduler) if scheduler is not None else None
+    lock = FolderLock(folder)
+    try:
+        created = _create(folder)
+        try:
+            stale = lock.acquire(manifest["started_utc"])
+        except FolderBusyError:
+            raise  # the folder is the other sweep's, whoever created it
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
+        if lock.unsupported and note is not None:
+            note(
+                f"the file system of {folder} has no file locks: nothing stops a second "
+                "sweep from writing the same folder"
+            )
+        if stale and note is not None:
+            note(
+                f"took over the lock of {folder} left by pid {stale.get('pid')} "
+                f"(started {stale.get('started_utc')}), which "
+                + ("no longer holds it" if _alive(stale.get("pid")) else "is no longer running")
+            )
+        try:
+            manifest = _prepare(folder, manifest)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            return _run_locked(
+                loaded,
+                design,
+                folder,
+                manifest,
+                task,
+                workers,
+                client,
+                progress,
+                note,
+                rebuild_seconds,
+            )
+        finally:
+            lock.release()
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_locked(
+    loaded: LoadedScenario,
+    design: Design,
+    folder: Path,
+    manifest: dict[str, Any],
+    task: Task,
+    workers: int | None,
+    client: Any,
+    progress: Progress | None,
+    note: Callable[[str], None] | None,
+    rebuild_seconds: float,
+) -> SweepOutcome:
+    """The sweep proper, in a folder this process holds the lock of."""
     journal_path = folder / JOURNAL
-    wanted = {(p.id, r) for p in design.points for r in range(design.replications)}
-    contents = read_journal(journal_path, repair=True)
-    done = {(str(x["point"]), int(x["replication"])) for x in contents.records} & wanted
+    check = design_check(design)
+    try:
+        contents = read_journal(journal_path, repair=True, check=check)
+    except OSError as exc:
+        raise _storage_error(folder, exc) from None
+    done = {(str(x["point"]), int(x["replication"])) for x in contents.records}
+    problems = contents.problems()
     del contents
+    if problems is not None and note is not None:
+        note(f"{journal_path}: {problems}")
     resumed = len(done)
-    atomic_write_text(folder / MANIFEST, pretty_json({**manifest, "runs_done": resumed}))
+    manifest = {**manifest, "journal_problems": problems}
+    try:
+        atomic_write_text(folder / MANIFEST, pretty_json({**manifest, "runs_done": resumed}))
+    except OSError as exc:
+        raise _storage_error(folder, exc) from None
     total = design.runs_total
     count = resumed
     if progress is not None:
         progress(count, total)
-    last_build = time.monotonic()
+    failure: BaseException | None = None
     try:
-        with Journal(journal_path) as journal:
+        try:
+            journal = Journal(journal_path)
+        except OSError as exc:
+            raise _storage_error(folder, exc) from None
+        last_build = time.monotonic()
+        with journal:
             for job, metrics in execute(
-                task, _jobs(loaded, design, done), workers=workers, scheduler=scheduler
+                task, _jobs(loaded, design, done), workers=workers, client=client
             ):
                 point, r = job.key
-                journal.append(
-                    {
-                        "point": point.id,
-                        "index": point.index,
-                        "replication": r,
-                        "seed": job.seed,
-                        "params": jsonable(dict(point.values)),
-                        "metrics": metrics,
-                    }
-                )
-                count += 1
+                record = {
+                    "point": point.id,
+                    "index": point.index,
+                    "replication": r,
+                    "seed": job.seed,
+                    "params": jsonable(dict(point.values)),
+                    "metrics": metrics,
+                }
+                # only the folder's own writes count as storage errors (a lost Dask
+                # connection is an OSError too)
+                try:
+                    journal.append(record)
+                    count += 1
+                    if time.monotonic() - last_build >= rebuild_seconds:
+                        write_tables(folder, design.parameters, check)
+                        last_build = time.monotonic()
+                except OSError as exc:
+                    raise _storage_error(folder, exc) from None
                 if progress is not None:
                     progress(count, total)
-                if time.monotonic() - last_build >= rebuild_seconds:
-                    write_tables(folder, design.parameters)
-                    last_build = time.monotonic()
-    finally:
-        write_tables(folder, design.parameters)
-        finished = dt.datetime.now(dt.UTC)
-        status = "complete" if count >= total else "incomplete"
-        atomic_write_text(
-            folder / MANIFEST,
-            pretty_json(
-                {**manifest, "runs_done": count, "status": status, "finished_utc": _iso(finished)}
-            ),
-        )
-    return SweepOutcome(folder, total, count, resumed, design_sha)
+    except BaseException as exc:
+        failure = exc
+    late = _finish(folder, design, manifest, check, count, failure)
+    if failure is not None:
+        raise failure
+    if late is not None:
+        raise late
+    return SweepOutcome(folder, total, count, resumed, manifest["design_sha256"], problems)
+
+
+def _why(failure: BaseException) -> str:
+    if isinstance(failure, UserError):
+        return str(failure)
+    if isinstance(failure, KeyboardInterrupt):
+        return "stopped by the user (Ctrl-C or SIGINT)"
+    return f"{type(failure).__name__}: {failure}"
+
+
+def _finish(
+    folder: Path,
+    design: Design,
+    manifest: dict[str, Any],
+    check: Check,
+    count: int,
+    failure: BaseException | None,
+) -> SweepStorageError | None:
+    """Rebuild the tables and write the final manifest; a storage error to raise, if any.
+
+    The manifest says ``complete``, or ``interrupted`` with the reason (the failure, or
+    the tables that could not be written: the next run of the same command rebuilds them).
+    """
+    late: SweepStorageError | None = None
+    try:
+        write_tables(folder, design.parameters, check)
+    except OSError as exc:
+        late = _storage_error(folder, exc)
+    reason = _why(failure) if failure is not None else (str(late) if late else None)
+    status = "interrupted" if reason else "complete" if count >= design.runs_total else "incomplete"
+    final = {
+        **manifest,
+        "runs_done": count,
+        "status": status,
+        "interruption": reason,
+        "finished_utc": _iso(dt.datetime.now(dt.UTC)),
+    }
+    try:
+        atomic_write_text(folder / MANIFEST, pretty_json(final))
+    except OSError as exc:
+        if late is None:
+            late = _storage_error(folder, exc)
+        late.hint = f"{late.hint}; the manifest could not be updated either"
+        if isinstance(failure, UserError) and late is not failure:
+            failure.hint = f"{failure.hint}; the manifest still says running"
+    return late

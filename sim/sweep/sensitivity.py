@@ -33,9 +33,9 @@ import numpy.typing as npt
 
 from sim.errors import UserError
 from sim.loader import is_integer_path
-from sim.rng import replication_seeds, stream
-from sim.sweep.design import sample_values
-from sim.sweep.execute import Job, Task, execute
+from sim.model.rng import replication_seeds, stream
+from sim.sweep.design import check_count, check_seed, check_size, sample_values
+from sim.sweep.execute import Job, Task, connect, execute
 from sim.uncertainty import Distribution
 
 __all__ = [
@@ -110,12 +110,18 @@ def _salib_seed(seed: int, name: str) -> int:
 
 
 def sensitivity_design(
-    distributions: Mapping[str, Distribution], *, n: int, replications: int, seed: int
+    distributions: Mapping[str, Distribution],
+    *,
+    n: int,
+    replications: int,
+    seed: int,
+    allow_large: bool = False,
 ) -> SensitivityDesign:
     """The design over every parameter of ``distributions`` (sorted by path).
 
     ``n`` is Saltelli's base sample size (a power of two); the Sobol part has
-    ``n * (d + 2)`` points for ``d`` parameters.
+    ``n * (d + 2)`` points for ``d`` parameters. The seed and the number of runs are checked
+    (:func:`~sim.sweep.design.check_size`) before any point is drawn.
     """
     from SALib.sample import sobol as saltelli
 
@@ -133,8 +139,21 @@ def sensitivity_design(
             found=str(n),
             hint=f"use {lo} or {lo * 2}",
         )
-    if replications < 1:
-        raise UserError("--replications must be at least 1", found=str(replications))
+    seed = check_seed(seed)
+    replications = check_count(replications, "--replications", "replications")
+    d = len(names)
+    points = 1 + 2 * d + n * (d + 2)
+    # only sums over replications are kept per point: no per-run table
+    check_size(
+        "sensitivity analysis",
+        [
+            ("--n", f"points (1 + 2d + N(d + 2), d = {d})", points),
+            ("--replications", "replications", replications),
+        ],
+        allow_large=allow_large,
+        bytes_per_run=0,
+        points=points,
+    )
     unit = saltelli.sample(
         _problem(names), n, calc_second_order=False, seed=_salib_seed(seed, "sensitivity/sample")
     )
@@ -363,30 +382,35 @@ def evaluate(
 
     def run(indices: Sequence[int]) -> Iterator[tuple[int, dict[str, Any]]]:
         nonlocal done
-        for job, result in execute(task, jobs(indices), workers=workers, scheduler=scheduler):
+        for job, result in execute(task, jobs(indices), workers=workers, client=client):
             done += 1
             if progress is not None:
                 progress(done, total)
             yield job.key[0], result
 
-    if progress is not None:
-        progress(0, total)
-    base_results = [res for _, res in run([0])]
-    known = sorted(base_results[0])
-    keys = [resolve_metric(m, known) for m in metrics]
-    keys = list(dict.fromkeys(keys))
-    for k in keys:
-        sums[k] = np.zeros(len(points))
-        for res in base_results:
-            try:
-                sums[k][0] += _number(res.get(k))
-            except TypeError:
-                raise UserError(
-                    f"metric is not a number (found {res.get(k)!r})", file="--metric", key=k
-                ) from None
-    for i, res in run(range(1, len(points))):
+    client = connect(scheduler) if scheduler is not None else None  # one connection for both
+    try:
+        if progress is not None:
+            progress(0, total)
+        base_results = [res for _, res in run([0])]
+        known = sorted(base_results[0])
+        keys = [resolve_metric(m, known) for m in metrics]
+        keys = list(dict.fromkeys(keys))
         for k in keys:
-            sums[k][i] += _number(res.get(k))
+            sums[k] = np.zeros(len(points))
+            for res in base_results:
+                try:
+                    sums[k][0] += _number(res.get(k))
+                except TypeError:
+                    raise UserError(
+                        f"metric is not a number (found {res.get(k)!r})", file="--metric", key=k
+                    ) from None
+        for i, res in run(range(1, len(points))):
+            for k in keys:
+                sums[k][i] += _number(res.get(k))
+    finally:
+        if client is not None:
+            client.close()
     d = len(design.names)
     out = []
     for k in keys:

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.accounting import Accounts, account
-from sim.engine import simulate
-from sim.rng import replication_seeds
-from sim.schema import Scenario
+from sim.accounting.ledger import Accounts, account
+from sim.engine.core import simulate
+from sim.model.rng import replication_seeds
+from sim.model.schema import Scenario
 
 
 @dataclass(frozen=True)

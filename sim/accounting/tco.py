@@ -1,7 +1,8 @@
 """Static per-chip economics of a scenario: TCO, unit costs, customer prices and margin.
 
 One row per chip at a fixed utilisation, computed with the pure functions of
-:mod:`sim.economics` on the scenario's economics section, without simulating anything.
+:mod:`sim.model.economics` and :mod:`sim.model.pricing` on the scenario's economics section,
+without simulating anything.
 Prices and multipliers are taken at the horizon start. Every column names its unit.
 
 Columns (per chip):
@@ -27,17 +28,16 @@ Columns (per chip):
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
-from sim import economics as econ
 from sim.errors import UserError
-from sim.schema import MERCHANT_VENDORS, PricePoint, Scenario
+from sim.model import economics as econ
+from sim.model.pricing import street_price_multiplier
+from sim.model.schema import Scenario
+from sim.model.timeline import multiplier_at
 
-__all__ = ["TCO_COLUMNS", "multiplier_at", "static_tco_table"]
+__all__ = ["TCO_COLUMNS", "static_tco_table"]
 
 TCO_COLUMNS: tuple[str, ...] = (
     "chip",
@@ -69,23 +69,6 @@ TCO_COLUMNS: tuple[str, ...] = (
 """Columns of :func:`static_tco_table`, in order."""
 
 
-def multiplier_at(schedule: Sequence[PricePoint], when: dt.date, default: float = 1.0) -> float:
-    """The value of a step schedule on ``when``: the latest point starting on or before it.
-
-    >>> pts = (PricePoint(start=dt.date(2023, 1, 1), value=2.0),
-    ...        PricePoint(start=dt.date(2024, 1, 1), value=1.2))
-    >>> multiplier_at(pts, dt.date(2022, 6, 1)), multiplier_at(pts, dt.date(2023, 1, 1))
-    (1.0, 2.0)
-    >>> multiplier_at(pts, dt.date(2025, 1, 1))
-    1.2
-    """
-    value = default
-    for point in sorted(schedule, key=lambda p: p.start):
-        if point.start <= when:
-            value = point.value
-    return value
-
-
 def static_tco_table(
     scenario: Scenario, utilization: float | None = None, *, all_chips: bool = False
 ) -> pd.DataFrame:
@@ -105,15 +88,7 @@ def static_tco_table(
     pricing = scenario.provider.pricing
 
     specs = [chips[c] for c in ids]
-    street = np.array(
-        [
-            multiplier_at(scenario.vendors[s.vendor].street_price_multiplier, start)
-            if s.vendor in MERCHANT_VENDORS and s.vendor in scenario.vendors
-            else 1.0
-            for s in specs
-        ],
-        dtype=np.float64,
-    )
+    street = np.array([street_price_multiplier(scenario, c, start) for c in specs], dtype=float)
 
     def col(attr: str) -> econ.FloatArray:
         return np.array([float(getattr(s, attr)) for s in specs], dtype=np.float64)
@@ -128,22 +103,12 @@ def static_tco_table(
         dtype=np.float64,
     )
     on_demand = col("cloud_price_usd_per_chip_hour") * price_multiplier
+    parts = [econ.chip_tco(c, eco, x, u) for c, x in zip(specs, capex, strict=True)]
 
-    tco = econ.tco_usd_per_chip_hour(
-        chip_capex_usd=capex,
-        server_network_usd=server,
-        rate_per_year=eco.discount_rate_per_year,
-        life_years=eco.depreciation_years,
-        busy_power_w=col("busy_power_w"),
-        idle_power_w=col("idle_power_w"),
-        utilization=u,
-        pue=eco.pue,
-        electricity_usd_per_kwh=eco.electricity_usd_per_kwh,
-        facility_usd_per_kw_year=eco.facility_usd_per_kw_year,
-        maintenance_fraction_per_year=eco.maintenance_fraction_per_year,
-        host_power_overhead_fraction=eco.host_power_overhead_fraction,
-    )
-    total = _vec(tco.total_usd, len(ids))
+    def part(name: str) -> econ.FloatArray:
+        return np.array([float(getattr(t, name)) for t in parts], dtype=np.float64)
+
+    total = part("total_usd")
     per_busy = _vec(econ.usd_per_busy_chip_hour(total, u), len(ids))
     blended = _vec(
         econ.customer_usd_per_chip_hour(
@@ -165,10 +130,10 @@ def static_tco_table(
         "capex_usd_per_chip": capex,
         "server_network_usd_per_chip": server,
         "utilization": np.full(len(ids), u, dtype=np.float64),
-        "capital_usd_per_chip_hour": _vec(tco.capital_usd, len(ids)),
-        "power_usd_per_chip_hour": _vec(tco.power_usd, len(ids)),
-        "facility_usd_per_chip_hour": _vec(tco.facility_usd, len(ids)),
-        "maintenance_usd_per_chip_hour": _vec(tco.maintenance_usd, len(ids)),
+        "capital_usd_per_chip_hour": part("capital_usd"),
+        "power_usd_per_chip_hour": part("power_usd"),
+        "facility_usd_per_chip_hour": part("facility_usd"),
+        "maintenance_usd_per_chip_hour": part("maintenance_usd"),
         "tco_usd_per_chip_hour": total,
         "tco_usd_per_busy_chip_hour": per_busy,
         "pflop_per_busy_chip_hour": _vec(econ.pflop_per_chip_hour(tflops, mfu), len(ids)),

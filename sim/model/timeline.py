@@ -8,7 +8,8 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from sim.schema import PricePoint
+from sim.model.schema import PricePoint
+from sim.model.units import HOURS_PER_DAY
 
 
 class _Dated(Protocol):
@@ -18,11 +19,6 @@ class _Dated(Protocol):
 
 Step = TypeVar("Step", bound=_Dated)
 V = TypeVar("V")
-
-HOURS_PER_DAY = 24.0
-HOURS_PER_YEAR = 8760.0  # 365 days: the convention of annual cost figures
-HOURS_PER_MONTH = HOURS_PER_YEAR / 12.0  # average month, for rates quoted per month
-HOURS_PER_WEEK = 7 * HOURS_PER_DAY
 
 
 class Clock:
@@ -76,5 +72,22 @@ def step_at(schedule: Sequence[Step], d: dt.date, before: V, value: Callable[[St
 
 
 def step_value(schedule: Sequence[PricePoint], d: dt.date, before: float) -> float:
-    """Value of a step schedule on date `d` (`before` applies until the first step)."""
+    """Value of a step schedule on date `d` (`before` applies until the first step).
+
+    >>> pts = (PricePoint(start=dt.date(2023, 1, 1), value=2.0),
+    ...        PricePoint(start=dt.date(2024, 1, 1), value=1.2))
+    >>> step_value(pts, dt.date(2022, 6, 1), 0.0), step_value(pts, dt.date(2023, 1, 1), 0.0)
+    (0.0, 2.0)
+    >>> step_value(pts, dt.date(2025, 1, 1), 0.0)
+    1.2
+    """
     return step_at(schedule, d, before, lambda p: p.value)
+
+
+def multiplier_at(schedule: Sequence[PricePoint], when: dt.date) -> float:
+    """A multiplier schedule (street price, price changes) on ``when``: 1 before its first step.
+
+    >>> multiplier_at((PricePoint(start=dt.date(2023, 1, 1), value=2.0),), dt.date(2022, 6, 1))
+    1.0
+    """
+    return step_value(schedule, when, 1.0)

@@ -1,6 +1,6 @@
 """How big a run is, known before it runs: the engine's events estimated from the scenario.
 
-:func:`estimate_events` counts, for one replication, what :class:`sim.engine.Engine` counts in
+:func:`estimate_events` counts, for one replication, what the engine counts in
 ``EngineLog.events`` (one event per training arrival, per job end, per serving re-size, per
 monthly tick, per procurement review, per customer review of a segment, per planned
 delivery, per chip retirement), from the scenario alone:
@@ -30,8 +30,9 @@ import math
 from dataclasses import dataclass
 
 from sim.errors import UserError
-from sim.schema import Scenario
-from sim.timeline import HOURS_PER_DAY, HOURS_PER_MONTH, HOURS_PER_YEAR, Clock
+from sim.model.schema import Scenario
+from sim.model.timeline import Clock
+from sim.model.units import HOURS_PER_DAY, HOURS_PER_MONTH, HOURS_PER_YEAR
 
 __all__ = ["MAX_RUN_EVENTS", "EventEstimate", "check_run_size", "estimate_events", "run_size"]
 

@@ -15,14 +15,18 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from sim.schema import Adoption, StackSpec
+from sim.model.schema import Adoption, StackSpec
 
 K = TypeVar("K")
 MATURITY_REFERENCE_YEAR = 2023.0  # maturity_start is the maturity on 2023-01-01
+
+
+_COST_FLOOR_USD = 1e-300
+"""Costs are floored here before their logarithm (an option that costs nothing)."""
 
 
 def _sigmoid(x: float) -> float:
@@ -34,7 +38,7 @@ def exogenous_maturity(stack: StackSpec, year: float) -> float:
 
     The logistic is rescaled so that it equals ``maturity_start`` in 2023.0 and tends to 1.
 
-    >>> from sim.schema import StackSpec
+    >>> from sim.model.schema import StackSpec
     >>> s = StackSpec(name="n", vendor="aws", maturity_start=0.2, maturity_midpoint_year=2027.0,
     ...     maturity_steepness_per_year=1.0, porting_engineer_months_training=10,
     ...     porting_engineer_months_inference=2, port_failure_probability=0.3)
@@ -58,7 +62,7 @@ def maturity(
 ) -> float:
     """Maturity with the flywheel: use of the stack (its share of cumulative chip-hours) adds.
 
-    >>> from sim.schema import StackSpec
+    >>> from sim.model.schema import StackSpec
     >>> s = StackSpec(name="n", vendor="aws", maturity_start=0.2, maturity_midpoint_year=2027.0,
     ...     maturity_steepness_per_year=1.0, porting_engineer_months_training=10,
     ...     porting_engineer_months_inference=2, port_failure_probability=0.3)
@@ -111,7 +115,7 @@ def port_terms(
 ) -> PortTerms:
     """Cost, duration and failure chance of a port, each shrinking linearly as maturity -> 1.
 
-    >>> from sim.schema import StackSpec
+    >>> from sim.model.schema import StackSpec
     >>> s = StackSpec(name="n", vendor="aws", maturity_start=0.2, maturity_midpoint_year=2027.0,
     ...     maturity_steepness_per_year=1.0, porting_engineer_months_training=10,
     ...     porting_engineer_months_inference=2, port_failure_probability=0.3)
@@ -163,6 +167,26 @@ class Option:
     maturity: float = 1.0  # the stack's maturity relative to CUDA now
 
 
+class UtilityParts(NamedTuple):
+    """One option's utility split into named terms (utility units; they add up to ``total``).
+
+    The cost part of the utility, -logit_scale x log(expected cost), is split along the cost
+    as it is built up: the work at the option's price, then porting, then risk, then the
+    switching hurdle, each term the change in -logit_scale x log(cost) that its addition
+    causes. ``constants`` are the stack and family preferences (after fading with maturity)
+    and ``imitation`` the pull of peers. ``total`` is the utility exactly as
+    :func:`option_utilities` computes it; the terms add up to it up to round-off.
+    """
+
+    price: float
+    porting: float
+    risk: float
+    switching_hurdle: float
+    constants: float
+    imitation: float
+    total: float
+
+
 def option_utilities(
     options: Sequence[Option],
     *,
@@ -181,7 +205,8 @@ def option_utilities(
 
     Expected cost over the planning horizon = volume x unit cost + porting cost + risk
     aversion x failure probability x the cost of the delay a failed port causes. A stack other
-    than the current one must beat it by the switching hurdle.
+    than the current one must beat it by the switching hurdle. :func:`utility_parts` gives
+    the same utilities split into named terms.
     """
     utilities = []
     for o in options:
@@ -189,14 +214,84 @@ def option_utilities(
         cost += risk_aversion * o.port_failure_probability * delay_cost_usd
         if not o.current:
             cost *= 1.0 + switching_hurdle_fraction
-        asc = adoption.stack_preference.get(o.stack, {}).get(workload, 0.0)  # type: ignore[call-overload]
-        asc += adoption.family_preference.get(o.family, 0.0)  # type: ignore[call-overload]
-        if adoption.preference_fades_with_maturity:
-            asc *= 1.0 - min(1.0, max(0.0, o.maturity))
-        u = -adoption.logit_scale * math.log(max(cost, 1e-300)) + asc
+        u = -adoption.logit_scale * math.log(max(cost, _COST_FLOOR_USD)) + _constants(
+            o, adoption, workload
+        )
         u += adoption.peer_influence * o.peer_share
         utilities.append(u)
     return np.asarray(utilities, dtype=float)
+
+
+def utility_parts(
+    options: Sequence[Option],
+    *,
+    volume_units: float,
+    delay_cost_usd: float,
+    risk_aversion: float,
+    switching_hurdle_fraction: float,
+    adoption: Adoption,
+    workload: str,
+) -> list[UtilityParts]:
+    """The utilities of :func:`option_utilities`, each split into named terms.
+
+    >>> from sim.model.schema import Adoption
+    >>> o = Option(pool="p", stack="s", family="trainium", unit_cost_usd=2.0,
+    ...     port_cost_usd=100.0, port_failure_probability=0.5, peer_share=0.5,
+    ...     current=False, maturity=0.5)
+    >>> ads = Adoption(logit_scale=1.0, peer_influence=2.0, family_preference={"trainium": -1.0})
+    >>> kw = dict(volume_units=100.0, delay_cost_usd=200.0, risk_aversion=1.0,
+    ...     switching_hurdle_fraction=0.1, adoption=ads, workload="training")
+    >>> parts = utility_parts([o], **kw)[0]
+    >>> bool(parts.total == option_utilities([o], **kw)[0])
+    True
+    >>> round(parts.price, 4), round(parts.porting, 4), round(parts.risk, 4)
+    (-5.2983, -0.4055, -0.2877)
+    >>> round(parts.switching_hurdle, 4), parts.constants, parts.imitation
+    (-0.0953, -0.5, 1.0)
+    >>> bool(abs(sum(parts[:-1]) - parts.total) < 1e-12)
+    True
+    """
+    totals = option_utilities(
+        options,
+        volume_units=volume_units,
+        delay_cost_usd=delay_cost_usd,
+        risk_aversion=risk_aversion,
+        switching_hurdle_fraction=switching_hurdle_fraction,
+        adoption=adoption,
+        workload=workload,
+    )
+    scale = adoption.logit_scale
+    out = []
+    for o, total in zip(options, totals, strict=True):
+        work = volume_units * o.unit_cost_usd
+        ported = work + o.port_cost_usd
+        risky = ported + risk_aversion * o.port_failure_probability * delay_cost_usd
+        hurdle = 1.0 if o.current else 1.0 + switching_hurdle_fraction
+        out.append(
+            UtilityParts(
+                price=-scale * _log_cost(work),
+                porting=-scale * (_log_cost(ported) - _log_cost(work)),
+                risk=-scale * (_log_cost(risky) - _log_cost(ported)),
+                switching_hurdle=-scale * (_log_cost(risky * hurdle) - _log_cost(risky)),
+                constants=_constants(o, adoption, workload),
+                imitation=adoption.peer_influence * o.peer_share,
+                total=float(total),
+            )
+        )
+    return out
+
+
+def _log_cost(cost: float) -> float:
+    return math.log(max(cost, _COST_FLOOR_USD))
+
+
+def _constants(o: Option, adoption: Adoption, workload: str) -> float:
+    """The option's stack and family constants, faded with maturity when so configured."""
+    asc = adoption.stack_preference.get(o.stack, {}).get(workload, 0.0)  # type: ignore[call-overload]
+    asc += adoption.family_preference.get(o.family, 0.0)  # type: ignore[call-overload]
+    if adoption.preference_fades_with_maturity:
+        asc *= 1.0 - min(1.0, max(0.0, o.maturity))
+    return float(asc)
 
 
 def move_toward(

@@ -11,13 +11,9 @@ import zlib
 
 import numpy as np
 
-__all__ = ["MAX_SEED", "BlockDraws", "replication_seeds", "stream"]
+from sim.model.schema.base import MAX_SEED
 
-#: Largest root seed (seeds run from 0 to 2**63 - 1). numpy's SeedSequence takes any
-#: non-negative integer, but seeds are stored as 64-bit integers in result tables and JSON,
-#: and replication seeds are drawn below 2**63; every ``--seed`` and a scenario's ``seed``
-#: are checked against this one bound.
-MAX_SEED = 2**63 - 1
+__all__ = ["MAX_SEED", "BlockDraws", "replication_seeds", "stream"]
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel
 
-from sim.schema import Catalog, ChipSpec
+from sim.model.schema import Catalog, ChipSpec
 
 __all__ = [
     "ARTICLE_RATIOS",

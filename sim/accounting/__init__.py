@@ -1,0 +1,1 @@
+"""From the engine's records to monthly tables, the typed run summary and replications."""

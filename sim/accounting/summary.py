@@ -1,0 +1,404 @@
+"""The typed run summary: every metric declared once, with its unit, label and description.
+
+Like the EMA Workbench's ``ScalarOutcome``, each number a run reports is declared in one
+place, here, as a field of a frozen dataclass carrying its :class:`Metric` metadata. The
+summary serialises (:func:`as_dict`) to exactly the keys and values of ``summary.json``;
+:func:`metrics` lists every metric with its dotted key (``{pool}``, ``{family}``,
+``{year}`` and ``{segment}`` stand for the keys of per-pool, per-family, per-year and
+per-segment entries) for the command line, reports, plots, calibration and sensitivity;
+:func:`find_metric` looks a dotted key up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+__all__ = [
+    "CustomerSummary",
+    "EngineSummary",
+    "HorizonSummary",
+    "Metric",
+    "ProgramSummary",
+    "ProviderSummary",
+    "QuerySummary",
+    "QueueSummary",
+    "RunSummary",
+    "ServingSummary",
+    "TcoBreakdownSummary",
+    "as_dict",
+    "find_metric",
+    "metrics",
+]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number a run reports: where it sits in the summary, its unit and meaning."""
+
+    key: str
+    unit: str
+    label: str
+    description: str
+
+    def matches(self, dotted: str) -> bool:
+        """Whether the concrete dotted key ``dotted`` is an instance of this metric.
+
+        >>> Metric("queue.{pool}.jobs", "jobs", "Jobs", "").matches("queue.h100.jobs")
+        True
+        """
+        return _pattern(self.key).fullmatch(dotted) is not None
+
+
+@cache
+def _pattern(key: str) -> re.Pattern[str]:
+    parts = [
+        r"[^.]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in key.split(".")
+    ]
+    return re.compile(r"\.".join(parts))
+
+
+def _metric(unit: str, label: str, description: str, *, key: str = "") -> dict[str, str]:
+    """Field metadata of a metric; ``key`` names the levels of a mapping of metrics."""
+    return {"unit": unit, "label": label, "description": description, "key": key}
+
+
+def _section(description: str, *, key: str = "") -> dict[str, str]:
+    """Field metadata of a section (or of a mapping of sections, one per ``key``)."""
+    return {"section": description, "key": key}
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class HorizonSummary:
+    """The simulated period."""
+
+    start: str = field(metadata=_metric("date", "Horizon start", "First simulated day (ISO date)."))
+    end: str = field(
+        metadata=_metric("date", "Horizon end", "Day after the last simulated day (ISO date).")
+    )
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """Training queue of one pool, over jobs that arrived after the warm-up."""
+
+    jobs: int = field(
+        metadata=_metric("jobs", "Jobs started", "Jobs arrived after warm-up and started.")
+    )
+    unstarted_jobs: int = field(
+        metadata=_metric("jobs", "Jobs never started", "Jobs still queued at the horizon end.")
+    )
+    mean_wait_hours: float | None = field(
+        metadata=_metric(
+            "hours", "Mean wait", "Mean time from arrival to start (null without jobs)."
+        )
+    )
+    p95_wait_hours: float | None = field(
+        metadata=_metric("hours", "95th-percentile wait", "95% of jobs started within this wait.")
+    )
+    utilization: float | None = field(
+        metadata=_metric(
+            "fraction", "Utilisation", "Busy / installed chip-hours after the warm-up."
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TcoBreakdownSummary:
+    """The provider's total cost of ownership by component."""
+
+    capital: float = field(metadata=_metric("USD", "Capital", "Annualised chip and server capex."))
+    power: float = field(metadata=_metric("USD", "Power", "Electricity at the facility meter."))
+    facility: float = field(
+        metadata=_metric("USD", "Facility", "Space, power and cooling capacity.")
+    )
+    maintenance: float = field(
+        metadata=_metric("USD", "Maintenance", "Repairs, spares and support.")
+    )
+    nre: float = field(
+        metadata=_metric("USD", "NRE", "In-house chip NRE booked on the chips' pools.")
+    )
+    program_acquisition: float = field(
+        metadata=_metric("USD", "Program acquisition", "Up-front cost of the chip-design team.")
+    )
+    program_fixed: float = field(metadata=_metric("USD", "Program fixed", "Program running cost."))
+
+
+@dataclass(frozen=True)
+class ProviderSummary:
+    """The provider's totals over the horizon."""
+
+    tco_usd: float = field(
+        metadata=_metric("USD", "Provider TCO", "Total cost of ownership, program included.")
+    )
+    revenue_usd: float = field(
+        metadata=_metric("USD", "Revenue", "What customers paid for chip-hours.")
+    )
+    margin_usd: float = field(metadata=_metric("USD", "Margin", "Revenue minus TCO."))
+    nvidia_spend_usd: float = field(
+        metadata=_metric("USD", "Nvidia spend", "Paid for Nvidia chips.")
+    )
+    nvidia_margin_usd: float = field(
+        metadata=_metric(
+            "USD", "Nvidia margin", "Nvidia's gross margin on what the provider paid it."
+        )
+    )
+    nvidia_margin_avoided_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Nvidia margin avoided",
+            "Gross margin on the reference GPUs the in-house chips delivered displace.",
+        )
+    )
+    capex_cash_usd: float = field(
+        metadata=_metric("USD", "Capex (cash)", "Chips bought in the horizon.")
+    )
+    energy_mwh: float = field(metadata=_metric("MWh", "Energy", "Energy at the facility meter."))
+    busy_chip_hours: float = field(
+        metadata=_metric("chip-hours", "Busy chip-hours", "Training plus serving chip-hours.")
+    )
+    installed_chip_hours: float = field(
+        metadata=_metric(
+            "chip-hours", "Installed chip-hours", "Chip-hours installed, overstays included."
+        )
+    )
+    tco_breakdown_usd: TcoBreakdownSummary = field(metadata=_section("TCO by component."))
+
+
+@dataclass(frozen=True)
+class ProgramSummary:
+    """The in-house chip program against the reference GPU."""
+
+    nre_usd: float = field(
+        metadata=_metric("USD", "Program cost", "NRE, acquisition and fixed costs.")
+    )
+    savings_usd: float = field(
+        metadata=_metric(
+            "USD", "Program savings", "Reference GPU cost of the in-house work minus its cost."
+        )
+    )
+    breakeven_date: str | None = field(
+        metadata=_metric("date", "Break-even", "Month from which cumulative net savings stay >= 0.")
+    )
+    npv_usd: float = field(
+        metadata=_metric("USD", "Program NPV", "Net savings discounted to the start.")
+    )
+    reference_gpu: str | None = field(
+        default=None,
+        metadata={
+            **_metric(
+                "chip id",
+                "Reference GPU",
+                "Chip the savings are measured against (absent without a program).",
+            ),
+            "omit_if_none": True,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class QuerySummary:
+    """Per-query figures of a segment whose demand states tokens per query."""
+
+    queries_per_day: float = field(
+        metadata=_metric("queries/day", "Queries per day", "Queries served a day.")
+    )
+    provider_cost_per_query_usd: float | None = field(
+        metadata=_metric(
+            "USD/query", "Provider cost per query", "Provider cost over queries served."
+        )
+    )
+    customer_cost_per_query_usd: float | None = field(
+        metadata=_metric(
+            "USD/query", "Customer cost per query", "Customer spend over queries served."
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ServingSummary:
+    """One segment's serving, averaged over the horizon."""
+
+    mtok_served_per_day: float = field(
+        metadata=_metric("Mtok/day", "Tokens served", "Million tokens a day.")
+    )
+    peak_chips: float = field(
+        metadata=_metric("chips", "Peak chips", "Most chips the segment held at once.")
+    )
+    fleet_capex_usd: float = field(
+        metadata=_metric(
+            "USD", "Fleet capex", "Catalog capex (chip + server share) of the peak fleet."
+        )
+    )
+    provider_cost_per_day_usd: float = field(
+        metadata=_metric(
+            "USD/day", "Provider cost per day", "Share of pools' running cost by busy hours."
+        )
+    )
+    provider_cost_per_year_usd: float = field(
+        metadata=_metric("USD/year", "Provider cost per year", "Provider cost per day x 365.")
+    )
+    customer_spend_per_day_usd: float = field(
+        metadata=_metric("USD/day", "Customer spend per day", "What the segment paid a day.")
+    )
+    provider_usd_per_mtok: float | None = field(
+        metadata=_metric("USD/Mtok", "Provider cost per Mtok", "Provider cost over tokens served.")
+    )
+    queries: QuerySummary | None = field(
+        default=None, metadata={**_section("Per-query figures."), "flatten": True}
+    )
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """What customers spent and did."""
+
+    spend_usd: float = field(
+        metadata=_metric("USD", "Customer spend", "Equal to the provider's revenue.")
+    )
+    porting_spend_usd: float = field(
+        metadata=_metric("USD", "Porting spend", "Cost of the ports started.")
+    )
+    ports_started: int = field(
+        metadata=_metric("ports", "Ports started", "Ports customers started.")
+    )
+    ports_failed: int = field(metadata=_metric("ports", "Ports failed", "Ports that failed."))
+    bypassed_jobs: int = field(
+        metadata=_metric("jobs", "Jobs bypassed", "Jobs that went to the vendor's own cloud.")
+    )
+    bypassed_pflop: float = field(
+        metadata=_metric("PFLOP", "Work bypassed", "PFLOP of the bypassed jobs.")
+    )
+    mtok_demanded: float = field(
+        metadata=_metric("Mtok", "Tokens demanded", "Million tokens demanded.")
+    )
+    mtok_served: float = field(metadata=_metric("Mtok", "Tokens served", "Million tokens served."))
+
+
+@dataclass(frozen=True)
+class EngineSummary:
+    """The size of the simulation."""
+
+    events: int = field(metadata=_metric("events", "Events", "Simulation events processed."))
+    simulated_jobs: int = field(
+        metadata=_metric("jobs", "Jobs simulated", "Training jobs recorded.")
+    )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The summary of one replication (``summary.json`` before replications are combined)."""
+
+    scenario: str = field(metadata=_metric("name", "Scenario", "The scenario's name."))
+    horizon: HorizonSummary = field(metadata=_section("The simulated period."))
+    usage_ratio_vs_gpu: dict[str, dict[str, float | None]] = field(
+        metadata=_metric(
+            "ratio",
+            "Usage vs Nvidia GPUs",
+            "Customers' busy chip-hours on a chip family over those on Nvidia GPUs, per year.",
+            key="{family}.{year}",
+        )
+    )
+    queue: dict[str, QueueSummary] = field(
+        metadata=_section("Training queues per pool.", key="{pool}")
+    )
+    provider: ProviderSummary = field(metadata=_section("The provider's totals."))
+    inhouse_program: ProgramSummary = field(metadata=_section("The in-house chip program."))
+    cost_per_pflop_usd: dict[str, float | None] = field(
+        metadata=_metric(
+            "USD/PFLOP",
+            "Provider cost per PFLOP",
+            "Running cost of a pool's training hours over the PFLOP they delivered.",
+            key="{pool}",
+        )
+    )
+    cost_per_mtok_usd: dict[str, float | None] = field(
+        metadata=_metric(
+            "USD/Mtok",
+            "Provider cost per Mtok",
+            "Running cost of a pool's serving hours over the tokens they served.",
+            key="{pool}",
+        )
+    )
+    customers: CustomerSummary = field(metadata=_section("What customers spent and did."))
+    serving: dict[str, ServingSummary] = field(
+        metadata=_section("Serving per segment.", key="{segment}")
+    )
+    engine: EngineSummary = field(metadata=_section("The size of the simulation."))
+
+
+# --------------------------------------------------------------------------- use
+
+
+def as_dict(section: Any) -> dict[str, Any]:
+    """A summary section as the plain dict written to ``summary.json``."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if value is None and f.metadata.get("omit_if_none"):
+            continue
+        if f.metadata.get("flatten"):
+            if value is not None:
+                out.update(as_dict(value))
+            continue
+        out[f.name] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return as_dict(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@cache
+def metrics() -> tuple[Metric, ...]:
+    """Every metric of a run summary, in declaration order."""
+    return tuple(_walk(RunSummary, ""))
+
+
+def _walk(cls: type, prefix: str) -> Iterator[Metric]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        key = f.name if meta.get("flatten") else f"{prefix}{f.name}"
+        if meta.get("key"):
+            key = f"{key}.{meta['key']}"
+        if "section" in meta:
+            inner = _section_type(hints[f.name])
+            yield from _walk(inner, prefix if meta.get("flatten") else f"{key}.")
+        else:
+            yield Metric(key, meta["unit"], meta["label"], meta["description"])
+
+
+def _section_type(hint: Any) -> type:
+    """The dataclass a section field holds (directly, optionally, or as mapping values)."""
+    for arg in (hint, *typing.get_args(hint)):
+        if dataclasses.is_dataclass(arg) and isinstance(arg, type):
+            return arg
+    raise TypeError(f"no section type in {hint!r}")
+
+
+def find_metric(dotted: str) -> Metric | None:
+    """The metric a concrete dotted summary key is an instance of, if any.
+
+    >>> find_metric("provider.tco_usd").unit
+    'USD'
+    >>> find_metric("queue.h100.p95_wait_hours").label
+    '95th-percentile wait'
+    >>> find_metric("usage_ratio_vs_gpu.trainium.2023").unit
+    'ratio'
+    >>> find_metric("no.such.key") is None
+    True
+    """
+    return next((m for m in metrics() if m.matches(dotted)), None)

@@ -1,0 +1,115 @@
+"""The flat monthly tables of one replication (one row per month x pool, month x segment x
+pool, ...), built from the ledger's named arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from sim.accounting.grid import Grid
+from sim.engine.records import EngineLog, JobColumns
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def timeseries_table(grid: Grid, columns: Mapping[str, FloatArray]) -> pd.DataFrame:
+    """One row per month and pool; ``columns`` are (pool, month) arrays in column order."""
+    n_p, n_m = grid.n_pools, grid.n_months
+    rows: dict[str, Any] = {
+        "month": np.repeat(np.array(grid.months, dtype=object), n_p),
+        "pool": np.tile(np.array(grid.pools, dtype=object), n_m),
+        "family": np.tile(np.array([c.family for c in grid.chips], dtype=object), n_m),
+        "vendor": np.tile(np.array([c.vendor for c in grid.chips], dtype=object), n_m),
+    }
+    for name, arr in columns.items():
+        rows[name] = np.asarray(arr.T.reshape(-1), dtype=float)
+    return pd.DataFrame(rows)
+
+
+def segments_table(grid: Grid, columns: Mapping[str, FloatArray]) -> pd.DataFrame:
+    """One row per month, segment and pool; ``columns`` are (pool, segment, month) arrays."""
+    n_p, n_s, n_m = grid.n_pools, grid.n_segments, grid.n_months
+    rows: dict[str, Any] = {
+        "month": np.repeat(np.array(grid.months, dtype=object), n_p * n_s),
+        "segment": np.tile(np.repeat(np.array(grid.segments, dtype=object), n_p), n_m),
+        "pool": np.tile(np.array(grid.pools, dtype=object), n_m * n_s),
+        "family": np.tile(np.array([c.family for c in grid.chips], dtype=object), n_m * n_s),
+    }
+    for name, arr in columns.items():
+        # (pool, seg, month) -> rows ordered month, seg, pool
+        rows[name] = np.asarray(arr.transpose(2, 1, 0).reshape(-1), dtype=float)
+    return pd.DataFrame(rows)
+
+
+def adoption_table(grid: Grid, log: EngineLog) -> pd.DataFrame:
+    """Month-start shares of each workload per segment and pool."""
+    months, segs, pools = grid.months, grid.segments, grid.pools
+    return pd.DataFrame(
+        [
+            (months[r.month], segs[r.segment], r.workload, pools[r.pool], r.share)
+            for r in log.shares
+        ],
+        columns=["month", "segment", "workload", "pool", "share"],
+    )
+
+
+def maturity_table(grid: Grid, log: EngineLog) -> pd.DataFrame:
+    """Month-start maturity and software efficiency of each stack."""
+    months = grid.months
+    return pd.DataFrame(
+        [(months[r.month], r.stack, r.maturity, r.software_efficiency) for r in log.maturity],
+        columns=["month", "stack", "maturity", "software_efficiency"],
+    )
+
+
+def ports_table(grid: Grid, log: EngineLog) -> pd.DataFrame:
+    """Every port customers started, with its dates (the end clipped to the horizon)."""
+    clock, horizon_h, segs = grid.clock, grid.horizon_h, grid.segments
+    return pd.DataFrame(
+        [
+            (
+                segs[r.segment],
+                r.customer,
+                r.workload,
+                r.stack,
+                clock.date(r.start_h).isoformat(),
+                clock.date(min(r.end_h, horizon_h)).isoformat(),
+                r.cost_usd,
+                r.success,
+                r.end_h <= horizon_h,
+            )
+            for r in log.ports
+        ],
+        columns=[
+            "segment",
+            "customer",
+            "workload",
+            "stack",
+            "start",
+            "end",
+            "cost_usd",
+            "success",
+            "completed_in_horizon",
+        ],
+    )
+
+
+def jobs_table(grid: Grid, jobs: JobColumns) -> pd.DataFrame:
+    """One row per training job (``outputs.jobs_table``)."""
+    any_jobs = len(jobs) > 0
+    return pd.DataFrame(
+        {
+            "segment": np.array(grid.segments, dtype=object)[jobs.segment] if any_jobs else [],
+            "pool": np.array(grid.pools, dtype=object)[jobs.pool] if any_jobs else [],
+            "chips": jobs.chips.astype(np.int64),
+            "pflop": jobs.pflop,
+            "arrival_hours": jobs.arrival_h,
+            "start_hours": jobs.start_h,
+            "end_hours": jobs.end_h,
+            "wait_hours": jobs.start_h - jobs.arrival_h,
+        }
+    )

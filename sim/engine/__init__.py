@@ -1,0 +1,1 @@
+"""The discrete-event simulation (simpy): pools, demand, supply and decisions over time."""

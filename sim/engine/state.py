@@ -1,0 +1,261 @@
+"""The engine's state: pools of chips, customers and segments, and the world they share.
+
+A :class:`Pool` holds counts (installed, busy, reserved for serving), never an object per
+chip, so cost grows with events and not with fleet size. A :class:`World` is what every
+process of one run shares: the scenario, the simpy environment, the clock, the pools and
+segments, and the log the run writes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import simpy
+
+from sim.engine.records import EngineLog, OverstayRecord
+from sim.model.pricing import capex_usd_per_chip
+from sim.model.schema import WORKLOADS, ChipSpec, Scenario, Segment
+from sim.model.timeline import Clock
+
+
+class QueuedJob(NamedTuple):
+    """A training job waiting for chips."""
+
+    segment: int
+    chips: int
+    pflop: float
+    arrival_h: float
+
+
+class Pool:
+    """The provider's fleet of one chip type: counts, a FIFO queue, running jobs."""
+
+    __slots__ = (
+        "area_busy",
+        "chip",
+        "chip_id",
+        "committed_orders",
+        "cumulative_volume",
+        "idx",
+        "installed",
+        "pending_retire",
+        "pflop_per_chip_hour",
+        "queue",
+        "reserved",
+        "retire_queue",
+        "running",
+        "serves_training",
+        "t_last",
+        "tok_per_chip_s",
+        "training_busy",
+    )
+
+    def __init__(self, idx: int, chip_id: str, chip: ChipSpec) -> None:
+        self.idx = idx
+        self.chip_id = chip_id
+        self.chip = chip
+        self.installed = 0
+        self.training_busy = 0
+        self.reserved = 0
+        self.queue: deque[QueuedJob] = deque()
+        # running jobs that end inside the horizon: id -> (end h, chips); kept by schedulers
+        # that plan ahead (EASY backfill)
+        self.running: dict[int, tuple[float, int]] = {}
+        self.pflop_per_chip_hour = 0.0
+        self.tok_per_chip_s = 0.0
+        self.area_busy = 0.0
+        self.t_last = 0.0
+        self.committed_orders = 0
+        self.cumulative_volume = 0.0
+        self.pending_retire = 0
+        # chips past their retirement date still busy: [retire h, chips left], oldest first
+        self.retire_queue: deque[list[float]] = deque()
+        self.serves_training = "training" in chip.workloads
+
+    def free(self) -> int:
+        """Chips neither running training nor reserved for serving.
+
+        Chips past their retirement date that are still busy (``pending_retire``) are among
+        the busy ones, so they are never free.
+        """
+        return self.installed - self.training_busy - self.reserved
+
+    def touch(self, now: float) -> None:
+        """Accumulate busy chip-hours up to ``now`` (before any count changes)."""
+        self.area_busy += (self.training_busy + self.reserved) * (now - self.t_last)
+        self.t_last = now
+
+    def drain_retirements(self, freed: int, now: float, overstays: list[OverstayRecord]) -> None:
+        """Let chips waiting to retire leave as ``freed`` chips of work end, recording them."""
+        while self.pending_retire > 0 and freed > 0:
+            batch = self.retire_queue[0]
+            k = min(int(batch[1]), freed)
+            self.installed -= k
+            self.pending_retire -= k
+            freed -= k
+            batch[1] -= k
+            overstays.append(OverstayRecord(self.idx, k, batch[0], now))
+            if batch[1] <= 0:
+                self.retire_queue.popleft()
+
+
+class DailyProfile:
+    """Hour-by-hour demand served up to a capacity over whole days, in O(log 24).
+
+    Over a day with hourly rates base x p_h, served = sum_h min(base x p_h, capacity)
+    = base x (sum of p_h <= capacity / base) + capacity x (count of p_h above it).
+
+    >>> DailyProfile([0.5, 1.5]).sums(base=2.0, capacity=2.0, days=1.0)
+    (4.0, 3.0)
+    """
+
+    def __init__(self, profile: list[float]) -> None:
+        self.sorted = sorted(profile)
+        self.prefix = [0.0]
+        for v in self.sorted:
+            self.prefix.append(self.prefix[-1] + v)
+
+    def sums(self, base: float, capacity: float, days: float) -> tuple[float, float]:
+        """(demanded, served) rate-hours over `days` whole days."""
+        demand = base * self.prefix[-1]
+        if base <= 0:
+            return 0.0, 0.0
+        i = bisect.bisect_right(self.sorted, capacity / base)
+        served = base * self.prefix[i] + capacity * (len(self.sorted) - i)
+        return demand * days, served * days
+
+
+class Customer:
+    """One decision maker of a segment: its shares per workload and the stacks it runs."""
+
+    __slots__ = ("blocked_until", "ported", "porting", "shares")
+
+    def __init__(self, shares: dict[str, dict[int, float]], ported: set[str]) -> None:
+        self.shares = shares
+        self.ported = ported
+        self.porting: set[tuple[str, str]] = set()
+        self.blocked_until: dict[tuple[str, str], float] = {}
+
+
+class SegmentState:
+    """Demand and decision state of one customer segment."""
+
+    def __init__(self, idx: int, sid: str, spec: Segment, pool_index: dict[str, int]) -> None:
+        self.idx = idx
+        self.id = sid
+        self.spec = spec
+        shares = {
+            wl: {pool_index[p]: v for p, v in spec.platforms.get(wl, {}).items() if v > 0}
+            for wl in WORKLOADS
+        }
+        self.customers = [
+            Customer({wl: dict(s) for wl, s in shares.items()}, set())
+            for _ in range(spec.customers)
+        ]
+        self.route_weights: dict[int, float] = {}
+        self.route_current: dict[int, float] = {}
+        self.serving_shares: dict[int, float] = {}
+        self.reserved: dict[int, int] = {}
+        self.bypass_credit = 0.0
+        self.refresh_shares()
+
+    def mean_shares(self, workload: str) -> dict[int, float]:
+        """The segment's share of a workload per pool (mean over its customers)."""
+        out: dict[int, float] = {}
+        n = len(self.customers)
+        for c in self.customers:
+            for p, v in c.shares[workload].items():
+                out[p] = out.get(p, 0.0) + v / n
+        return {p: v for p, v in sorted(out.items()) if v > 1e-12}
+
+    def refresh_shares(self) -> None:
+        """Recompute routing weights after shares changed."""
+        self.route_weights = self.mean_shares("training")
+        self.route_current = {p: self.route_current.get(p, 0.0) for p in self.route_weights}
+        self.serving_shares = self.mean_shares("inference")
+
+    def route(self) -> int:
+        """Smooth weighted round-robin: the pool the next training job goes to."""
+        cur = self.route_current
+        best = -1
+        best_v = -math.inf
+        for p, w in self.route_weights.items():
+            v = cur[p] + w
+            cur[p] = v
+            if v > best_v:
+                best_v = v
+                best = p
+        cur[best] -= 1.0
+        return best
+
+
+def normalised(shares: dict[int, float]) -> dict[int, float]:
+    """Shares without negligible entries, summing to 1.
+
+    >>> normalised({0: 1.0, 1: 3.0, 2: 1e-15})
+    {0: 0.25, 1: 0.75}
+    """
+    kept = {p: v for p, v in shares.items() if v > 1e-12}
+    total = sum(kept.values())
+    return {p: v / total for p, v in kept.items()}
+
+
+@dataclass
+class World:
+    """What every process of one run shares."""
+
+    scenario: Scenario
+    seed: int
+    env: simpy.Environment
+    clock: Clock
+    log: EngineLog
+    pools: list[Pool]
+    pool_index: dict[str, int]
+    segments: list[SegmentState]
+    spill: dict[int, list[int]]
+    horizon_h: float
+    stack_maturity: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, scenario: Scenario, seed: int) -> World:
+        """The initial state of a run of ``scenario`` with root seed ``seed``."""
+        chips = scenario.catalog.chips
+        pools = [Pool(i, pid, chips[pid]) for i, pid in enumerate(scenario.provider.pools)]
+        pool_index = {p.chip_id: p.idx for p in pools}
+        segments = [
+            SegmentState(i, sid, seg, pool_index)
+            for i, (sid, seg) in enumerate(scenario.segments.items())
+        ]
+        log = EngineLog(pool_ids=[p.chip_id for p in pools], segment_ids=[s.id for s in segments])
+        spill = {
+            pool_index[a]: [pool_index[b] for b in bs]
+            for a, bs in scenario.scheduling.spill.items()
+        }
+        # a customer runs the stacks of the pools it starts on
+        for seg in segments:
+            for c in seg.customers:
+                for wl in WORKLOADS:
+                    for p in c.shares[wl]:
+                        c.ported.add(pools[p].chip.stack)
+        clock = Clock(scenario.horizon.start, scenario.horizon.end)
+        return cls(
+            scenario,
+            seed,
+            simpy.Environment(),
+            clock,
+            log,
+            pools,
+            pool_index,
+            segments,
+            spill,
+            clock.horizon_hours,
+        )
+
+    def capex_usd(self, pool: Pool, t: float, batch: int = 1) -> float:
+        """Price per chip of a batch of ``batch`` chips for ``pool`` bought at time ``t``."""
+        built = pool.cumulative_volume + pool.committed_orders
+        return capex_usd_per_chip(self.scenario, pool.chip_id, self.clock.date(t), built, batch)

@@ -1,0 +1,1 @@
+"""The rules of the world, pure and free of I/O: schema, units, time, economics, adoption."""

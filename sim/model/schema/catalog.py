@@ -1,0 +1,127 @@
+"""The chip and software-stack catalog sections of the schema (shipped in ``sim/data``).
+
+Economic figures have no defaults in code: they come from the shipped catalog or a scenario
+file, each with its source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from sim.model.schema.base import (
+    MERCHANT_VENDORS,
+    CrossReferenceError,
+    Family,
+    Fraction,
+    Frozen,
+    NonNegFloat,
+    PosFloat,
+    PosFraction,
+    Usd,
+    Vendor,
+    Workload,
+)
+
+# --------------------------------------------------------------------------- catalog
+
+
+class ChipSpec(Frozen):
+    """One accelerator type: its physics, costs and cloud price (shipped in sim/data/chips.yaml)."""
+
+    name: str = Field(description="Marketing name of the chip.")
+    vendor: Vendor = Field(description="Who designs it: a merchant vendor or a cloud.")
+    family: Family = Field(description="Product family used to report usage shares.")
+    stack: str = Field(description="Software stack id (a key of catalog.stacks).")
+    launch_date: dt.date = Field(description="First general availability in a cloud.")
+    workloads: list[Workload] = Field(description="Workloads the chip serves.")
+    training_precision: Literal["bf16", "fp8"] = Field(
+        default="bf16", description="Precision whose peak the engine uses for training speed."
+    )
+    cloud_instance: str = Field(default="", description="Instance the cloud price is from.")
+    peak_bf16_tflops: PosFloat = Field(description="Peak dense BF16 TFLOP/s, no sparsity.")
+    peak_fp8_tflops: PosFloat | None = Field(
+        default=None, description="Peak dense FP8 TFLOP/s; null if the chip has no FP8."
+    )
+    hbm_gb: PosFloat = Field(description="High-bandwidth memory per chip, GB.")
+    memory_tb_per_s: PosFloat = Field(description="Memory bandwidth per chip, TB/s.")
+    busy_power_w: PosFloat = Field(description="Chip power when busy, W.")
+    idle_power_w: NonNegFloat = Field(description="Chip power when idle, W.")
+    unit_cost_usd: Usd = Field(
+        description="Purchase price (merchant) or unit cost at reference volume (in-house)."
+    )
+    server_network_usd_per_chip: Usd = Field(
+        description="Per-chip share of server, host, NIC, switch and cabling capital."
+    )
+    cloud_price_usd_per_chip_hour: Usd = Field(description="On-demand price per chip-hour.")
+    inference_tokens_per_s: PosFloat = Field(
+        description="Output tokens/s per chip on the catalog's reference inference model."
+    )
+    training_mfu: PosFraction = Field(description="Reference model-FLOPs utilisation.")
+    inference_latency_ms: PosFloat | None = Field(
+        default=None, description="Per-output-token latency on the reference model, ms."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChipSpec:
+        if self.idle_power_w > self.busy_power_w:
+            raise CrossReferenceError(
+                ("idle_power_w",),
+                f"idle_power_w ({self.idle_power_w}) exceeds busy_power_w ({self.busy_power_w})",
+            )
+        if self.training_precision == "fp8" and self.peak_fp8_tflops is None:
+            raise CrossReferenceError(
+                ("training_precision",), "training_precision is fp8 but peak_fp8_tflops is null"
+            )
+        if not self.workloads:
+            raise CrossReferenceError(("workloads",), "a chip must serve at least one workload")
+        return self
+
+    @property
+    def training_tflops(self) -> float:
+        """Peak dense TFLOP/s at the precision used for training."""
+        if self.training_precision == "fp8" and self.peak_fp8_tflops is not None:
+            return self.peak_fp8_tflops
+        return self.peak_bf16_tflops
+
+    @property
+    def inhouse(self) -> bool:
+        """True for chips a cloud designs for itself."""
+        return self.vendor not in MERCHANT_VENDORS
+
+
+class StackFeature(Frozen):
+    """A capability of a software stack and when it became available."""
+
+    available_from: dt.date | None = Field(description="Date it is usable; null = not yet.")
+    source: str = Field(default="", description="Where the date comes from.")
+    note: str = Field(default="", description="Context.")
+
+
+class StackSpec(Frozen):
+    """A software stack and the parameters of its maturity relative to CUDA."""
+
+    name: str
+    vendor: str
+    maturity_start: Fraction = Field(description="Maturity relative to CUDA (0..1) at 2023-01.")
+    maturity_midpoint_year: Annotated[float, Field(ge=1990, le=2100)] = Field(
+        description="Decimal year at which the exogenous logistic is halfway to 1."
+    )
+    maturity_steepness_per_year: PosFloat = Field(description="Slope of that logistic, 1/year.")
+    porting_engineer_months_training: NonNegFloat = Field(
+        description="Engineer-months to port the reference training workload at maturity 0."
+    )
+    porting_engineer_months_inference: NonNegFloat = Field(
+        description="Engineer-months to port the reference inference workload at maturity 0."
+    )
+    port_failure_probability: Fraction = Field(description="Chance a port fails at maturity 0.")
+    features: dict[str, StackFeature] = Field(default_factory=dict)
+
+
+class Catalog(Frozen):
+    """Chips and software stacks; the shipped catalog, overridable by a scenario."""
+
+    chips: dict[str, ChipSpec]
+    stacks: dict[str, StackSpec]
