@@ -61,7 +61,7 @@ def throughput(n: int) -> None:
         one, table1 = _timed_sweep(base / "w1", n, workers=1)
         two, table2 = _timed_sweep(base / "w2", n, workers=2)
         with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster:
             _timed_sweep(base / "dask-warm", 4, scheduler=cluster.scheduler_address)
             dask, table3 = _timed_sweep(base / "dask", n, scheduler=cluster.scheduler_address)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import optimize
 
 from sim.accounting.runner import mean_summary, run_one
+from sim.errors import UserError
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
 
@@ -89,6 +90,15 @@ def truncated(scenario: Scenario, targets: Mapping[str, float]) -> Scenario:
     end = dt.date(max(years) + 1, 1, 1)
     if end >= scenario.horizon.end or end <= scenario.horizon.start:
         return scenario
+    days = (end - scenario.horizon.start).days
+    if scenario.horizon.warmup_days >= days:
+        raise UserError(
+            f"the calibration horizon, cut at the end of {max(years)}, is {days} days: "
+            f"not longer than the warm-up of {scenario.horizon.warmup_days:g} days",
+            file="--target",
+            key="horizon.warmup_days",
+            hint="shorten the warm-up or target a later year",
+        )
     data = scenario.model_dump()
     data["horizon"]["end"] = end
     for pool in data["provider"]["pools"].values():

@@ -28,7 +28,8 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from sim import __version__
-from sim.errors import UserError
+from sim.errors import UserError, printable
+from sim.model.rng import MAX_SEED
 
 __all__ = ["app", "main"]
 
@@ -67,6 +68,12 @@ class _Group(TyperGroup):
             if error is None:  # pragma: no cover - _user_error_from covers these types
                 raise
             _fail(error)
+        except Exception as exc:
+            # click's usage errors quote what was typed: escape it before typer prints it
+            message = getattr(exc, "message", None)
+            if isinstance(message, str) and hasattr(exc, "show"):
+                exc.message = printable(message)  # type: ignore[attr-defined]
+            raise
 
 
 def _fail(error: UserError) -> NoReturn:
@@ -114,6 +121,11 @@ def _console() -> Console:
     return Console(highlight=False, no_color=True, color_system=None, width=200, soft_wrap=False)
 
 
+def _text(value: object) -> Text:
+    """Rich text of a string shown on the terminal, control characters escaped."""
+    return Text(printable(value))
+
+
 def _fmt(value: Any) -> str:
     """A compact human form of a number or other value.
 
@@ -140,11 +152,13 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(
+        title=None if title is None else _text(title), title_justify="left", show_lines=False
+    )
     for i, header in enumerate(headers):
-        table.add_column(Text(header), justify="left" if i == 0 else "right", overflow="fold")
+        table.add_column(_text(header), justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
-        table.add_row(*(Text(_fmt(v)) for v in row))
+        table.add_row(*(_text(_fmt(v)) for v in row))
     return table
 
 
@@ -160,7 +174,7 @@ def _summary_tables(summary: Mapping[str, Any]) -> list[Table]:
     headline.add_column("value", justify="right")
     scalars = [(k, v) for k, v in sorted(summary.items()) if _is_scalar(v)]
     for key, value in scalars:
-        headline.add_row(Text(str(key)), Text(_fmt(value)))
+        headline.add_row(_text(str(key)), _text(_fmt(value)))
     matrices: list[Table] = []
     for key, value in sorted(summary.items()):
         if not isinstance(value, Mapping) or not value:
@@ -184,7 +198,7 @@ def _summary_tables(summary: Mapping[str, Any]) -> list[Table]:
             if headline.row_count:
                 headline.add_section()
             for name, x in leaves:
-                headline.add_row(Text(name), Text(_fmt(x)))
+                headline.add_row(_text(name), _text(_fmt(x)))
     return ([headline] if headline.row_count else []) + matrices
 
 
@@ -215,6 +229,24 @@ SetOption = Annotated[
 ]
 
 
+SeedOption = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=MAX_SEED,
+        help="Root random seed, 0 to 2**63-1 (default: the scenario's seed).",
+    ),
+]
+AllowLargeOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-large",
+        help="Run even when the estimated events exceed the cap (README: Limits).",
+    ),
+]
+
+
 def _load(path: Path, overrides: Sequence[str] | None) -> Any:
     from sim.loader import load_scenario
 
@@ -240,10 +272,7 @@ def _collect(report: Callable[[UserError], None]) -> Iterator[None]:
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
     set_: SetOption = None,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", min=0, help="Root random seed (default: the scenario's seed)."),
-    ] = None,
+    seed: SeedOption = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -253,6 +282,7 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the run folder path.")
     ] = False,
+    allow_large: AllowLargeOption = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -268,21 +298,24 @@ def run(
 
     Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
     """
+    from sim.model.estimate import check_run_size
     from sim.runfolder import write_run
 
     loaded = _load(scenario, set_)
+    if not allow_large:
+        check_run_size(loaded.scenario, file=str(scenario))
     run_seed = loaded.scenario.seed if seed is None else seed
     produce = _producer(loaded, run_seed, workers)
     folder = write_run(out, loaded, run_seed, produce)
     if quiet:
-        typer.echo(str(folder))
+        typer.echo(printable(folder))
         return
     console = _console()
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     for table in _summary_tables(summary):
         console.print(table)
-    console.print(Text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
-    console.print(Text(f"run folder: {folder}"))
+    console.print(_text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
+    console.print(_text(f"run folder: {folder}"))
 
 
 def _producer(loaded: Any, seed: int, workers: int | None = None) -> Callable[[], Any]:
@@ -316,7 +349,7 @@ def validate(
         with _collect(report):
             loaded = _load(file, set_)
             saved_yaml(loaded.data, str(file))  # what `run` saves must load again
-            typer.echo(f"ok {file}")
+            typer.echo(printable(f"ok {file}"))
     if bad:
         raise typer.Exit(2)
 
@@ -333,7 +366,7 @@ def show(
     from sim.loader import dump_yaml
 
     loaded = _load(scenario, set_)
-    text = dump_yaml(loaded.data)
+    text = printable(dump_yaml(loaded.data), multiline=True)
     typer.echo(text, nl=not text.endswith("\n"))
 
 
@@ -360,7 +393,7 @@ def schema(
         write_text(out, text)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    typer.echo(f"wrote {out}")
+    typer.echo(printable(f"wrote {out}"))
 
 
 @app.command()
@@ -387,15 +420,15 @@ def diff(
     rows = diff_scenarios(left, right)
     console = _console()
     if not rows:
-        console.print(Text("no differences"))
+        console.print(_text("no differences"))
         return
     table = Table(title=f"{len(rows)} differences", title_justify="left")
     table.add_column("path")
-    table.add_column(Text(str(a)), overflow="fold")
-    table.add_column(Text(str(b)), overflow="fold")
+    table.add_column(_text(str(a)), overflow="fold")
+    table.add_column(_text(str(b)), overflow="fold")
     for path, left_value, right_value in rows:
         table.add_row(
-            Text(str(path)), Text(_diff_value(left_value)), Text(_diff_value(right_value))
+            _text(str(path)), _text(_diff_value(left_value)), _text(_diff_value(right_value))
         )
     console.print(table)
 
@@ -467,11 +500,11 @@ def catalog(
             )
         )
         for problem in problems:
-            console.print(Text(f"problem: {problem}"))
+            console.print(_text(f"problem: {problem}"))
         if problems:
-            console.print(Text(f"{len(problems)} problem(s) in the catalog"))
+            console.print(_text(f"{len(problems)} problem(s) in the catalog"))
             raise typer.Exit(1)
-        console.print(Text("catalog check passed: every number has a source; ratios hold"))
+        console.print(_text("catalog check passed: every number has a source; ratios hold"))
         return
     if chip is not None:
         _print_chip(console, cat, provenance, chip)
@@ -653,7 +686,12 @@ def _parse_free(text: str, loaded: Any) -> Any:
             expected=f"LOW < HIGH around the current value {start:g}",
             found=f"{low:g}:{high:g}",
         )
-    substitute(loaded, {path: start})
+    for value in (low, high, start):  # every value the fit may try must be valid
+        try:
+            substitute(loaded, {path: value})
+        except UserError as e:
+            e.file = "--free"
+            raise
     return FreeParameter(path, low, high, start)
 
 
@@ -676,9 +714,7 @@ def calibrate(
     replications: Annotated[
         int | None, typer.Option(min=1, help="Replications per evaluation (default: scenario's).")
     ] = None,
-    seed: Annotated[
-        int | None, typer.Option(min=0, help="Root seed (default: scenario's).")
-    ] = None,
+    seed: SeedOption = None,
     max_evaluations: Annotated[int, typer.Option(min=1, help="Simulation budget.")] = 60,
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="Stop when every relative error is within this.")
@@ -689,6 +725,7 @@ def calibrate(
     in_place: Annotated[
         bool, typer.Option("--in-place", help="Write the fitted values into SCENARIO itself.")
     ] = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Fit free parameters so that summary metrics hit targets (scipy, common random numbers).
 
@@ -698,6 +735,10 @@ def calibrate(
     import datetime as _dt
 
     from sim.calibrate import calibrate as fit
+    from sim.calibrate import truncated
+    from sim.loader import read_user_text
+    from sim.model.estimate import check_run_size
+    from sim.model.schema import MAX_REPLICATIONS
     from sim.safeio import check_not_link, write_text
     from sim.yaml_edit import replace_top_level_block, set_scalars
 
@@ -714,12 +755,27 @@ def calibrate(
     params = [_parse_free(f, loaded) for f in free]
     reps = replications or loaded.scenario.replications
     root = loaded.scenario.seed if seed is None else seed
+    if reps > MAX_REPLICATIONS:
+        raise UserError(
+            "too many replications",
+            file="--replications",
+            expected=f"at most {MAX_REPLICATIONS:,}",
+            found=f"{reps:,}",
+        )
+    if not allow_large:
+        # each evaluation runs the replications on the horizon cut at the last target year
+        check_run_size(
+            truncated(loaded.scenario, targets),
+            replications=reps,
+            evaluations=max_evaluations,
+            file=str(scenario),
+        )
     console = _console()
 
     def progress(i: int, values: dict[str, float], achieved: dict[str, float], loss: float) -> None:
         vals = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" for k, v in values.items())
         got = ", ".join(f"{v:.4g}" for v in achieved.values())
-        console.print(Text(f"eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
+        console.print(_text(f"eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
 
     try:
         result = fit(
@@ -743,7 +799,7 @@ def calibrate(
     console.print(_table("Calibration fit", ["target", "wanted", "achieved", "error"], rows))
     console.print(_table("Fitted parameters", ["parameter", "value"], list(result.values.items())))
     console.print(
-        Text(
+        _text(
             f"{result.evaluations} evaluations x {reps} replications, seed {root}: "
             + ("converged" if result.success else f"NOT within {tolerance:.0%}")
         )
@@ -766,7 +822,7 @@ def calibrate(
         dest = scenario if in_place else out
         assert dest is not None
         if in_place:
-            text = scenario.read_text(encoding="utf-8")
+            text = read_user_text(scenario, str(scenario))
             text, missing = set_scalars(text, {k: round(v, 6) for k, v in result.values.items()})
             if missing:
                 raise UserError(
@@ -794,7 +850,7 @@ def calibrate(
             write_text(dest, text)
         except OSError as exc:
             raise UserError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-        console.print(Text(f"calibrated scenario written to {dest}"))
+        console.print(_text(f"calibrated scenario written to {dest}"))
     if not result.success:
         raise typer.Exit(1)
 
@@ -817,7 +873,7 @@ def verify(
     if json_out is not None:
         check_not_link(json_out)  # refused before the checks run, not after
     console = _console()
-    console.print(Text("running checks (a few minutes; --reduced for a quick pass) ..."))
+    console.print(_text("running checks (a few minutes; --reduced for a quick pass) ..."))
     checks = run_checks(reduced=reduced)
     rows = [
         [
@@ -839,7 +895,7 @@ def verify(
         )
     )
     failed = [c for c in checks if not c.passed]
-    console.print(Text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
+    console.print(_text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
     if json_out is not None:
         try:
             write_text(json_out, json.dumps(as_rows(checks), indent=2) + "\n")

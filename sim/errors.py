@@ -2,6 +2,44 @@
 
 from __future__ import annotations
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object, *, multiline: bool = False) -> str:
+    r"""``text`` safe to show: every character Python does not deem printable as an escape.
+
+    That is control and format characters (escape, bell, NUL, bidirectional overrides),
+    separators other than the space, and unassigned code points. Every message and every
+    user string (key, value, file name) shown on a terminal, page or figure goes through
+    this, so an escape sequence from a scenario never reaches a terminal raw and a message
+    stays on one line. ``multiline`` keeps line breaks and tabs (``xpusim show``, figures).
+
+    >>> print(printable("key\x1b[31m\x07 a\nb\u202e"))
+    key\x1b[31m\x07 a\nb\u202e
+    >>> printable("plain text, ünïcode and 'quotes'")
+    "plain text, ünïcode and 'quotes'"
+    >>> printable("a:\n\tb: \x00", multiline=True)
+    'a:\n\tb: \\x00'
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or (multiline and ch in "\n\t"):
+            out.append(ch)
+        elif ch in _NAMED:
+            out.append(_NAMED[ch])
+        else:
+            code = ord(ch)
+            if code < 0x100:
+                out.append(f"\\x{code:02x}")
+            elif code < 0x10000:
+                out.append(f"\\u{code:04x}")
+            else:
+                out.append(f"\\U{code:08x}")
+    return "".join(out)
+
 
 class UserError(Exception):
     """An error in user input: reported as one clear message, exit status 2, no traceback."""
@@ -41,7 +79,7 @@ class UserError(Exception):
             parts.append(f", found {self.found}")
         if self.hint:
             parts.append(f" ({self.hint})")
-        return "".join(parts)
+        return printable("".join(parts))
 
 
 class ScenarioError(UserError):

@@ -39,8 +39,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import errno
+import json
 import math
+import os
 import re
+import stat
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -73,16 +77,20 @@ from sim.uncertainty import (
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_DIGITS",
     "MAX_FILE_BYTES",
     "MAX_ITEMS",
     "LoadedScenario",
     "Mark",
     "diff_scenarios",
     "dump_yaml",
+    "file_problem",
     "is_integer_path",
     "leading_comment",
     "load_catalog",
     "load_scenario",
+    "read_user_bytes",
+    "read_user_text",
     "saved_yaml",
     "scenario_json_schema",
     "shipped_catalog_files",
@@ -110,6 +118,8 @@ _SCALAR_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "nul
 # Plain numbers that YAML 1.1 and 1.2 read alike (no octal, no '_', no sexagesimal).
 _PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _PLAIN_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
+# Longest whole number read (Python refuses to convert much longer digit strings).
+MAX_DIGITS = 1000
 _TEXT_TAGS = frozenset({_YAML + "value", _YAML + "merge"})
 _MAP_TAG = _YAML + "map"
 _SEQ_TAG = _YAML + "seq"
@@ -168,32 +178,187 @@ class _Empty:
 _EMPTY = _Empty()
 
 
+# A key is written plainly in a key path unless it is empty or holds a character that
+# would make the path ambiguous (a dot, bracket, quote, '=', space or control character);
+# then it is written in double quotes, JSON-escaped: economics."p.ue", segments."seg[1]".
+_PLAIN_KEY = re.compile(r"[^.\[\]\"'=\s\x00-\x1f\x7f-\x9f]+\Z")
+_JSON = json.JSONDecoder()
+
+
+def _segment(part: str | int) -> str:
+    """One key of a key path as written in messages and accepted by ``--set``.
+
+    >>> [_segment(p) for p in ("pue", 3, "p.ue", "seg[1]", "", 'say "hi"')]
+    ['pue', '3', '"p.ue"', '"seg[1]"', '""', '"say \\\\"hi\\\\""']
+    """
+    if isinstance(part, int) or _PLAIN_KEY.match(part):
+        return str(part)
+    return json.dumps(part, ensure_ascii=False)
+
+
 def _dotted(path: Sequence[str | int]) -> str:
-    return ".".join(str(p) for p in path)
+    """A key path as text: keys joined by dots, unusual keys in double quotes."""
+    return ".".join(_segment(p) for p in path)
+
+
+def _parse_key_path(text: str) -> tuple[str | int, ...]:
+    """The keys of a dotted key path (the inverse of :func:`_dotted`).
+
+    Plain parts are stripped of spaces and become list positions when they are all
+    digits; a part in double quotes (JSON string syntax) is a key exactly as written, dots,
+    brackets and all. Raises ``ValueError`` saying what is wrong (an empty part, an
+    unclosed or misplaced quote), worded to follow "the key path ".
+
+    >>> _parse_key_path('segments."a.b".platforms.training.0')
+    ('segments', 'a.b', 'platforms', 'training', 0)
+    >>> _parse_key_path("economics. pue ")
+    ('economics', 'pue')
+    """
+    parts: list[str | int] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i < n and text[i] == '"':
+            try:
+                value, i = _JSON.raw_decode(text, i)
+            except json.JSONDecodeError:
+                raise ValueError("has a quoted key not closed by '\"'") from None
+            parts.append(value)
+            while i < n and text[i].isspace():
+                i += 1
+            if i < n and text[i] != ".":
+                raise ValueError("has text after a quoted key (expected '.' or the end)")
+        else:
+            j = text.find(".", i)
+            j = n if j < 0 else j
+            seg = text[i:j].strip()
+            if not seg:
+                raise ValueError("has an empty part")
+            if '"' in seg:
+                raise ValueError("has a quote inside a key (quote the whole key)")
+            parts.append(int(seg) if seg.isascii() and seg.isdigit() else seg)
+            i = j
+        if i >= n:
+            return tuple(parts)
+        i += 1  # the dot
+        if i >= n:
+            raise ValueError("has an empty part")
+
+
+def _split_assignment(text: str) -> tuple[str, str] | None:
+    """``key.path=value`` split at the first '=' outside a quoted key, or None without one."""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "=":
+            return text[:i], text[i + 1 :]
+        if ch == '"':
+            try:
+                _, i = _JSON.raw_decode(text, i)
+            except json.JSONDecodeError:  # an unclosed quote: the path reports it
+                j = text.find("=", i)
+                return None if j < 0 else (text[:j], text[j + 1 :])
+            continue
+        i += 1
+    return None
 
 
 # =========================================================================== YAML reading
 
 
-def _read_text(path: Path, label: str) -> str:
-    """The text of a file, refusing huge files and bytes that are not UTF-8."""
+def _not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file, else None."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode):
+        return "a character device (like /dev/zero)"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a scenario or catalog file, or None if it can.
+
+    Looks without opening: a device or a named pipe is never opened (opening a FIFO would
+    wait for a writer; reading /dev/zero never ends).
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(
-                f"file is too large ({size:,} bytes)",
-                file=label,
-                expected=f"at most {MAX_FILE_BYTES:,} bytes",
-                found=f"{size:,} bytes",
-            )
-        raw = path.read_bytes()
+        st = os.stat(path)
     except FileNotFoundError:
-        raise ScenarioError("file not found", file=label) from None
-    except IsADirectoryError:
-        raise ScenarioError("is a directory, not a scenario file", file=label) from None
+        return "is a broken symbolic link" if os.path.islink(path) else "does not exist"
     except OSError as e:
-        raise ScenarioError(f"cannot read the file: {e.strerror}", file=label) from None
-    return _decode(raw, label)
+        if e.errno == errno.ELOOP:
+            return "is a symbolic link loop (the link leads back to itself)"
+        if e.errno == errno.ENAMETOOLONG:
+            return "has a name that is too long"
+        if e.errno == errno.ENOTDIR:
+            return "does not exist (a part of its path is not a folder)"
+        return f"cannot be read ({e.strerror or e})"
+    except ValueError:  # a NUL byte in the name
+        return "has an invalid name (it contains a NUL byte)"
+    kind = _not_regular(st.st_mode)
+    return None if kind is None else f"is {kind}, not a regular file"
+
+
+def read_user_bytes(path: Path, label: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file given by a user, never reading more than ``limit + 1``.
+
+    Devices, named pipes, directories, sockets and symbolic-link loops are refused with a
+    message saying which; the file is checked before it is opened and again (``fstat``) on
+    the open descriptor, which is opened non-blocking so that nothing can make it wait. The
+    size is known only by reading (``stat`` says 0 for /proc files and devices), so at most
+    one byte more than the limit is read to tell a file that is too large.
+    """
+    problem = file_problem(path)
+    if problem is not None:
+        if problem == "does not exist":
+            raise ScenarioError("file not found", file=label)
+        raise ScenarioError(f"the file {problem}", file=label, expected="a regular file")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise ScenarioError(f"cannot read the file: {e.strerror or e}", file=label) from None
+    try:
+        kind = _not_regular(os.fstat(fd).st_mode)
+        if kind is not None:  # replaced between the check and the open
+            raise ScenarioError(
+                f"the file is {kind}, not a regular file", file=label, expected="a regular file"
+            )
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as e:
+        raise ScenarioError(f"cannot read the file: {e.strerror or e}", file=label) from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > limit:
+        raise ScenarioError(
+            "file is too large",
+            file=label,
+            expected=f"at most {limit:,} bytes",
+            found=f"more than {limit:,} bytes",
+        )
+    return raw
+
+
+def read_user_text(path: Path, label: str) -> str:
+    """The UTF-8 text of a scenario or catalog file (see :func:`read_user_bytes`)."""
+    return _decode(read_user_bytes(path, label), label)
 
 
 def _decode(raw: bytes, label: str) -> str:
@@ -476,6 +641,14 @@ class _Composer:
     def scalar(self, ev: Any, path: KeyPath) -> Any:
         if ev.tag is None and not ev.style:  # fast path for plain decimal numbers
             if _PLAIN_INT.match(ev.value):
+                if len(ev.value) > MAX_DIGITS:
+                    raise self.fail(
+                        "the number is too long",
+                        ev.start_mark,
+                        path,
+                        expected=f"at most {MAX_DIGITS} digits",
+                        found=f"{len(ev.value):,} digits",
+                    )
                 return int(ev.value)
             if _PLAIN_FLOAT.match(ev.value):
                 return float(ev.value)
@@ -519,7 +692,7 @@ def _parse_document(text: str, label: str, *, prefix: KeyPath = ()) -> tuple[Any
 
 def _parse_file(path: Path, label: str, *, prefix: KeyPath = ()) -> _Layer:
     """A file's top-level mapping (under ``prefix``) with its marks and provenance."""
-    text = _read_text(path, label)
+    text = read_user_text(path, label)
     if not text.strip():
         raise ScenarioError(
             "the file is empty", file=label, line=1, expected="a mapping of scenario keys"
@@ -647,7 +820,7 @@ def _figure_provenance(
 
 def _distribution(value: dict[str, Any], path: KeyPath, layer: _Layer) -> Distribution:
     kind = value.get("dist")
-    if kind not in DISTRIBUTIONS:
+    if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
         raise _error_at(
             "unknown distribution",
             (*path, "dist"),
@@ -720,8 +893,13 @@ def _schema_at(path: Sequence[str | int], root: Any = Scenario) -> Any:
 
 
 def _split_path(path: str | Sequence[str | int]) -> tuple[str | int, ...]:
-    parts: Sequence[str | int] = path.split(".") if isinstance(path, str) else path
-    return tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in parts)
+    """A key path's parts; a malformed text path is split at its dots (never raises)."""
+    if isinstance(path, str):
+        try:
+            return _parse_key_path(path)
+        except ValueError:
+            path = path.split(".")
+    return tuple(int(p) if isinstance(p, str) and p.isascii() and p.isdigit() else p for p in path)
 
 
 def is_integer_path(path: str | Sequence[str | int]) -> bool:
@@ -787,7 +965,7 @@ def _show(v: Any) -> str:
             return ".inf (infinity)" if v > 0 else "-.inf (minus infinity)"
         return repr(v)
     if isinstance(v, int):
-        return str(v) if abs(v) < 10**30 else f"{v:.3g}"
+        return str(v) if abs(v) < 10**30 else _huge(v)
     if isinstance(v, dt.date):
         return v.isoformat()
     if isinstance(v, str):
@@ -799,13 +977,26 @@ def _show(v: Any) -> str:
     return repr(v)
 
 
+def _huge(v: int) -> str:
+    """A whole number too long to show, in scientific form (any size: no float conversion).
+
+    >>> _huge(10**400), _huge(-(2 * 10**30))
+    ('1e+400', '-2e+30')
+    """
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = abs(v) / 10**exponent  # exact division of whole numbers, rounded once
+    if mantissa >= 9.995:  # rounding carried into the next power of ten
+        mantissa, exponent = 1.0, exponent + 1
+    return f"{'-' if v < 0 else ''}{mantissa:.3g}e+{exponent}"
+
+
 def _num(x: Any) -> str:
     if isinstance(x, float) and x.is_integer() and abs(x) < 1e9:
         return str(int(x))
     if isinstance(x, float):
         return f"{x:g}"
     if isinstance(x, int) and abs(x) >= 10**9:
-        return f"{x:.3g}" if x % 10 ** (len(str(abs(x))) - 3) else f"{x:,}"
+        return f"{x:,}"
     return str(x)
 
 
@@ -904,6 +1095,31 @@ def _lookup(data: Any, path: KeyPath) -> tuple[bool, Any]:
     return True, cur
 
 
+def _data_path(loc: Sequence[str | int], data: Any) -> tuple[KeyPath, bool]:
+    """The key path of a pydantic error location, and whether the error is about a key.
+
+    Pydantic puts its own tags in a location (``function-after[...]``, ``[key]`` for a
+    mapping key that failed validation). Walking the data tells them from user keys that
+    look alike: a part present in the data at that point is always a key, whatever its
+    characters (``"a["``, ``"[key]"``, ``"seg[1]"``).
+    """
+    rel: list[str | int] = []
+    cur: Any = data
+    for part in loc:
+        in_dict = isinstance(cur, dict) and part in cur
+        if in_dict or (isinstance(cur, list | tuple) and isinstance(part, int) and part < len(cur)):
+            rel.append(part)
+            cur = cur[part]
+        elif part == "[key]":
+            return tuple(rel), True
+        elif isinstance(part, str) and "[" in part:
+            continue  # a pydantic tag, not a key
+        else:
+            rel.append(part)  # a key the data lacks (a missing one)
+            cur = None
+    return tuple(rel), False
+
+
 def _problem(
     err: Any,
     base: KeyPath,
@@ -916,13 +1132,10 @@ def _problem(
 ) -> _Problem:
     """Turn one pydantic error into a user-facing problem located by key path."""
     typ: str = err["type"]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p != "[key]")]
+    loc = list(err["loc"])
     if strip_tag and loc and loc[0] in DISTRIBUTIONS:
         loc = loc[1:]
-    key_error = "[key]" in loc
-    if key_error:
-        loc = loc[: loc.index("[key]")]
-    rel: KeyPath = tuple(loc)
+    rel, key_error = _data_path(loc, data)
     path: KeyPath = (*base, *rel)
     present, value = _lookup(data, rel)
     if not present:
@@ -946,12 +1159,12 @@ def _problem(
         p.hint = _did_you_mean(name, choices)
         return p
     if typ == "missing":
-        name = str(path[-1])
+        name = str(path[-1]) if path else ""
         p.message = f"missing required key '{name}'"
         p.found = None
         return p
     if typ == "extra_forbidden":
-        name = str(path[-1])
+        name = str(path[-1]) if path else ""
         fields = _model_at(rel[:-1], root)
         if root is Scenario and len(rel) == 1:
             fields.extend(("extends", "unset"))
@@ -1071,12 +1284,12 @@ def _catalog_layers(catalog_files: Sequence[Path | str] | None) -> list[tuple[Pa
 def _extends_chain(path: Path) -> list[tuple[Path, _Layer]]:
     """The file and its ``extends`` ancestors, base first, each with ``extends`` removed."""
     chain: list[tuple[Path, _Layer]] = []
-    seen: list[Path] = []
+    seen: list[str] = []
     current = path
     label = str(path)
     while True:
         layer = _parse_file(current, label)
-        seen.append(current.resolve())
+        seen.append(os.path.realpath(current))
         target = layer.data.pop("extends", None)
         extends_mark = layer.marks.pop(("extends",), None)
         for p in [p for p in layer.marks if p[:1] == ("extends",)]:
@@ -1096,8 +1309,19 @@ def _extends_chain(path: Path) -> list[tuple[Path, _Layer]]:
                 found=_show(target),
             )
         nxt = current.parent / target
-        if nxt.resolve() in seen:
-            names = [p.name for p in seen] + [nxt.name]
+        problem = file_problem(nxt)
+        if problem is not None:
+            raise ScenarioError(
+                f"the file named by 'extends' {problem}",
+                file=label,
+                line=line,
+                key="extends",
+                expected="an existing regular file, relative to this one",
+                found=repr(target),
+                hint=f"looked for {nxt}",
+            )
+        if os.path.realpath(nxt) in seen:
+            names = [Path(p).name for p in seen] + [nxt.name]
             raise ScenarioError(
                 "circular extends: " + " -> ".join(names),
                 file=label,
@@ -1112,16 +1336,6 @@ def _extends_chain(path: Path) -> list[tuple[Path, _Layer]]:
                 line=line,
                 key="extends",
                 expected=f"at most {MAX_EXTENDS} files",
-            )
-        if not nxt.is_file():
-            raise ScenarioError(
-                "the file named by 'extends' does not exist",
-                file=label,
-                line=line,
-                key="extends",
-                expected="an existing file, relative to this one",
-                found=repr(target),
-                hint=f"looked for {nxt}",
             )
         current = nxt
         label = str(nxt)
@@ -1155,7 +1369,10 @@ def _parse_unset(layer: _Layer, label: str) -> list[_Unset]:
     out: list[_Unset] = []
     for i, item in enumerate(raw):
         mark = marks.get(("unset", i), top) or Mark(label, None)
-        parts = item.split(".") if isinstance(item, str) else []
+        try:
+            parts = [str(q) for q in _parse_key_path(item)] if isinstance(item, str) else []
+        except ValueError:
+            parts = []
         if not parts or any(not q.strip() for q in parts):
             raise ScenarioError(
                 "an 'unset' entry must be a dotted key path",
@@ -1165,7 +1382,7 @@ def _parse_unset(layer: _Layer, label: str) -> list[_Unset]:
                 expected="text like provider.pools.trainium1",
                 found=_show(item),
             )
-        out.append(_Unset(tuple(q.strip() for q in parts), item.strip(), mark))
+        out.append(_Unset(tuple(parts), item.strip(), mark))
     return out
 
 
@@ -1259,6 +1476,22 @@ def _set_error(
     )
 
 
+def _path_of(raw_path: str, text: str) -> KeyPath:
+    """The parts of a ``--set`` (or substituted) key path, or a located error."""
+    try:
+        return _parse_key_path(raw_path)
+    except ValueError as e:
+        quote = "quote" in str(e)
+        raise _set_error(
+            f"the key path {e}",
+            text,
+            raw_path,
+            hint='write a key holding dots or brackets whole in double quotes: segments."a.b"'
+            if quote
+            else None,
+        ) from None
+
+
 def _check_path(segments: KeyPath, text: str) -> None:
     try:
         _schema_at(segments)
@@ -1275,21 +1508,19 @@ def _check_path(segments: KeyPath, text: str) -> None:
 
 def _parse_override(text: str) -> tuple[KeyPath, _Layer, str]:
     """``a.b.c=value`` -> (path, a layer holding the parsed value at the path, the text)."""
-    if "=" not in text:
+    split = _split_assignment(text)
+    if split is None:
         raise _set_error(
             "an override needs the form key.path=value",
             text,
             text.strip() or None,
             hint="for example --set economics.pue=1.2",
         )
-    raw_path, raw_value = text.split("=", 1)
+    raw_path, raw_value = split
     raw_path = raw_path.strip()
     if not raw_path:
         raise _set_error("the key path before '=' is empty", text, None)
-    parts = raw_path.split(".")
-    if any(not p.strip() for p in parts):
-        raise _set_error("the key path has an empty part", text, raw_path)
-    segments = _split_path([p.strip() for p in parts])
+    segments = _path_of(raw_path, text)
     _check_path(segments, text)
     key = _dotted(segments)
     if len(raw_value) > MAX_FILE_BYTES:
@@ -1314,7 +1545,7 @@ def _parse_override(text: str) -> tuple[KeyPath, _Layer, str]:
     try:
         _extract(layer)
     except ScenarioError as e:
-        rest = (e.key or "_").split(".")[1:]
+        rest = _split_path(e.key or "_")[1:]
         e.key = _dotted((*segments, *rest))
         raise
     out = _Layer(
@@ -1488,13 +1719,9 @@ def substitute(loaded: LoadedScenario, values: Mapping[str, Any]) -> LoadedScena
     provenance = dict(loaded.provenance)
     for dotted, raw in values.items():
         text = f"{dotted}={raw!r}"
-        if (
-            not isinstance(dotted, str)
-            or not dotted.strip()
-            or any(not p.strip() for p in dotted.split("."))
-        ):
+        if not isinstance(dotted, str) or not dotted.strip():
             raise _set_error("the key path has an empty part", text, str(dotted) or None)
-        segments = _split_path(dotted.strip())
+        segments = _path_of(dotted.strip(), text)
         _check_path(segments, text)
         value = raw.item() if isinstance(raw, np.generic) else raw
         if is_integer_path(segments) and isinstance(value, float) and math.isfinite(value):
@@ -1552,7 +1779,8 @@ def diff_scenarios(a: LoadedScenario, b: LoadedScenario) -> list[tuple[str, Any,
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         for k, v in value.items():
-            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+            key = _segment(str(k))
+            yield from _flatten(v, f"{prefix}.{key}" if prefix else key)
     elif isinstance(value, list | tuple) and value:
         for i, v in enumerate(value):
             yield from _flatten(v, f"{prefix}.{i}" if prefix else str(i))
@@ -1686,7 +1914,7 @@ def leading_comment(path: Path) -> str:
     Never raises: a file that cannot be read has no header to show.
     """
     try:
-        text = _read_text(path, str(path))
+        text = read_user_text(path, str(path))
     except ScenarioError:
         return ""
     lines = []

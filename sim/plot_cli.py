@@ -18,6 +18,8 @@ from typing import Annotated
 
 import typer
 
+from sim.errors import printable
+
 __all__ = ["register"]
 
 
@@ -60,7 +62,7 @@ def register(app: typer.Typer) -> None:
 
         written = plot_folder(folder, kinds=kind or None, formats=fmt or FORMATS)
         for path in written:
-            typer.echo(str(path))
+            typer.echo(printable(path))
 
     @app.command("report")
     def report(
@@ -76,5 +78,5 @@ def register(app: typer.Typer) -> None:
         from sim.report import write_report
 
         html_path, md_path = write_report(folder)
-        typer.echo(str(html_path))
-        typer.echo(str(md_path))
+        typer.echo(printable(html_path))
+        typer.echo(printable(md_path))

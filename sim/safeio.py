@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from sim.errors import UserError
+from sim.errors import UserError, printable
 
 try:
     import fcntl
@@ -70,29 +70,16 @@ def visible(text: str) -> str:
     r"""``text`` with every character Python does not deem printable shown as an escape.
 
     That is control and format characters (escape, bell, NUL, bidirectional overrides)
-    and unassigned code points; whitespace (tabs, line breaks) stays. An escape byte from a
-    key or a description becomes the text ``\x1b``, so it reaches no page, figure or
-    terminal raw.
+    and unassigned code points; tabs and line breaks stay. An escape byte from a key or a
+    description becomes the text ``\x1b``, so it reaches no page, figure or terminal raw
+    (:func:`sim.errors.printable`, the one home of the rule).
 
     >>> print(visible("a\x1b[31mb\x07 c\u202ed"))
     a\x1b[31mb\x07 c\u202ed
     >>> visible("tab\tnew\nline"), visible("plain")
     ('tab\tnew\nline', 'plain')
     """
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch.isprintable() or ch.isspace():
-            out.append(ch)
-        elif code < 0x100:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    return "".join(out)
+    return printable(text, multiline=True)
 
 
 # --------------------------------------------------------------------------- checks

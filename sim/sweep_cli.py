@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sim.errors import UserError
+from sim.errors import UserError, printable
 
 __all__ = ["register", "sensitivity", "sweep"]
 
@@ -70,6 +70,11 @@ AllowLargeOption = Annotated[
         help="Lift the cap on the number of runs (100,000; see Limits in the README).",
     ),
 ]
+
+
+def _text(value: object) -> Text:
+    """Rich text of a string shown on the terminal, control characters escaped."""
+    return Text(printable(value))
 
 
 def _stdout() -> Console:
@@ -131,7 +136,7 @@ def _load(path: Path, overrides: Sequence[str] | None) -> Any:
 
 def _note(text: str) -> None:
     """A one-line note on stderr (the sweep goes on)."""
-    typer.echo(f"note: {' '.join(text.split())}", err=True)
+    typer.echo(f"note: {printable(' '.join(text.split()))}", err=True)
 
 
 def sweep(
@@ -233,17 +238,17 @@ def sweep(
             )
             raise typer.Exit(130) from None
     if quiet:
-        typer.echo(str(outcome.folder))
+        typer.echo(printable(outcome.folder))
         return
     console = _stdout()
     console.print(
-        Text(
+        _text(
             f"{len(design.points)} points x {design.replications} replications = "
             f"{outcome.runs_total} runs; {outcome.runs_done - outcome.runs_resumed} run now, "
             f"{outcome.runs_resumed} already done"
         )
     )
-    console.print(Text(f"sweep folder: {outcome.folder}"))
+    console.print(_text(f"sweep folder: {outcome.folder}"))
 
 
 def sensitivity(
@@ -364,13 +369,13 @@ def sensitivity(
         },
     )
     if quiet:
-        typer.echo(str(folder))
+        typer.echo(printable(folder))
         return
     console = _stdout()
     for result in results:
         for table in _ranking_tables(result):
             console.print(table)
-    console.print(Text(f"sensitivity folder: {folder}"))
+    console.print(_text(f"sensitivity folder: {folder}"))
 
 
 def _rank_sweep(
@@ -444,19 +449,19 @@ def _rank_sweep(
         },
     )
     if quiet:
-        typer.echo(str(target))
+        typer.echo(printable(target))
         return
     console = _stdout()
     for result in results:
         console.print(_sample_ranking_table(result))
         if all(v is None for v in result["sobol"]["S1"]) and result["points"] < min_points():
             console.print(
-                Text(
+                _text(
                     f"note: first-order indices need at least {min_points()} points with a "
                     f"finite metric, this sweep has {result['points']}; rank correlations only"
                 )
             )
-    console.print(Text(f"sensitivity folder: {target}"))
+    console.print(_text(f"sensitivity folder: {target}"))
 
 
 def _sample_ranking_table(result: dict[str, Any]) -> Table:
@@ -466,7 +471,9 @@ def _sample_ranking_table(result: dict[str, Any]) -> Table:
         key=lambda j: -(sob["S1"][j] if sob["S1"][j] is not None else -math.inf),
     )
     table = Table(
-        title=f"First-order indices (RBD-FAST, {result['points']} points): {result['metric']}",
+        title=_text(
+            f"First-order indices (RBD-FAST, {result['points']} points): {result['metric']}"
+        ),
         title_justify="left",
     )
     for i, head in enumerate(["rank", "parameter", "S1", "± S1", "Spearman rho", "p"]):
@@ -474,7 +481,7 @@ def _sample_ranking_table(result: dict[str, Any]) -> Table:
     for rank, j in enumerate(order, 1):
         table.add_row(
             str(rank),
-            Text(str(sob["names"][j])),
+            _text(str(sob["names"][j])),
             _fmt(sob["S1"][j]),
             _fmt(sob["S1_conf"][j]),
             _fmt(spear["rho"][j]),
@@ -533,7 +540,8 @@ def _ranking_tables(result: dict[str, Any]) -> list[Table]:
     from sim.sweep.sensitivity import swing
 
     tornado = Table(
-        title=f"Tornado: {result['metric']} (base {_fmt(result['base'])})", title_justify="left"
+        title=_text(f"Tornado: {result['metric']} (base {_fmt(result['base'])})"),
+        title_justify="left",
     )
     for i, head in enumerate(["rank", "parameter", "low", "high", "metric low", "metric high"]):
         tornado.add_column(head, justify="left" if i == 1 else "right")
@@ -541,7 +549,7 @@ def _ranking_tables(result: dict[str, Any]) -> list[Table]:
     for i, row in enumerate(result["tornado"], 1):
         tornado.add_row(
             str(i),
-            Text(str(row["parameter"])),
+            _text(str(row["parameter"])),
             _fmt(row["low_value"]),
             _fmt(row["high_value"]),
             _fmt(row["metric_low"]),
@@ -553,13 +561,13 @@ def _ranking_tables(result: dict[str, Any]) -> list[Table]:
         range(len(sob["names"])),
         key=lambda j: -(sob["ST"][j] if sob["ST"][j] is not None else -math.inf),
     )
-    sobol = Table(title=f"Sobol' indices: {result['metric']}", title_justify="left")
+    sobol = Table(title=_text(f"Sobol' indices: {result['metric']}"), title_justify="left")
     for i, head in enumerate(["rank", "parameter", "S1", "± S1", "ST", "± ST"]):
         sobol.add_column(head, justify="left" if i == 1 else "right")
     for rank, j in enumerate(order, 1):
         sobol.add_row(
             str(rank),
-            Text(str(sob["names"][j])),
+            _text(str(sob["names"][j])),
             *(_fmt(sob[k][j]) for k in ("S1", "S1_conf", "ST", "ST_conf")),
         )
     return [tornado, sobol]

@@ -166,6 +166,8 @@ CASES: list[Case] = [
     c("bad-triangular", "bad_triangular.yaml", 3, "economics.pue", "low <= mode <= high"),
     c("unknown-distribution", "unknown_distribution.yaml", 4, "economics.pue.dist",
       "unknown distribution", "expected one of triangular", "found 'gauss'"),
+    c("distribution-kind-a-list", "distribution_kind_a_list.yaml", 3, "economics.pue.dist",
+      "unknown distribution", "found a list of 0 items"),
     # --- bad --set
     s("set-without-equals", "economics.pue", "economics.pue",
       "key.path=value", "found 'economics.pue'"),
@@ -187,6 +189,48 @@ CASES: list[Case] = [
       "economics.pue", "low < high"),
     s("set-yaml-syntax", "economics.pue=[1", "economics.pue", "YAML syntax error"),
     s("set-python-tag", "description=!!python/name:os.system", "description", "not allowed"),
+    # --- keys of any characters: the right path, quoted when it holds dots, brackets, quotes
+    c("key-with-open-bracket", "key_open_bracket.yaml", 2, '"a["',
+      "unknown key 'a['", "found 'a['"),
+    c("key-like-a-list-index", "key_like_an_index.yaml", 6, 'segments."seg[1]".bogus',
+      "unknown key 'bogus'"),
+    c("key-like-a-pydantic-tag", "key_like_a_pydantic_tag.yaml", 6,
+      'segments."[key]".customers', "expected a whole number", "found 'many'"),
+    c("key-with-dot", "key_with_dot.yaml", 3, 'economics."p.ue"',
+      "unknown key 'p.ue'", "did you mean 'pue'?"),
+    c("key-with-quotes", "key_with_quotes.yaml", 4, 'provider.pools."h100 \\"\'x\'\\""',
+      "unknown chip"),
+    # --- control characters in keys and values are shown escaped, never raw
+    c("key-with-escape-and-bell", "key_control_chars.yaml", 3, '"k\\u001b[31m\\u0007"',
+      "unknown key 'k\\x1b[31m\\x07'"),
+    c("key-with-newline", "key_newline.yaml", 3, 'economics."pue\\nrm -rf"',
+      "unknown key 'pue\\nrm -rf'"),
+    c("key-nul", "key_nul.yaml", 4, 'vendors.nvidia."\\u0000"', "unknown key '\\x00'"),
+    c("value-with-escape-sequence", "value_control_chars.yaml", 3, "economics.pue",
+      "found '\\x1b]0;owned\\x071.2'"),
+    c("integer-beyond-float-range", "huge_integer.yaml", 2, "description",
+      "expected text, found 1e+400"),
+    c("integer-of-5000-digits", "too_many_digits.yaml", 2, "seed",
+      "the number is too long", "at most 1000 digits", "found 5,001 digits"),
+    # --- limits of a run
+    c("warmup-not-shorter-than-horizon", "warmup_not_shorter.yaml", 3, "horizon.warmup_days",
+      "warm-up of 365 days is not shorter than the 365-day horizon"),
+    c("seed-above-2-63", "seed_too_large.yaml", 2, "seed",
+      "expected a number <= 9,223,372,036,854,775,807", "found 9223372036854775808"),
+    c("seed-negative", "seed_negative.yaml", 2, "seed", "expected a number >= 0, found -1"),
+    # --- files that are not regular files
+    c("extends-a-directory", "extends_directory.yaml", 2, "extends",
+      "is a directory, not a regular file", "found '../data'"),
+    c("extends-a-device", "extends_device.yaml", 2, "extends",
+      "is a character device", "not a regular file", "found '/dev/zero'"),
+    # --- --set with quoted keys
+    c("set-quoted-key-wrong-type", "set_quoted_key.yaml", None, 'segments."a.b".customers',
+      "expected a whole number", overrides=('segments."a.b".customers=many',),
+      error_file="--set"),
+    c("set-unclosed-quote", "set_quoted_key.yaml", None, 'segments."a.b',
+      "quoted key not closed", overrides=('segments."a.b.customers=3',), error_file="--set"),
+    c("set-quote-inside-a-key", "set_quoted_key.yaml", None, 'segments.a"b',
+      "quote inside a key", overrides=('segments.a"b.customers=3',), error_file="--set"),
 ]  # fmt: skip
 
 
@@ -215,6 +259,7 @@ def test_malformed(case: Case) -> None:
         assert f"key '{case.key}" in text
     for fragment in case.fragments:
         assert fragment in text, f"{fragment!r} not in {text!r}"
+    assert text.isprintable(), f"a control character reached the message: {text!r}"
     if case.overrides and case.key is not None:
         assert err.found is not None  # --set errors quote the text given
 

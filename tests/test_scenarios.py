@@ -26,6 +26,7 @@ import pytest
 
 from sim.accounting.runner import run
 from sim.loader import LoadedScenario, load_scenario
+from sim.model.estimate import estimate_events
 from sim.runfolder import RunOutput
 
 REPO = Path(__file__).parent.parent
@@ -216,6 +217,16 @@ def test_full_run_completes(path: Path) -> None:
     out = run(loaded.scenario)
     assert out.summary["scenario"] == path.stem
     assert out.summary["provider"]["installed_chip_hours"] > 0
+    estimate = estimate_events(loaded.scenario).events  # per replication, as the summary
+    assert 0.5 <= estimate / out.summary["engine"]["events"] <= 2.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_event_estimate_is_within_a_factor_of_two(name: str) -> None:
+    """sim.estimate predicts the engine's events before the run (the runs are cached)."""
+    estimate = estimate_events(short_loaded(name).scenario).events
+    actual = short_run(name).summary["engine"]["events"]
+    assert 0.5 <= estimate / actual <= 2.0, f"{name}: estimated {estimate:,.0f}, ran {actual:,}"
 
 
 def test_shortened_runs_are_deterministic() -> None:

@@ -251,7 +251,7 @@ def test_same_tables_on_one_worker_two_workers_and_dask(tiny: Any, tmp_path: Pat
     one = run_sweep(tiny, design, tmp_path / "one", workers=1)
     two = run_sweep(tiny, design, tmp_path / "two", workers=2)
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         dask = run_sweep(tiny, design, tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert one.complete and two.complete and dask.complete
@@ -921,7 +921,7 @@ def test_dask_sweep_survives_the_loss_of_its_only_worker(
     happened: list[str] = []
 
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
 
         def strike() -> None:
@@ -1026,7 +1026,7 @@ def test_a_run_that_keeps_killing_its_worker_stops_the_sweep_in_one_line() -> No
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster.scheduler_address, set_as_default=False) as client,
     ):

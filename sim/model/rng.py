@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-#: Largest root seed: seeds are stored as signed 64-bit integers (runs.parquet's ``seed``).
-MAX_SEED = 2**63 - 1
+from sim.model.schema.base import MAX_SEED
+
+__all__ = ["MAX_SEED", "BlockDraws", "replication_seeds", "stream"]
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

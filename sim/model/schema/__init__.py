@@ -2,6 +2,8 @@
 
 from sim.model.schema.base import (
     MAX_CHIPS,
+    MAX_REPLICATIONS,
+    MAX_SEED,
     MAX_USD,
     MERCHANT_VENDORS,
     WORKLOADS,
@@ -43,6 +45,8 @@ from sim.model.schema.world import (
 
 __all__ = [
     "MAX_CHIPS",
+    "MAX_REPLICATIONS",
+    "MAX_SEED",
     "MAX_USD",
     "MERCHANT_VENDORS",
     "WORKLOADS",

@@ -21,6 +21,13 @@ MERCHANT_VENDORS: frozenset[str] = frozenset({"nvidia", "amd"})
 # they could exhaust memory or time; they are sanity limits, not economic figures.
 MAX_CHIPS = 100_000_000
 MAX_USD = 1e15
+MAX_REPLICATIONS = 10_000
+#: Largest root seed (seeds run from 0 to 2**63 - 1). numpy's SeedSequence takes any
+#: non-negative integer, but seeds are stored as signed 64-bit integers (runs.parquet's
+#: ``seed``, result tables) and replication seeds are drawn below 2**63; a scenario's
+#: ``seed`` and every ``--seed`` are checked against this one bound (re-exported by
+#: :mod:`sim.model.rng`).
+MAX_SEED = 2**63 - 1
 
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from sim.model.schema.base import (
+    MAX_REPLICATIONS,
+    MAX_SEED,
     MERCHANT_VENDORS,
     WORKLOADS,
     ChipCount,
@@ -50,6 +52,13 @@ class Horizon(Frozen):
             raise CrossReferenceError(("end",), f"end {self.end} is not after start {self.start}")
         if (self.end - self.start).days > 60 * 366:
             raise CrossReferenceError(("end",), "a horizon longer than 60 years is not supported")
+        days = (self.end - self.start).days
+        if self.warmup_days >= days:
+            raise CrossReferenceError(
+                ("warmup_days",),
+                f"warm-up of {self.warmup_days:g} days is not shorter than the {days}-day "
+                "horizon: no time would be left for queue statistics",
+            )
         return self
 
     @property
@@ -256,8 +265,8 @@ class Scenario(Frozen):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     description: str = ""
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
-    replications: Annotated[int, Field(ge=1, le=10_000)] = 1
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1
     horizon: Horizon
     economics: Economics
     catalog: Catalog
