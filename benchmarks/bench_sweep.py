@@ -12,7 +12,14 @@ for smaller sizes). It prints
   ten-times longer sweep of ``tests/data/sweep/tiny.yaml``, each in a fresh process: flat
   memory means the two peaks are close.
 
+* the Latin-hypercube sweep of the full-horizon baseline (``scenarios/baseline.yaml``,
+  2022-2030, one replication a point) on a reduced design (``--baseline-runs``, default 24)
+  with 1 and 2 workers, interleaved in rounds: runs/s, the speed-up (target >= 1.8x) and
+  the 1,000-run sweep's wall time extrapolated from the 2-worker rate (target < 10 min on
+  2 cores). Pool start-up is inside the timed region, so the extrapolation is pessimistic.
+
 It checks that every backend produced the same runs.parquet, and asserts nothing about speed.
+``--baseline-only`` runs the baseline leg alone.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "data" / "sweep" / "small.yaml"
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
 TINY = ROOT / "tests" / "data" / "sweep" / "tiny.yaml"
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
 
@@ -105,12 +113,56 @@ def memory(short: int) -> None:
     print(f"  main process growth for 10x the runs: {growth:+.1%}")
 
 
+def baseline_lhs(n: int, n_rounds: int) -> None:
+    """The full-horizon baseline's LHS sweep on 1 and 2 workers, interleaved in rounds."""
+    import statistics
+
+    from benchmarks.harness import figure, machine
+    from sim.loader import load_scenario
+    from sim.sweep.design import build_design
+    from sim.sweep.orchestrate import run_sweep
+
+    loaded = load_scenario(BASELINE)
+    design = build_design(loaded, sample=n, method="lhs", replications=1, seed=1)
+    seconds: dict[int, list[float]] = {1: [], 2: []}
+    tables: dict[int, bytes] = {}
+    print(f"LHS sweep of the full-horizon baseline, {n} runs a round ({machine()})")
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(n_rounds):
+            for workers in (1, 2):
+                out = Path(tmp) / f"w{workers}-{r}"
+                start = time.perf_counter()
+                run_sweep(loaded, design, out, workers=workers, rebuild_seconds=1e9)
+                seconds[workers].append(time.perf_counter() - start)
+                tables[workers] = (out / "runs.parquet").read_bytes()
+                print(f"  round {r + 1}, {workers} worker(s): {seconds[workers][-1]:.1f} s")
+    one, two = min(seconds[1]), min(seconds[2])
+    med = statistics.median(a / b for a, b in zip(seconds[1], seconds[2], strict=True))
+    for w, best in ((1, one), (2, two)):
+        mid = statistics.median(seconds[w])
+        print(f"  {w} worker(s) {n / best:6.3f} runs/s (min {best:.1f} s, median {mid:.1f} s)")
+    figure("2 workers vs 1 (ratio of minima)", f"{one / two:.2f}x", ">= 1.8x", one / two >= 1.8)
+    figure("2 workers vs 1 (median of the rounds' ratios)", f"{med:.2f}x", ">= 1.8x", med >= 1.8)
+    full = 1000 * two / n
+    figure("1,000-run sweep on 2 workers, extrapolated", f"{full:.0f} s", "< 600 s", full < 600)
+    print(f"  identical runs.parquet on 1 and 2 workers: {tables[1] == tables[2]}")
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--rss":
         peak_rss(int(sys.argv[2]))
         return
-    throughput(16 if REDUCED else 60)
-    memory(100 if REDUCED else 250)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline-runs", type=int, default=8 if REDUCED else 24)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--baseline-only", action="store_true")
+    args = parser.parse_args()
+    if not args.baseline_only:
+        throughput(16 if REDUCED else 60)
+        memory(100 if REDUCED else 250)
+    baseline_lhs(args.baseline_runs, args.rounds)
 
 
 if __name__ == "__main__":

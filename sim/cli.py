@@ -283,6 +283,16 @@ def run(
         bool, typer.Option("--quiet", "-q", help="Print only the run folder path.")
     ] = False,
     allow_large: AllowLargeOption = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Processes for the replications (default: all cores; 1: in-process). "
+            "Results are the same for any number.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario and write its run folder.
 
@@ -295,7 +305,7 @@ def run(
     if not allow_large:
         check_run_size(loaded.scenario, file=str(scenario))
     run_seed = loaded.scenario.seed if seed is None else seed
-    produce = _producer(loaded, run_seed)
+    produce = _producer(loaded, run_seed, workers)
     folder = write_run(out, loaded, run_seed, produce)
     if quiet:
         typer.echo(printable(folder))
@@ -308,11 +318,11 @@ def run(
     console.print(_text(f"run folder: {folder}"))
 
 
-def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
-    """The engine's run of the loaded scenario from root seed `seed`."""
+def _producer(loaded: Any, seed: int, workers: int | None = None) -> Callable[[], Any]:
+    """The engine's run of the loaded scenario from root seed `seed` on `workers` processes."""
     from sim.accounting.runner import run as engine_run
 
-    return lambda: engine_run(loaded.scenario, seed)
+    return lambda: engine_run(loaded.scenario, seed, workers=workers)
 
 
 @app.command()

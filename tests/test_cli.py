@@ -280,11 +280,17 @@ def test_tco_zero_utilization_is_a_clean_error(runner: CliRunner, scenario: Path
 # --------------------------------------------------------------------------- run
 
 
-def _fake_runner(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, int]]) -> None:
+def _fake_runner(
+    monkeypatch: pytest.MonkeyPatch,
+    calls: list[tuple[Any, int]],
+    seen_workers: list[int | None] | None = None,
+) -> None:
     module = types.ModuleType("sim.accounting.runner")
 
-    def run(scenario: Any, seed: int) -> RunOutput:
+    def run(scenario: Any, seed: int, workers: int | None = None) -> RunOutput:
         calls.append((scenario, seed))
+        if seen_workers is not None:
+            seen_workers.append(workers)
         return RunOutput(
             summary={
                 "answer_usd": 1234567.5,
@@ -328,6 +334,20 @@ def test_run_seed_quiet_and_existing_out(
     again = invoke(runner, "run", scenario, "--out", out)
     assert_clean_error(again, "already exists; choose another --out or remove it")
     assert len(calls) == 1  # nothing was simulated the second time
+
+
+def test_run_passes_workers(
+    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workers: list[int | None] = []
+    _fake_runner(monkeypatch, [], workers)
+    assert invoke(runner, "run", scenario, "--out", tmp_path / "a", "--quiet").exit_code == 0
+    result = invoke(runner, "run", scenario, "--out", tmp_path / "b", "--workers", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert workers == [None, 1]  # None: the runner's default, all cores
+    refused = invoke(runner, "run", scenario, "--out", tmp_path / "c", "--workers", "0")
+    assert refused.exit_code == 2 and "--workers" in refused.output
+    assert len(workers) == 2 and not (tmp_path / "c").exists()
 
 
 def test_run_default_folder(

@@ -283,7 +283,7 @@ def _stub_producer(monkeypatch: pytest.MonkeyPatch) -> None:
     """`xpusim run` without the simulation: the saved scenario is what these tests check."""
     import sim.cli
 
-    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed: _output)
+    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed, workers=None: _output)
 
 
 def _cli(*args: str) -> Any:
@@ -352,7 +352,9 @@ def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
     called: list[int] = []
     import sim.cli
 
-    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed: lambda: called.append(1))
+    monkeypatch.setattr(
+        sim.cli, "_producer", lambda loaded, seed, workers=None: lambda: called.append(1)
+    )
     # within the input limit itself, but not once the baseline it extends is merged in
     path = _with_description(tmp_path, MAX_FILE_BYTES - 200)
     assert path.stat().st_size <= MAX_FILE_BYTES

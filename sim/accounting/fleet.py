@@ -68,17 +68,23 @@ def fleet(grid: Grid, cohorts: CohortColumns, overstays: OverstayColumns) -> Fle
 def _installed_at_month_end(
     grid: Grid, cohorts: CohortColumns, overstays: OverstayColumns
 ) -> FloatArray:
-    """Chips installed at each month's end (cohorts in their life, overstays until they leave)."""
+    """Chips installed at each month's end (cohorts in their life, overstays until they leave).
+
+    A record installed over [a, b] counts at every month end e with a < e <= b: a run of
+    months, added as +chips where it begins and -chips where it ends, then summed along the
+    months (whole chip counts: the sums are exact in any order).
+    """
     ends = grid.bounds[1:]
-    out = np.zeros((grid.n_pools, grid.n_months))
+    change = np.zeros((grid.n_pools, grid.n_months + 1))
     for pool, chips, a, b in (
         (cohorts.pool, cohorts.chips, cohorts.start_h, cohorts.retire_h),
         (overstays.pool, overstays.chips, overstays.retire_h, overstays.left_h),
     ):
-        live = (a[:, None] < ends[None, :]) & (b[:, None] >= ends[None, :])
-        # whole chip counts: the sum is exact in any order
-        np.add.at(out, pool, live * chips[:, None])
-    return out
+        first = np.searchsorted(ends, a, side="right")
+        stop = np.maximum(np.searchsorted(ends, b, side="right"), first)
+        np.add.at(change, (pool, first), chips)
+        np.add.at(change, (pool, stop), -chips)
+    return np.asarray(np.cumsum(change, axis=1)[:, :-1])
 
 
 def _purchases(grid: Grid, cohorts: CohortColumns) -> tuple[FloatArray, FloatArray]:

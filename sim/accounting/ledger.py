@@ -92,8 +92,8 @@ class Ledger:
 def account(s: Scenario, log: EngineLog) -> Accounts:
     """Monthly per-pool, per-segment and program tables, and the summary, of one run."""
     grid = Grid.of(s, log)
-    jobs = JobColumns.of(log.jobs)
-    serving = ServingColumns.of(log.serving)
+    jobs = log.jobs.columns()
+    serving = log.serving.columns()
     use = usage(grid, jobs, serving)
     fl = fleet(grid, CohortColumns.of(log.cohorts), OverstayColumns.of(log.overstays))
     ledger = Ledger(

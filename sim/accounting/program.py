@@ -136,9 +136,14 @@ def _reference_unit_costs(grid: Grid, ref_id: str) -> tuple[FloatArray, FloatArr
     util = s.provider.procurement.target_utilization
     per_pflop = np.zeros(grid.n_months)
     per_mtok = np.zeros(grid.n_months)
+    by_capex: dict[float, tuple[float, float]] = {}  # the price changes on few dates
     for m, d in enumerate(grid.clock.month_starts):
         capex = capex_usd_per_chip(s, ref_id, max(d, s.horizon.start), 0.0)
-        per_hour = float(ec.chip_usd_per_busy_hour(ref, s.economics, capex, util))
-        per_pflop[m] = float(ec.usd_per_pflop(per_hour, ref.training_tflops, ref.training_mfu, 1.0))
-        per_mtok[m] = float(ec.usd_per_mtok(per_hour, ref.inference_tokens_per_s, 1.0))
+        if capex not in by_capex:
+            per_hour = float(ec.chip_usd_per_busy_hour(ref, s.economics, capex, util))
+            by_capex[capex] = (
+                float(ec.usd_per_pflop(per_hour, ref.training_tflops, ref.training_mfu, 1.0)),
+                float(ec.usd_per_mtok(per_hour, ref.inference_tokens_per_s, 1.0)),
+            )
+        per_pflop[m], per_mtok[m] = by_capex[capex]
     return per_pflop, per_mtok

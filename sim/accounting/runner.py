@@ -1,9 +1,25 @@
-"""Runs a scenario: replications of the engine, accounted and combined (no I/O)."""
+"""Runs a scenario: replications of the engine, accounted and combined (no I/O).
+
+Replications run in parallel over worker processes (:func:`run_replications`), one per
+core by default; each is a pure function of the scenario and its seed, and the results are
+combined in seed order, so the output is the same, byte for byte, for any worker count.
+The workers start from a fresh process (never a fork of the caller, whose open files, such
+as a run folder's lock, they must not hold), so a script that runs several replications
+with more than one worker calls :func:`run` under ``if __name__ == "__main__":``, as any
+Python program that starts processes that way.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -63,16 +79,75 @@ def mean_summary(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run(scenario: Scenario, seed: int | None = None) -> RunOutput:
+def default_workers() -> int:
+    """The cores this process may run on (1 if unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+ORPHAN_CHECK_S = 1.0
+"""Seconds between a pool worker's checks that the process that started it is still alive
+(assumption: a killed run's workers may go on for a second; a check costs microseconds)."""
+
+
+def _worker_init() -> None:
+    """Pool workers leave Ctrl-C to the parent, and exit when their parent is gone (a run
+    killed with SIGKILL cannot stop its pool, whose workers would otherwise finish their
+    replication for nothing)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="xpusim-orphan-check", daemon=True).start()
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fresh server process that has the simulation imported (they
+    start at once and inherit none of the caller's open files, such as a run folder's
+    lock), or spawned where there is no fork server."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def run_replications(
+    scenario: Scenario, seeds: Sequence[int], workers: int | None = None
+) -> list[Accounts]:
+    """:func:`run_one` for each seed, in seed order, over ``workers`` processes.
+
+    ``workers`` None means one per core (:func:`default_workers`), at most one per seed;
+    1 runs the replications here, one after another. The results do not depend on it.
+    """
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    n = min(default_workers() if workers is None else workers, len(seeds))
+    if n <= 1:
+        return [run_one(scenario, s) for s in seeds]
+    pool = ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_worker_init)
+    try:
+        return list(pool.map(run_one, repeat(scenario, len(seeds)), seeds))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run(scenario: Scenario, seed: int | None = None, workers: int | None = None) -> RunOutput:
     """Run all replications of `scenario` from root `seed` (default: the scenario's seed).
 
     Tables gain a ``replication`` column; the summary holds means over replications, with the
-    per-replication headline figures under ``replications``.
+    per-replication headline figures under ``replications``. ``workers``: see
+    :func:`run_replications` (the output is the same for any value).
     """
     root = scenario.seed if seed is None else seed
     seeds = replication_seeds(root, scenario.replications)
-    results = [run_one(scenario, s) for s in seeds]
-    return combine(results, seeds)
+    return combine(run_replications(scenario, seeds, workers), seeds)
 
 
 def combine(results: Sequence[Accounts], seeds: Sequence[int]) -> RunOutput:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sim.accounting.binning import grouped_overlap
+from sim.accounting.binning import GroupedIntervals
 from sim.accounting.grid import Grid
 from sim.engine.records import JobColumns, ServingColumns
 
@@ -54,24 +54,22 @@ def usage(grid: Grid, jobs: JobColumns, serving: ServingColumns) -> Usage:
     """Hours and work of the run's started jobs and serving intervals, split by month."""
     n_p, n_s, n_m = grid.n_pools, grid.n_segments, grid.n_months
     bounds = grid.bounds
-
-    def by_pool_segment(
-        groups: npt.NDArray[np.int64], start: FloatArray, end: FloatArray, weight: FloatArray
-    ) -> FloatArray:
-        flat = grouped_overlap(groups, n_p * n_s, start, end, weight, bounds)
-        return flat.reshape(n_p, n_s, n_m)
-
     js = ~np.isnan(jobs.start_h)
     dur = np.where(js, jobs.end_h - jobs.start_h, 1.0)
     grp = jobs.pool * max(n_s, 1) + jobs.segment
-    start, end = jobs.start_h[js], jobs.end_h[js]
+    # the job and serving intervals, each sorted once for all their weights
+    job_iv = GroupedIntervals(grp[js], n_p * n_s, jobs.start_h[js], jobs.end_h[js], bounds)
     s_len = np.maximum(serving.end_h - serving.start_h, 1e-12)
     s_grp = serving.pool * max(n_s, 1) + serving.segment
-    s_a, s_b = serving.start_h, serving.end_h
+    serve_iv = GroupedIntervals(s_grp, n_p * n_s, serving.start_h, serving.end_h, bounds)
+
+    def psm(iv: GroupedIntervals, weight: FloatArray) -> FloatArray:
+        return iv.overlap(weight).reshape(n_p, n_s, n_m)
+
     return Usage(
-        training_h_psm=by_pool_segment(grp[js], start, end, jobs.chips[js]),
-        pflop_psm=by_pool_segment(grp[js], start, end, (jobs.pflop / dur)[js]),
-        serving_h_psm=by_pool_segment(s_grp, s_a, s_b, serving.chips),
-        mtok_psm=by_pool_segment(s_grp, s_a, s_b, serving.mtok_served / s_len),
-        mtok_demanded_psm=by_pool_segment(s_grp, s_a, s_b, serving.mtok_demanded / s_len),
+        training_h_psm=psm(job_iv, jobs.chips[js]),
+        pflop_psm=psm(job_iv, (jobs.pflop / dur)[js]),
+        serving_h_psm=psm(serve_iv, serving.chips),
+        mtok_psm=psm(serve_iv, serving.mtok_served / s_len),
+        mtok_demanded_psm=psm(serve_iv, serving.mtok_demanded / s_len),
     )

@@ -71,6 +71,7 @@ class Engine:
         """At the horizon end: unstarted jobs, and chips still waiting to retire."""
         w = self.world
         self.training.record_unstarted()
+        self.serving.complete()
         for p in w.pools:
             p.touch(w.env.now)
             # chips still waiting to retire stay installed to the end of the horizon

@@ -10,6 +10,7 @@ pool on a new stack starts a port, which takes time, costs money and may fail.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Generator
 from functools import partial
@@ -76,6 +77,11 @@ class DecisionProcess:
         self.w = world
         self.rule = rule
         self.policy = pricing_policy(world.scenario)
+        # computed once per run: the policy's price per chip-hour by pool and date (a policy
+        # prices a pool on a date, nothing else), and the provider's own cost per busy
+        # chip-hour by pool and capex per chip
+        self._price_cache: dict[tuple[int, dt.date], float] = {}
+        self._cost_cache: dict[tuple[int, float], float] = {}
 
     # ----------------------------------------------------------------- maturity
 
@@ -319,11 +325,20 @@ class DecisionProcess:
         """
         s = self.w.scenario
         if seg.spec.internal:
-            util = s.provider.procurement.target_utilization
             capex = self.w.capex_usd(pool, t)
-            per_hour = float(ec.chip_usd_per_busy_hour(pool.chip, s.economics, capex, util))
+            key = (pool.idx, capex)
+            per_hour = self._cost_cache.get(key)
+            if per_hour is None:
+                util = s.provider.procurement.target_utilization
+                per_hour = float(ec.chip_usd_per_busy_hour(pool.chip, s.economics, capex, util))
+                self._cost_cache[key] = per_hour
         else:
-            per_hour = self.policy.usd_per_chip_hour(s, pool.chip_id, self.w.clock.date(t))
+            day = self.w.clock.date(t)
+            price_key = (pool.idx, day)
+            per_hour = self._price_cache.get(price_key)
+            if per_hour is None:
+                per_hour = self.policy.usd_per_chip_hour(s, pool.chip_id, day)
+                self._price_cache[price_key] = per_hour
         if workload == "training":
             work = pool.pflop_per_chip_hour
         else:

@@ -1,15 +1,22 @@
 """What a run records: one named tuple per record kind, and the same records as named columns.
 
-The engine's only output is an :class:`EngineLog`: lists of flat records, one
-:class:`~typing.NamedTuple` kind per list, as in Ciw's ``data_record.py``. Times are hours
+The engine's only output is an :class:`EngineLog`: flat records, one
+:class:`~typing.NamedTuple` kind each, as in Ciw's ``data_record.py``. Times are hours
 since the horizon start; ``pool`` and ``segment`` are indices into
 :attr:`EngineLog.pool_ids` and :attr:`EngineLog.segment_ids`. Accounting reads the numeric
 kinds as named numpy columns (:class:`JobColumns` ...), never by position.
+
+The two kinds written at nearly every event, jobs and serving intervals, are stored column
+by column as they come (:class:`JobLog`, :class:`ServingLog`: one typed array per field), so
+that a record costs a few appends, no object, and its columns reach numpy as one copy of
+each array; iterating over them still gives the named tuples. The other kinds are lists of
+named tuples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -121,12 +128,176 @@ class OrderRecord(NamedTuple):
     chips: int
 
 
+def _floats(a: array[float]) -> FloatArray:
+    return np.frombuffer(a, dtype=np.float64).copy() if len(a) else np.zeros(0)
+
+
+def _ints(a: array[int]) -> IntArray:
+    return np.frombuffer(a, dtype=np.int64).copy() if len(a) else np.zeros(0, dtype=np.int64)
+
+
+class JobLog:
+    """:class:`JobRecord` s stored column by column, in the order they were added.
+
+    >>> log = JobLog()
+    >>> log.add(0, 1, 4, 9.0, 0.5, 1.0, 2.0)
+    >>> len(log), list(log)[0].start_h, log.columns().chips.tolist()
+    (1, 1.0, [4.0])
+    """
+
+    __slots__ = ("arrival_h", "chips", "end_h", "pflop", "pool", "segment", "start_h")
+
+    def __init__(self) -> None:
+        self.segment: array[int] = array("q")
+        self.pool: array[int] = array("q")
+        self.chips: array[int] = array("q")
+        self.pflop: array[float] = array("d")
+        self.arrival_h: array[float] = array("d")
+        self.start_h: array[float] = array("d")
+        self.end_h: array[float] = array("d")
+
+    def add(
+        self,
+        segment: int,
+        pool: int,
+        chips: int,
+        pflop: float,
+        arrival_h: float,
+        start_h: float,
+        end_h: float,
+    ) -> None:
+        """Record one job (the fields of :class:`JobRecord`, in order)."""
+        self.segment.append(segment)
+        self.pool.append(pool)
+        self.chips.append(chips)
+        self.pflop.append(pflop)
+        self.arrival_h.append(arrival_h)
+        self.start_h.append(start_h)
+        self.end_h.append(end_h)
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def __iter__(self) -> Iterator[JobRecord]:
+        cols = (self.segment, self.pool, self.chips, self.pflop, self.arrival_h)
+        for row in zip(*cols, self.start_h, self.end_h, strict=True):
+            yield JobRecord(*row)
+
+    def columns(self) -> JobColumns:
+        """The records as named numpy columns."""
+        return JobColumns(
+            _ints(self.segment),
+            _ints(self.pool),
+            _ints(self.chips).astype(np.float64),
+            _floats(self.pflop),
+            _floats(self.arrival_h),
+            _floats(self.start_h),
+            _floats(self.end_h),
+        )
+
+
+class ServingLog:
+    """:class:`ServingRecord` s stored column by column, in the order they were added.
+
+    During a run each placement records its segment, pool, chips and interval with the
+    token rates that decide what it served (:meth:`add`); the tokens demanded and served
+    and the load are computed for all of them at once when the run ends (:meth:`complete`,
+    by :mod:`sim.engine.serving`), before anything reads the records.
+    """
+
+    __slots__ = (
+        "base_tokens_per_s",
+        "capacity_tokens_per_s",
+        "chips",
+        "end_h",
+        "pool",
+        "segment",
+        "start_h",
+        "tokens",
+    )
+
+    def __init__(self) -> None:
+        self.segment: array[int] = array("q")
+        self.pool: array[int] = array("q")
+        self.chips: array[int] = array("q")
+        self.start_h: array[float] = array("d")
+        self.end_h: array[float] = array("d")
+        self.base_tokens_per_s: array[float] = array("d")
+        self.capacity_tokens_per_s: array[float] = array("d")
+        # (Mtok demanded, Mtok served, load) of every record, once complete
+        self.tokens: tuple[FloatArray, FloatArray, FloatArray] | None = None
+
+    def add(
+        self,
+        segment: int,
+        pool: int,
+        chips: int,
+        start_h: float,
+        end_h: float,
+        base_tokens_per_s: float,
+        capacity_tokens_per_s: float,
+    ) -> None:
+        """Record one placement: its mean token rate before the daily profile, and the token
+        rate its chips can serve."""
+        self.segment.append(segment)
+        self.pool.append(pool)
+        self.chips.append(chips)
+        self.start_h.append(start_h)
+        self.end_h.append(end_h)
+        self.base_tokens_per_s.append(base_tokens_per_s)
+        self.capacity_tokens_per_s.append(capacity_tokens_per_s)
+
+    def placements(self) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """(segment, start_h, end_h, base tokens/s, capacity tokens/s) of every record."""
+        return (
+            _ints(self.segment),
+            _floats(self.start_h),
+            _floats(self.end_h),
+            _floats(self.base_tokens_per_s),
+            _floats(self.capacity_tokens_per_s),
+        )
+
+    def complete(
+        self, mtok_demanded: FloatArray, mtok_served: FloatArray, load: FloatArray
+    ) -> None:
+        """Set what every record demanded and served, and its load."""
+        self.tokens = (mtok_demanded, mtok_served, load)
+
+    def _tokens(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        if self.tokens is None:
+            raise RuntimeError("serving records are read before the run completed them")
+        return self.tokens
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def __iter__(self) -> Iterator[ServingRecord]:
+        demanded, served, load = (a.tolist() for a in self._tokens())
+        cols = (self.segment, self.pool, self.chips, self.start_h, self.end_h)
+        for row in zip(*cols, demanded, served, load, strict=True):
+            yield ServingRecord(*row)
+
+    def columns(self) -> ServingColumns:
+        """The records as named numpy columns."""
+        demanded, served, load = self._tokens()
+        return ServingColumns(
+            _ints(self.segment),
+            _ints(self.pool),
+            _ints(self.chips).astype(np.float64),
+            _floats(self.start_h),
+            _floats(self.end_h),
+            demanded.copy(),
+            served.copy(),
+            load.copy(),
+        )
+
+
 @dataclass
 class EngineLog:
-    """Everything a run produced, as lists of flat records (the engine's only output)."""
+    """Everything a run produced, as flat records (the engine's only output)."""
 
-    jobs: list[JobRecord] = field(default_factory=list)
-    serving: list[ServingRecord] = field(default_factory=list)
+    jobs: JobLog = field(default_factory=JobLog)
+    serving: ServingLog = field(default_factory=ServingLog)
     cohorts: list[CohortRecord] = field(default_factory=list)
     overstays: list[OverstayRecord] = field(default_factory=list)
     ports: list[PortRecord] = field(default_factory=list)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
+import numpy as np
+import numpy.typing as npt
 import simpy
 
-from sim.engine.records import ServingRecord
 from sim.engine.state import DailyProfile, Pool, SegmentState, World
 from sim.engine.training import TrainingProcess
 from sim.model.schema import Inference
 from sim.model.units import HOURS_PER_DAY, HOURS_PER_YEAR, SECONDS_PER_HOUR, TOKENS_PER_MTOK
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def hourly_profile(spec: Inference) -> list[float]:
@@ -32,14 +35,6 @@ def peak_tokens_per_s(spec: Inference, t: float) -> float:
     """Peak-hour token rate of an inference demand at simulated time t."""
     growth = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
     return spec.tokens_per_s * math.exp(growth * t) * max(hourly_profile(spec))
-
-
-class Placement(NamedTuple):
-    """Chips a segment reserved on a pool for an interval, and the share of demand they serve."""
-
-    pool: int
-    share: float
-    chips: int
 
 
 class Interval(NamedTuple):
@@ -56,9 +51,44 @@ class _Demand:
     def __init__(self, spec: Inference) -> None:
         self.spec = spec
         self.profile = hourly_profile(spec)
+        self.peak_multiplier = max(self.profile)
         self.daily = DailyProfile(self.profile)
         self.growth_per_hour = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
         self.step_h = spec.resize_interval_hours
+
+    def served(
+        self, t0: FloatArray, t1: FloatArray, base: FloatArray, capacity: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """(demanded, served) rate-hours of intervals [t0, t1) with mean rates ``base`` and
+        capacities ``capacity``: hourly demand (the profile x base) served up to capacity."""
+        span = t1 - t0
+        # the horizon starts at midnight, so whole-day intervals cover whole profiles
+        whole = (span == self.step_h) & (self.step_h % HOURS_PER_DAY == 0.0)
+        demanded = np.zeros(len(t0))
+        served = np.zeros(len(t0))
+        demanded[whole], served[whole] = self.daily.sums(
+            base[whole], capacity[whole], self.step_h / HOURS_PER_DAY
+        )
+        part = np.flatnonzero(~whole)
+        if len(part):
+            # hour by hour, each interval's sums in order of its hours
+            hours = np.ceil(span[part]).astype(np.int64)
+            first = t0[part].astype(np.int64)
+            profile = np.asarray(self.profile)
+            d = np.zeros(len(part))
+            s = np.zeros(len(part))
+            for h in range(int(hours.max())):
+                on = np.flatnonzero(h < hours)
+                rate = base[part[on]] * profile[(first[on] + h) % 24]
+                frac = np.minimum(1.0, span[part[on]] - h)
+                d[on] += rate * frac
+                s[on] += np.minimum(rate, capacity[part[on]]) * frac
+            demanded[part], served[part] = d, s
+        return demanded, served
+
+    def peak_tokens_per_s(self, t: float) -> float:
+        """:func:`peak_tokens_per_s` of the demand (its profile not rebuilt)."""
+        return self.spec.tokens_per_s * math.exp(self.growth_per_hour * t) * self.peak_multiplier
 
 
 class ServingProcess:
@@ -67,95 +97,114 @@ class ServingProcess:
     def __init__(self, world: World, training: TrainingProcess) -> None:
         self.w = world
         self.training = training
+        self.env = world.env
+        self._add_record = world.log.serving.add
+        self.demand: dict[int, _Demand] = {
+            seg.idx: _Demand(seg.spec.inference)
+            for seg in world.segments
+            if seg.spec.inference is not None
+        }
+        # per pool: itself then its spill pools, and whether it serves inference
+        self._chain = [(p.idx, *world.spill.get(p.idx, ())) for p in world.pools]
+        self._serves = ["inference" in p.chip.workloads for p in world.pools]
+        self._on_resize_cb = self._on_resize
 
     def run(self, seg: SegmentState) -> Generator[simpy.Event, Any, None]:
-        """The simpy process that re-sizes and serves one segment's inference demand."""
-        spec = seg.spec.inference
-        assert spec is not None
-        env = self.w.env
-        demand = _Demand(spec)
-        horizon_h = self.w.horizon_h
-        while env.now < horizon_h:
-            t0 = env.now
-            t1 = min(t0 + demand.step_h, horizon_h)
-            mean_rate = spec.tokens_per_s * math.exp(demand.growth_per_hour * (t0 + t1) / 2.0)
-            peak = peak_tokens_per_s(spec, t1)
-            self.w.log.events += 1
-            released = self._release(seg)
-            for placement in self._reserve(seg, spec, peak):
-                self._serve(seg, demand, placement, Interval(t0, t1, mean_rate))
-            for pool in released:
-                if pool.queue:
-                    self.training.dispatch(pool)
-            yield env.timeout(t1 - t0)
+        """The simpy process that starts one segment's re-sizing (a chain of callbacks)."""
+        self._resize(seg, self.demand[seg.idx])
+        return
+        yield  # a generator: simpy starts it when the run starts, in process order
+
+    def _resize(self, seg: SegmentState, demand: _Demand) -> None:
+        """Re-size and serve one interval of ``seg``'s demand, then schedule the next."""
+        env = self.env
+        t0 = env.now
+        t1 = min(t0 + demand.step_h, self.w.horizon_h)
+        spec = demand.spec
+        mean_rate = spec.tokens_per_s * math.exp(demand.growth_per_hour * (t0 + t1) / 2.0)
+        peak = demand.peak_tokens_per_s(t1)
+        self.w.log.events += 1
+        released = self._release(seg)
+        self._reserve(seg, demand, peak, Interval(t0, t1, mean_rate))
+        for pool in released:
+            if pool.queue:
+                self.training.dispatch(pool)
+        # an interval that ends at the horizon end is never resumed
+        env.timeout(t1 - t0, seg).callbacks.append(self._on_resize_cb)  # type: ignore[union-attr]
+
+    def _on_resize(self, ev: simpy.Event) -> None:
+        seg = cast(SegmentState, ev.value)
+        self._resize(seg, self.demand[seg.idx])
 
     def _release(self, seg: SegmentState) -> list[Pool]:
         """Give back the chips the segment reserved for the last interval."""
-        now = self.w.env.now
+        now = self.env.now
         released: list[Pool] = []
         for pid, prev in seg.reserved.items():
             pool = self.w.pools[pid]
             pool.touch(now)
             pool.reserved -= prev
-            pool.drain_retirements(prev, now, self.w.log.overstays)
+            if pool.pending_retire:
+                pool.drain_retirements(prev, now, self.w.log.overstays)
             released.append(pool)
         seg.reserved = {}
         return released
 
-    def _reserve(self, seg: SegmentState, spec: Inference, peak: float) -> list[Placement]:
-        """Reserve chips for the coming peak of ``seg``'s demand, pool by pool."""
-        now = self.w.env.now
-        placements: list[Placement] = []
+    def _reserve(self, seg: SegmentState, demand: _Demand, peak: float, interval: Interval) -> None:
+        """Reserve chips for the coming peak of ``seg``'s demand, pool by pool, and record
+        each placement: its share of the interval's mean token rate and the token rate its
+        chips can serve (what they served is counted at the end of the run: :meth:`complete`).
+        """
+        t0, t1, mean_rate = interval
+        pools = self.w.pools
+        serves = self._serves
+        target = demand.spec.target_utilization
+        reserved = seg.reserved
+        record = self._add_record
         for pid, share in seg.serving_shares.items():
             # capacity comes from the chosen pool, then from its spill pools in order
-            need_tok = peak * share / spec.target_utilization
+            need_tok = peak * share / target
             left = share
-            for cand in (pid, *self.w.spill.get(pid, ())):
-                pool = self.w.pools[cand]
+            for cand in self._chain[pid]:
                 if need_tok <= 0 or left <= 1e-12:
                     break
-                if "inference" not in pool.chip.workloads or pool.tok_per_chip_s <= 0:
+                pool = pools[cand]
+                tok = pool.tok_per_chip_s
+                if not serves[cand] or tok <= 0:
                     continue
-                need = math.ceil(need_tok / pool.tok_per_chip_s - 1e-9)
+                need = math.ceil(need_tok / tok - 1e-9)
                 got = max(0, min(need, pool.free()))
                 if got == 0:
                     continue
-                part = left * min(1.0, got * pool.tok_per_chip_s / need_tok)
-                pool.touch(now)
+                part = left * min(1.0, got * tok / need_tok)
+                pool.touch(t0)
                 pool.reserved += got
-                seg.reserved[cand] = seg.reserved.get(cand, 0) + got
-                placements.append(Placement(cand, part, got))
+                reserved[cand] = reserved.get(cand, 0) + got
+                record(seg.idx, cand, got, t0, t1, mean_rate * part, got * tok)
                 left -= part
-                need_tok -= got * pool.tok_per_chip_s
+                need_tok -= got * tok
             if left > 1e-12:
-                placements.append(Placement(pid, left, 0))  # demand no capacity was found for
-        return placements
+                # demand no capacity was found for
+                record(seg.idx, pid, 0, t0, t1, mean_rate * left, 0 * pools[pid].tok_per_chip_s)
 
-    def _serve(
-        self, seg: SegmentState, demand: _Demand, placement: Placement, interval: Interval
-    ) -> None:
-        """Serve one placement's share of demand over the interval and record it."""
-        t0, t1, mean_rate = interval
-        step = demand.step_h
-        capacity = placement.chips * self.w.pools[placement.pool].tok_per_chip_s
-        base = mean_rate * placement.share
-        # the horizon starts at midnight, so whole-day intervals cover whole profiles
-        if step % HOURS_PER_DAY == 0.0 and t1 - t0 == step:
-            asked, served = demand.daily.sums(base, capacity, step / HOURS_PER_DAY)
-        else:
-            asked = served = 0.0
-            for h in range(math.ceil(t1 - t0)):
-                rate = base * demand.profile[(int(t0) + h) % 24]
-                frac = min(1.0, t1 - t0 - h)
-                asked += rate * frac
-                served += min(rate, capacity) * frac
+    def complete(self) -> None:
+        """At the end of the run: the tokens every placement demanded and served over its
+        interval (hour by hour, up to its capacity), and its load, all at once."""
+        log = self.w.log.serving
+        segment, t0, t1, base, capacity = log.placements()
+        asked = np.zeros(len(segment))
+        served = np.zeros(len(segment))
+        for idx, demand in self.demand.items():
+            rows = np.flatnonzero(segment == idx)
+            if len(rows):
+                asked[rows], served[rows] = demand.served(
+                    t0[rows], t1[rows], base[rows], capacity[rows]
+                )
         asked *= SECONDS_PER_HOUR / TOKENS_PER_MTOK
         served *= SECONDS_PER_HOUR / TOKENS_PER_MTOK
         cap_mtok = capacity * (t1 - t0) * SECONDS_PER_HOUR / TOKENS_PER_MTOK
-        load = served / cap_mtok if cap_mtok > 0 else 0.0
-        self.w.log.serving.append(
-            ServingRecord(seg.idx, placement.pool, placement.chips, t0, t1, asked, served, load)
-        )
+        load = np.divide(served, cap_mtok, out=np.zeros(len(served)), where=cap_mtok > 0)
+        log.complete(asked, served, load)
 
     def shortfall(self, pool: Pool) -> float:
         """Chips serving segments wanted on ``pool`` but could not get (last re-size)."""
@@ -167,7 +216,7 @@ class ServingProcess:
             if spec is None or share <= 0 or pool.tok_per_chip_s <= 0:
                 continue
             need = (
-                peak_tokens_per_s(spec, now)
+                self.demand[seg.idx].peak_tokens_per_s(now)
                 * share
                 / (pool.tok_per_chip_s * spec.target_utilization)
             )

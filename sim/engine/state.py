@@ -8,18 +8,21 @@ segments, and the log the run writes.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import simpy
 
 from sim.engine.records import EngineLog, OverstayRecord
 from sim.model.pricing import capex_usd_per_chip
 from sim.model.schema import WORKLOADS, ChipSpec, Scenario, Segment
 from sim.model.timeline import Clock
+
+FloatArray = npt.NDArray[np.float64]
 
 
 class QueuedJob(NamedTuple):
@@ -109,8 +112,9 @@ class DailyProfile:
     Over a day with hourly rates base x p_h, served = sum_h min(base x p_h, capacity)
     = base x (sum of p_h <= capacity / base) + capacity x (count of p_h above it).
 
-    >>> DailyProfile([0.5, 1.5]).sums(base=2.0, capacity=2.0, days=1.0)
-    (4.0, 3.0)
+    >>> demanded, served = DailyProfile([0.5, 1.5]).sums(np.array([2.0]), np.array([2.0]), 1.0)
+    >>> demanded.tolist(), served.tolist()
+    ([4.0], [3.0])
     """
 
     def __init__(self, profile: list[float]) -> None:
@@ -119,14 +123,20 @@ class DailyProfile:
         for v in self.sorted:
             self.prefix.append(self.prefix[-1] + v)
 
-    def sums(self, base: float, capacity: float, days: float) -> tuple[float, float]:
-        """(demanded, served) rate-hours over `days` whole days."""
-        demand = base * self.prefix[-1]
-        if base <= 0:
-            return 0.0, 0.0
-        i = bisect.bisect_right(self.sorted, capacity / base)
-        served = base * self.prefix[i] + capacity * (len(self.sorted) - i)
-        return demand * days, served * days
+    def sums(
+        self, base: FloatArray, capacity: FloatArray, days: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """(demanded, served) rate-hours over ``days`` whole days, for each (base rate,
+        capacity) pair (none where the base rate is not positive)."""
+        demanded = np.zeros(len(base))
+        served = np.zeros(len(base))
+        on = base > 0
+        b, c = base[on], capacity[on]
+        with np.errstate(over="ignore"):  # a capacity far above the demand: inf, all served
+            i = np.searchsorted(np.asarray(self.sorted), c / b, side="right")
+        demanded[on] = b * self.prefix[-1] * days
+        served[on] = (b * np.asarray(self.prefix)[i] + c * (len(self.sorted) - i)) * days
+        return demanded, served
 
 
 class Customer:
@@ -157,7 +167,10 @@ class SegmentState:
             for _ in range(spec.customers)
         ]
         self.route_weights: dict[int, float] = {}
-        self.route_current: dict[int, float] = {}
+        # smooth weighted round-robin: pools in order, their weights and their credit
+        self._route_pools: list[int] = []
+        self._route_step: list[float] = []
+        self._route_credit: list[float] = []
         self.serving_shares: dict[int, float] = {}
         self.reserved: dict[int, int] = {}
         self.bypass_credit = 0.0
@@ -173,24 +186,37 @@ class SegmentState:
         return {p: v for p, v in sorted(out.items()) if v > 1e-12}
 
     def refresh_shares(self) -> None:
-        """Recompute routing weights after shares changed."""
+        """Recompute routing weights after shares changed (each pool keeps its routing credit)."""
         self.route_weights = self.mean_shares("training")
-        self.route_current = {p: self.route_current.get(p, 0.0) for p in self.route_weights}
+        credit = dict(zip(self._route_pools, self._route_credit, strict=True))
+        self._route_pools = list(self.route_weights)
+        self._route_step = list(self.route_weights.values())
+        self._route_credit = [credit.get(p, 0.0) for p in self._route_pools]
         self.serving_shares = self.mean_shares("inference")
 
     def route(self) -> int:
-        """Smooth weighted round-robin: the pool the next training job goes to."""
-        cur = self.route_current
-        best = -1
-        best_v = -math.inf
-        for p, w in self.route_weights.items():
-            v = cur[p] + w
-            cur[p] = v
-            if v > best_v:
-                best_v = v
-                best = p
-        cur[best] -= 1.0
-        return best
+        """Smooth weighted round-robin: the pool the next training job goes to.
+
+        Every pool's credit grows by its weight; the first pool with the most credit gets
+        the job and gives back one job's worth.
+
+        >>> seg = SegmentState.__new__(SegmentState)
+        >>> seg._route_pools, seg._route_step, seg._route_credit = [4, 7], [0.25, 0.75], [0.0, 0.0]
+        >>> [seg.route() for _ in range(4)]
+        [7, 4, 7, 7]
+        """
+        credit = self._route_credit
+        step = self._route_step
+        best = 0
+        most = -math.inf
+        for i in range(len(credit)):
+            v = credit[i] + step[i]
+            credit[i] = v
+            if v > most:
+                most = v
+                best = i
+        credit[best] -= 1.0
+        return self._route_pools[best]
 
 
 def normalised(shares: dict[int, float]) -> dict[int, float]:

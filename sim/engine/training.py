@@ -19,17 +19,18 @@ The scheduler is a policy object chosen by name (:data:`SCHEDULERS`, from
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
-from functools import partial
+from collections.abc import Callable, Generator, Iterator
+from itertools import chain
 from typing import Any, Protocol
 
+import numpy as np
 import simpy
 
-from sim.engine.records import BypassRecord, JobRecord
+from sim.engine.records import BypassRecord
 from sim.engine.state import Pool, QueuedJob, SegmentState, World
 from sim.model.rng import BlockDraws, stream
-from sim.model.schema import JobSize, Scheduling
-from sim.model.timeline import step_value
+from sim.model.schema import JobSize, Scheduling, Training
+from sim.model.timeline import HourSteps
 from sim.model.units import HOURS_PER_MONTH, HOURS_PER_YEAR
 
 Starter = Callable[[QueuedJob, Pool], None]
@@ -40,6 +41,9 @@ class Scheduler(Protocol):
     """Which queued jobs of a pool start when chips free up."""
 
     name: str
+    plans_ahead: bool
+    """Whether the scheduler needs :meth:`job_started` and :meth:`job_finished` (when it
+    does not, the training process does not call them)."""
 
     def job_queued(self, pool: Pool, now: float, start: Starter) -> None:
         """A job joined the pool's queue."""
@@ -62,6 +66,7 @@ class FifoScheduler:
     """Strict arrival order per pool: a job that does not fit blocks those behind it."""
 
     name = "fifo"
+    plans_ahead = False
 
     def job_queued(self, pool: Pool, now: float, start: Starter) -> None:
         """FIFO waits for chips to free up."""
@@ -83,6 +88,7 @@ class EasyBackfillScheduler(FifoScheduler):
     """EASY backfilling over the first ``depth`` queued jobs after the head job."""
 
     name = "backfill"
+    plans_ahead = True
 
     def __init__(self, depth: int) -> None:
         self.depth = depth
@@ -146,19 +152,94 @@ def scheduler_for(spec: Scheduling) -> Scheduler:
     return SCHEDULERS[spec.policy](spec)
 
 
-def size_sampler(size: JobSize, seed: int, segment_id: str) -> Callable[[], float]:
-    """Draws of a segment's job sizes (PFLOP) from its own random stream."""
-    kind = {"fixed": "none", "exponential": "exponential", "lognormal": "normal"}[size.law]
-    draws = BlockDraws(stream(seed, f"sizes/{segment_id}"), kind)
+def size_blocks(size: JobSize, seed: int, segment_id: str) -> Iterator[list[float]]:
+    """A segment's job sizes (PFLOP) from its own random stream, a block at a time."""
     mean = size.mean_pflop
-    sigma = size.sigma
+    if size.law == "fixed":
+        while True:
+            yield [mean] * 4096
+    kind = "exponential" if size.law == "exponential" else "normal"
+    draws = BlockDraws(stream(seed, f"sizes/{segment_id}"), kind)
     if size.law == "exponential":
-        return lambda: mean * draws.next()
-    if size.law == "lognormal":
-        # lognormal with the given mean: median = mean * exp(-sigma^2 / 2)
-        log_median = math.log(mean) - sigma * sigma / 2.0
-        return lambda: math.exp(log_median + sigma * draws.next())
-    return lambda: mean
+        for block in draws.blocks():
+            yield (block * mean).tolist()
+    sigma = size.sigma
+    # lognormal with the given mean: median = mean * exp(-sigma^2 / 2)
+    log_median = math.log(mean) - sigma * sigma / 2.0
+    exp = math.exp
+    for block in draws.blocks():
+        yield [exp(log_median + sigma * z) for z in block.tolist()]
+
+
+def arrival_blocks(
+    spec: Training, seed: int, segment_id: str, horizon_h: float
+) -> Iterator[list[float]]:
+    """A segment's job arrival times (hours) before ``horizon_h``, a block at a time.
+
+    The rate lambda(t) = rate0 exp(gamma t) grows exponentially; each time inverts the
+    cumulative intensity, Lambda(t') - Lambda(t) = e for an exponential draw e (log1p keeps
+    tiny growth rates exact). Without growth the times are the running sum of e / rate0.
+    """
+    rate0 = spec.jobs_per_month / HOURS_PER_MONTH
+    if rate0 <= 0:
+        return
+    gamma = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
+    draws = BlockDraws(stream(seed, f"arrivals/{segment_id}"), "exponential")
+    t = 0.0
+    for block in draws.blocks():
+        if gamma == 0.0:
+            # rate0 exp(0 t) is rate0 exactly, and a cumulative sum adds in the same order
+            times = np.cumsum(np.concatenate(([t], block / rate0)))[1:]
+            n = int(np.searchsorted(times, horizon_h, side="left"))
+            yield times[:n].tolist()
+            if n < len(times):
+                return
+            t = float(times[-1])
+            continue
+        out: list[float] = []
+        for e in block.tolist():
+            rate_t = rate0 * math.exp(gamma * t)
+            y = gamma * e / rate_t
+            if y <= -1.0:  # a shrinking rate that never produces another arrival
+                yield out
+                return
+            t += math.log1p(y) / gamma if y != 0.0 else e / rate_t
+            if t >= horizon_h:
+                yield out
+                return
+            out.append(t)
+        yield out
+
+
+class _Arrivals:
+    """One segment's job arrivals: a chain of timeouts, each scheduling the next."""
+
+    __slots__ = ("arrive", "env", "fire_cb", "k", "seg", "sizes", "times")
+
+    def __init__(self, process: TrainingProcess, seg: SegmentState, spec: Training) -> None:
+        w = process.w
+        self.arrive = process.arrive
+        self.env = w.env
+        self.seg = seg
+        self.k = spec.gang_chips
+        self.times = chain.from_iterable(arrival_blocks(spec, w.seed, seg.id, w.horizon_h))
+        self.sizes = chain.from_iterable(size_blocks(spec.size, w.seed, seg.id))
+        self.fire_cb = self.fire
+
+    def schedule_next(self) -> None:
+        """Schedule the next arrival, if one comes before the horizon end."""
+        t = next(self.times, None)
+        if t is not None:
+            env = self.env
+            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
+
+    def fire(self, _ev: simpy.Event) -> None:
+        """A job arrives now; the next arrival is scheduled after it."""
+        self.arrive(self.seg, self.k, next(self.sizes))
+        t = next(self.times, None)
+        if t is not None:
+            env = self.env
+            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
 
 
 class TrainingProcess:
@@ -166,102 +247,98 @@ class TrainingProcess:
 
     def __init__(self, world: World, scheduler: Scheduler) -> None:
         self.w = world
+        self.env = world.env
+        self.log = world.log
         self.scheduler = scheduler
+        self.plans_ahead = scheduler.plans_ahead
         self.job_seq = 0
+        self.horizon_h = world.horizon_h
+        self._add_job = world.log.jobs.add
+        self._on_finish = self._finish
+        # the share of each pool's jobs its vendor's own cloud takes (None: no such share)
+        self._direct: list[HourSteps[float] | None] = []
+        for pool in world.pools:
+            vendor = world.scenario.vendors.get(pool.chip.vendor)
+            direct = vendor.direct_cloud_share if vendor is not None else None
+            self._direct.append(
+                HourSteps(world.clock, direct, 0.0, lambda p: p.value) if direct else None
+            )
 
     def arrivals(self, seg: SegmentState) -> Generator[simpy.Event, Any, None]:
-        """The simpy process of a segment's job arrivals."""
+        """The simpy process that starts a segment's job arrivals (a chain of callbacks)."""
         spec = seg.spec.training
         assert spec is not None
-        rate0 = spec.jobs_per_month / HOURS_PER_MONTH
-        if rate0 <= 0:
-            return
-        gamma = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
-        expo = BlockDraws(stream(self.w.seed, f"arrivals/{seg.id}"), "exponential")
-        next_size = size_sampler(spec.size, self.w.seed, seg.id)
-        k = spec.gang_chips
-        env = self.w.env
-        horizon_h = self.w.horizon_h
-        t = 0.0
-        while True:
-            e = expo.next()
-            # invert the cumulative intensity: Lambda(t') - Lambda(t) = e, with
-            # lambda(t) = rate0 exp(gamma t); log1p keeps tiny growth rates exact
-            rate_t = rate0 * math.exp(gamma * t)
-            y = gamma * e / rate_t
-            if y <= -1.0:
-                return  # a shrinking rate that never produces another arrival
-            t += math.log1p(y) / gamma if y != 0.0 else e / rate_t
-            if t >= horizon_h:
-                return
-            yield env.timeout(t - env.now)
-            self.arrive(seg, k, next_size())
+        _Arrivals(self, seg, spec).schedule_next()
+        return
+        yield  # a generator: simpy starts it when the run starts, in process order
 
     def arrive(self, seg: SegmentState, k: int, pflop: float) -> None:
         """A job of ``k`` chips and ``pflop`` PFLOP arrives now from ``seg``."""
         w = self.w
-        w.log.events += 1
-        now = w.env.now
+        self.log.events += 1
+        now = self.env.now
         pid = seg.route()
         pool = w.pools[pid]
-        vendor = w.scenario.vendors.get(pool.chip.vendor)
-        if vendor is not None and vendor.direct_cloud_share:
-            share = step_value(vendor.direct_cloud_share, w.clock.date(now), 0.0)
-            seg.bypass_credit += share
+        direct = self._direct[pid]
+        if direct is not None:
+            seg.bypass_credit += direct.at(now)
             if seg.bypass_credit >= 1.0:
                 seg.bypass_credit -= 1.0
-                w.log.bypassed.append(BypassRecord(seg.idx, pid, now, pflop))
+                self.log.bypassed.append(BypassRecord(seg.idx, pid, now, pflop))
                 return
-        job = QueuedJob(seg.idx, k, pflop, now)
         if not pool.queue and pool.free() >= k:
-            self.start(job, pool)
+            self.launch(seg.idx, k, pflop, now, pool, now)
             return
         for alt in w.spill.get(pid, ()):
             ap = w.pools[alt]
             if ap.serves_training and not ap.queue and ap.free() >= k:
-                self.start(job, ap)
+                self.launch(seg.idx, k, pflop, now, ap, now)
                 return
-        pool.queue.append(job)
+        pool.queue.append(QueuedJob(seg.idx, k, pflop, now))
         self.scheduler.job_queued(pool, now, self.start)
 
     def start(self, job: QueuedJob, pool: Pool) -> None:
         """Start ``job`` on ``pool`` now."""
-        w = self.w
-        k = job.chips
-        now = w.env.now
+        self.launch(job.segment, job.chips, job.pflop, job.arrival_h, pool, self.env.now)
+
+    def launch(
+        self, segment: int, k: int, pflop: float, arrival_h: float, pool: Pool, now: float
+    ) -> None:
+        """Start a job of ``segment`` (``k`` chips, ``pflop``, arrived at ``arrival_h``) on
+        ``pool`` now (``now`` is the simulation's time)."""
         pool.touch(now)
         pool.training_busy += k
-        dur = job.pflop / (k * pool.pflop_per_chip_hour)
+        dur = pflop / (k * pool.pflop_per_chip_hour)
         end = now + dur
-        w.log.jobs.append(JobRecord(job.segment, pool.idx, k, job.pflop, job.arrival_h, now, end))
-        if end < w.horizon_h:
+        self._add_job(segment, pool.idx, k, pflop, arrival_h, now, end)
+        if end < self.horizon_h:
             self.job_seq += 1
-            jid = self.job_seq
-            self.scheduler.job_started(pool, jid, end, k)
-            ev = w.env.timeout(dur)
-            ev.callbacks.append(partial(self._finish, pool, k, jid))
+            if self.plans_ahead:
+                self.scheduler.job_started(pool, self.job_seq, end, k)
+            ev = self.env.timeout(dur, (pool, k, self.job_seq))
+            ev.callbacks.append(self._on_finish)  # type: ignore[union-attr]
 
-    def _finish(self, pool: Pool, k: int, jid: int, _ev: simpy.Event) -> None:
-        w = self.w
-        w.log.events += 1
-        now = w.env.now
+    def _finish(self, ev: simpy.Event) -> None:
+        pool, k, jid = ev.value  # type: ignore[misc]
+        self.log.events += 1
+        now = self.env.now
         pool.touch(now)
         pool.training_busy -= k
-        pool.drain_retirements(k, now, w.log.overstays)
-        self.scheduler.job_finished(pool, jid)
+        if pool.pending_retire:
+            pool.drain_retirements(k, now, self.log.overstays)
+        if self.plans_ahead:
+            self.scheduler.job_finished(pool, jid)
         if pool.queue:
-            self.dispatch(pool)
+            self.scheduler.dispatch(pool, now, self.start)
 
     def dispatch(self, pool: Pool) -> None:
         """Start queued jobs on ``pool`` as the scheduler allows."""
-        self.scheduler.dispatch(pool, self.w.env.now, self.start)
+        self.scheduler.dispatch(pool, self.env.now, self.start)
 
     def record_unstarted(self) -> None:
         """At the end of the run: log the jobs still queued as never started."""
         for p in self.w.pools:
             for job in p.queue:
-                self.w.log.jobs.append(
-                    JobRecord(
-                        job.segment, p.idx, job.chips, job.pflop, job.arrival_h, math.nan, math.nan
-                    )
+                self._add_job(
+                    job.segment, p.idx, job.chips, job.pflop, job.arrival_h, math.nan, math.nan
                 )

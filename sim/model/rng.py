@@ -8,8 +8,10 @@ arrivals and job sizes, and adding a segment does not shift the streams of the o
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 
 from sim.model.schema.base import MAX_SEED
 
@@ -37,7 +39,11 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
 
 
 class BlockDraws:
-    """Draws from a generator in blocks: vectorised speed with one-at-a-time use."""
+    """Draws from a generator in blocks: vectorised speed with one-at-a-time use.
+
+    :meth:`next` gives the draws one at a time and :meth:`blocks` a block at a time; both
+    give the same sequence (mix them on one instance only in that order).
+    """
 
     def __init__(self, rng: np.random.Generator, kind: str, block: int = 4096) -> None:
         self._rng = rng
@@ -54,6 +60,23 @@ class BlockDraws:
         else:
             self._buf = self._rng.random(self._block)
         self._i = 0
+
+    def blocks(self) -> Iterator[npt.NDArray[np.float64]]:
+        """The draws not yet given, a block at a time, without end.
+
+        >>> import numpy as np
+        >>> a, b = BlockDraws(stream(1, "x"), "normal", 3), BlockDraws(stream(1, "x"), "normal", 3)
+        >>> first = [a.next() for _ in range(7)]
+        >>> blocks = b.blocks()
+        >>> first == np.concatenate([next(blocks) for _ in range(3)])[:7].tolist()
+        True
+        """
+        while True:
+            if self._i >= len(self._buf):
+                self._refill()
+            rest = self._buf[self._i :]
+            self._i = len(self._buf)
+            yield rest
 
     def next(self) -> float:
         """The next draw."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -91,3 +92,31 @@ def multiplier_at(schedule: Sequence[PricePoint], when: dt.date) -> float:
     1.0
     """
     return step_value(schedule, when, 1.0)
+
+
+class HourSteps(Generic[V]):
+    """A step schedule read at simulated hours, by bisection: at every hour, the value
+    :func:`step_at` gives on the calendar date that contains it.
+
+    A step that starts on date d is in force from hour ``clock.hours(d)``, the midnight that
+    begins d; ties keep the later step of the schedule, as :func:`step_at` does.
+
+    >>> c = Clock(dt.date(2024, 1, 1), dt.date(2025, 1, 1))
+    >>> pts = (PricePoint(start=dt.date(2024, 1, 2), value=2.0),)
+    >>> s = HourSteps(c, pts, 1.0, lambda p: p.value)
+    >>> s.at(23.9), s.at(24.0)
+    (1.0, 2.0)
+    """
+
+    __slots__ = ("bounds", "values")
+
+    def __init__(
+        self, clock: Clock, schedule: Sequence[Step], before: V, value: Callable[[Step], V]
+    ) -> None:
+        steps = sorted(schedule, key=lambda p: p.start)
+        self.bounds = [clock.hours(p.start) for p in steps]
+        self.values = [before, *(value(p) for p in steps)]
+
+    def at(self, hours: float) -> V:
+        """The value in force at simulated time ``hours``."""
+        return self.values[bisect.bisect_right(self.bounds, hours)]
