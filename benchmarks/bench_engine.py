@@ -77,7 +77,7 @@ def main(repeats: int = 3, jobs: int = JOBS) -> None:
         "(target <= 1.2x)"
     )
 
-    from sim.loader import load_scenario
+    from sim.scenario import load_scenario
 
     root = Path(__file__).resolve().parents[1]
     loaded = load_scenario(root / "scenarios" / "baseline.yaml")

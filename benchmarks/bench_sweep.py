@@ -32,7 +32,7 @@ REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
 
 
 def _timed_sweep(out: Path, n: int, **backend: object) -> tuple[float, bytes]:
-    from sim.loader import load_scenario
+    from sim.scenario import load_scenario
     from sim.sweep.design import build_design
     from sim.sweep.orchestrate import run_sweep
 
@@ -72,7 +72,7 @@ def throughput(n: int) -> None:
 
 def peak_rss(n: int) -> None:
     """Child mode: run a sweep of ``n`` points x 2 replications and print the peak RSS."""
-    from sim.loader import load_scenario
+    from sim.scenario import load_scenario
     from sim.sweep.design import build_design
     from sim.sweep.orchestrate import run_sweep
 

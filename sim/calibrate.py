@@ -26,6 +26,8 @@ from sim.accounting.runner import mean_summary, run_one
 from sim.errors import UserError
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
+from sim.scenario import LoadedScenario, substitute
+from sim.scenario.paths import dotted, split_path, value_at
 
 RELATIVE_FLOOR = 0.01  # a metric of 0 counts as 1% of its target in the log residual
 
@@ -62,34 +64,23 @@ class CalibrationResult:
 
 def get_path(data: Mapping[str, Any], path: str) -> Any:
     """Value at a dotted path of nested mappings (KeyError naming the path if absent)."""
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise KeyError(path)
-        node = node[part]
-    return node
+    missing = object()
+    value = value_at(data, path, missing)
+    if value is missing:
+        raise KeyError(path)
+    return value
 
 
-def with_values(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
-    """A copy of `scenario` with dotted-path fields replaced (validated again)."""
-    data = scenario.model_dump()
-    for path, value in values.items():
-        node = data
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return Scenario.model_validate(data, strict=False)
-
-
-def truncated(scenario: Scenario, targets: Mapping[str, float]) -> Scenario:
+def truncated(loaded: LoadedScenario, targets: Mapping[str, float]) -> LoadedScenario:
     """The scenario ending at the close of the last year any target names (if earlier)."""
-    years = [int(p) for path in targets for p in path.split(".") if p.isdigit() and len(p) == 4]
+    scenario = loaded.scenario
+    parts = [str(p) for path in targets for p in split_path(path)]
+    years = [int(p) for p in parts if p.isdigit() and len(p) == 4]
     if not years:
-        return scenario
+        return loaded
     end = dt.date(max(years) + 1, 1, 1)
     if end >= scenario.horizon.end or end <= scenario.horizon.start:
-        return scenario
+        return loaded
     days = (end - scenario.horizon.start).days
     if scenario.horizon.warmup_days >= days:
         raise UserError(
@@ -99,11 +90,13 @@ def truncated(scenario: Scenario, targets: Mapping[str, float]) -> Scenario:
             key="horizon.warmup_days",
             hint="shorten the warm-up or target a later year",
         )
-    data = scenario.model_dump()
-    data["horizon"]["end"] = end
-    for pool in data["provider"]["pools"].values():
-        pool["deliveries"] = [d for d in pool["deliveries"] if d["date"] < end]
-    return Scenario.model_validate(data, strict=False)
+    values: dict[str, Any] = {"horizon.end": end}
+    for pid, pool in scenario.provider.pools.items():
+        kept = [d for d in pool.deliveries if d.date < end]
+        if len(kept) < len(pool.deliveries):
+            path = dotted(("provider", "pools", pid, "deliveries"))
+            values[path] = [d.model_dump() for d in kept]
+    return substitute(loaded, values)
 
 
 def evaluate(scenario: Scenario, targets: Sequence[str], seeds: Sequence[int]) -> dict[str, float]:
@@ -127,7 +120,7 @@ def log_residuals(achieved: Mapping[str, float], targets: Mapping[str, float]) -
 
 
 def calibrate(
-    scenario: Scenario,
+    loaded: LoadedScenario,
     targets: Mapping[str, float],
     free: Sequence[FreeParameter],
     *,
@@ -145,7 +138,7 @@ def calibrate(
         raise ValueError("calibration needs at least one target")
     if not free:
         raise ValueError("calibration needs at least one free parameter")
-    base = truncated(scenario, targets)
+    base = truncated(loaded, targets)
     seeds = replication_seeds(seed, replications)
     names = list(targets)
     history: list[tuple[dict[str, float], dict[str, float], float]] = []
@@ -156,7 +149,7 @@ def calibrate(
 
     def loss(x: np.ndarray) -> float:
         values = {p.path: float(v) for p, v in zip(free, x, strict=True)}
-        achieved = evaluate(with_values(base, values), names, seeds)
+        achieved = evaluate(substitute(base, values).scenario, names, seeds)
         r = log_residuals(achieved, targets)
         value = float(np.sum(r * r))
         history.append((values, achieved, value))

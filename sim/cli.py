@@ -248,7 +248,7 @@ AllowLargeOption = Annotated[
 
 
 def _load(path: Path, overrides: Sequence[str] | None) -> Any:
-    from sim.loader import load_scenario
+    from sim.scenario import load_scenario
 
     return load_scenario(path, tuple(overrides or ()))
 
@@ -333,7 +333,7 @@ def validate(
         bad += 1
         typer.echo(f"error: {' '.join(str(error).splitlines())}", err=True)
 
-    from sim.loader import saved_yaml
+    from sim.scenario import saved_yaml
 
     for file in files:
         with _collect(report):
@@ -353,7 +353,7 @@ def show(
 
     Example: xpusim show scenarios/baseline.yaml --set economics.pue=1.3
     """
-    from sim.loader import dump_yaml
+    from sim.scenario import dump_yaml
 
     loaded = _load(scenario, set_)
     text = printable(dump_yaml(loaded.data), multiline=True)
@@ -371,7 +371,7 @@ def schema(
 
     Example: xpusim schema --out xpusim.schema.json
     """
-    from sim.loader import scenario_json_schema
+    from sim.scenario import scenario_json_schema
 
     text = json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
@@ -403,11 +403,11 @@ def diff(
 
     Example: xpusim diff scenarios/baseline.yaml scenarios/low_friction.yaml
     """
-    from sim.loader import diff_scenarios
+    from sim.scenario import diff_scenarios
 
     left = _load(a, set_a)
     right = _load(b, set_b)
-    rows = diff_scenarios(left, right)
+    rows = diff_scenarios(left.scenario, right.scenario)
     console = _console()
     if not rows:
         console.print(_text("no differences"))
@@ -462,8 +462,8 @@ def catalog(
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
-    from sim.loader import load_catalog
     from sim.model.catalog import catalog_table, check_catalog, ratio_results
+    from sim.scenario import load_catalog
 
     cat, provenance = load_catalog()
     console = _console()
@@ -648,7 +648,7 @@ def _parse_target(text: str) -> tuple[str, float]:
 
 def _parse_free(text: str, loaded: Any) -> Any:
     from sim.calibrate import FreeParameter, get_path
-    from sim.loader import substitute
+    from sim.scenario import substitute
 
     path, *rest = text.split(":")
     path = path.strip()
@@ -726,11 +726,11 @@ def calibrate(
 
     from sim.calibrate import calibrate as fit
     from sim.calibrate import truncated
-    from sim.loader import read_user_text
     from sim.model.estimate import check_run_size
     from sim.model.schema import MAX_REPLICATIONS
     from sim.safeio import check_not_link, write_text
-    from sim.yaml_edit import replace_top_level_block, set_scalars
+    from sim.scenario.edit import replace_top_level_block, set_scalars
+    from sim.scenario.marks import read_text
 
     if in_place:
         check_not_link(scenario)  # refused before the fit, not after it
@@ -755,7 +755,7 @@ def calibrate(
     if not allow_large:
         # each evaluation runs the replications on the horizon cut at the last target year
         check_run_size(
-            truncated(loaded.scenario, targets),
+            truncated(loaded, targets).scenario,
             replications=reps,
             evaluations=max_evaluations,
             file=str(scenario),
@@ -769,7 +769,7 @@ def calibrate(
 
     try:
         result = fit(
-            loaded.scenario,
+            loaded,
             targets,
             params,
             replications=reps,
@@ -812,7 +812,7 @@ def calibrate(
         dest = scenario if in_place else out
         assert dest is not None
         if in_place:
-            text = read_user_text(scenario, str(scenario))
+            text = read_text(scenario, str(scenario))
             text, missing = set_scalars(text, {k: round(v, 6) for k, v in result.values.items()})
             if missing:
                 raise UserError(

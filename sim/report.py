@@ -228,8 +228,8 @@ def scenario_header(data: FolderData) -> list[str]:
     given = data.manifest.get("scenario_header")
     if isinstance(given, str) and given.strip():
         return _paragraphs(given.splitlines())
-    from sim.loader import MAX_FILE_BYTES
     from sim.safeio import read_folder_file
+    from sim.scenario.marks import MAX_FILE_BYTES
 
     raw = read_folder_file(data.folder, "scenario.yaml", MAX_FILE_BYTES)
     if raw is None:
@@ -659,8 +659,8 @@ def baseline_differences(data: FolderData) -> tuple[list[tuple[str, Any, Any]] |
     if scn is None:
         return None, "The manifest holds no resolved scenario, so there is nothing to compare."
     try:
-        from sim.loader import LoadedScenario, diff_scenarios, load_scenario
         from sim.model.schema import Scenario
+        from sim.scenario import diff_scenarios, load_scenario
     except ImportError as exc:
         return None, f"Skipped: the scenario loader is not available ({exc})."
     path = _find_baseline()
@@ -671,15 +671,7 @@ def baseline_differences(data: FolderData) -> tuple[list[tuple[str, Any, Any]] |
         mine = Scenario.model_validate(scn, strict=False)
     except (UserError, ValueError) as exc:
         return None, f"Skipped: a scenario could not be read ({' '.join(str(exc).split())})."
-    loaded = LoadedScenario(
-        scenario=mine,
-        data=scn,
-        path=Path(str(data.manifest.get("scenario_path") or "scenario.yaml")),
-        files=(),
-        provenance={},
-        distributions={},
-    )
-    return diff_scenarios(loaded, base), f"Compared with {path}."
+    return diff_scenarios(mine, base.scenario), f"Compared with {path}."
 
 
 def _baseline(data: FolderData) -> list[Block]:

@@ -47,7 +47,7 @@ from sim.accounting.runner import RunOutput
 from sim.safeio import staged_folder, write_file, write_text
 
 if TYPE_CHECKING:
-    from sim.loader import LoadedScenario
+    from sim.scenario import LoadedScenario
 
 __all__ = [
     "KEY_PACKAGES",
@@ -248,7 +248,7 @@ def write_run(
     ``produce`` is called. Any exception (or KeyboardInterrupt) from
     ``produce`` or while writing removes everything this call created and is re-raised.
     """
-    from sim.loader import leading_comment, saved_yaml  # the loader imports the schema
+    from sim.scenario import leading_comment, saved_yaml
 
     started = _utc_now()
     clock = time.perf_counter()

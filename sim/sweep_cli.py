@@ -129,7 +129,7 @@ def _fmt(value: Any) -> str:
 
 
 def _load(path: Path, overrides: Sequence[str] | None) -> Any:
-    from sim.loader import load_scenario
+    from sim.scenario import load_scenario
 
     return load_scenario(path, tuple(overrides or ()))
 
@@ -323,9 +323,9 @@ def sensitivity(
                 )
         _rank_sweep(scenario, metric, seed, out, quiet)
         return
+    from sim.scenario import substitute
     from sim.sweep.execute import simulate
     from sim.sweep.sensitivity import evaluate, sensitivity_design
-    from sim.uncertainty import apply_values
 
     check_workers(workers, allow_large)
     loaded = _load(scenario, set_)
@@ -336,9 +336,9 @@ def sensitivity(
     )
     points = design.points()
     for values in points:  # every point checked before anything runs
-        apply_values(loaded, values)
-    from sim.loader import leading_comment
+        substitute(loaded, values)
     from sim.runfolder import jsonable, scenario_sha256
+    from sim.scenario import leading_comment
 
     digest_of = [scenario_sha256(jsonable(loaded.data)), list(metric), design.n, list(design.seeds)]
     folder = _sensitivity_folder(out, str(loaded.scenario.name), digest_of)
@@ -346,7 +346,7 @@ def sensitivity(
         results = evaluate(
             design,
             metric,
-            build=lambda values: apply_values(loaded, values).data,
+            build=lambda values: substitute(loaded, values).data,
             task=simulate,
             workers=workers,
             scheduler=scheduler,

@@ -28,13 +28,14 @@ from typing import Any
 import numpy as np
 
 from sim.accounting.runner import run_one
-from sim.calibrate import evaluate, truncated, with_values
+from sim.calibrate import evaluate, truncated
 from sim.model import economics as ec
 from sim.model.catalog import ratio_results
 from sim.model.queueing import mmc, mmc_gang
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
 from sim.model.units import HOURS_PER_MONTH, W_PER_MW
+from sim.scenario import LoadedScenario, load_catalog, load_scenario, substitute
 
 
 @dataclass(frozen=True)
@@ -57,30 +58,31 @@ class Check:
         return (self.simulated - self.expected) / abs(self.expected)
 
 
-def _reference() -> Scenario:
-    from sim.loader import load_scenario
-
+def _reference() -> LoadedScenario:
     path = resources.files("sim") / "data" / "verify.yaml"
-    return load_scenario(Path(str(path))).scenario
+    return load_scenario(Path(str(path)))
+
+
+def _mmc_values(
+    base: LoadedScenario, lam: float, mu: float, chips: int, gang: int, days: int
+) -> dict[str, Any]:
+    chip = base.scenario.catalog.chips["ref_gpu"]
+    rate = float(ec.pflop_per_chip_hour(chip.training_tflops, chip.training_mfu, 1.0))
+    end = base.scenario.horizon.start + dt.timedelta(days=days)
+    return {
+        "horizon.end": end,
+        "provider.pools.ref_gpu.initial_chips": chips,
+        "segments.all.training.jobs_per_month": lam * HOURS_PER_MONTH,
+        "segments.all.training.size.mean_pflop": rate * gang / mu,
+        "segments.all.training.gang_chips": gang,
+        "outputs.jobs_table": False,
+    }
 
 
 def _mmc_scenario(
-    base: Scenario, lam: float, mu: float, chips: int, gang: int, days: int
+    base: LoadedScenario, lam: float, mu: float, chips: int, gang: int, days: int
 ) -> Scenario:
-    chip = base.catalog.chips["ref_gpu"]
-    rate = float(ec.pflop_per_chip_hour(chip.training_tflops, chip.training_mfu, 1.0))
-    end = base.horizon.start + dt.timedelta(days=days)
-    return with_values(
-        base,
-        {
-            "horizon.end": end,
-            "provider.pools.ref_gpu.initial_chips": chips,
-            "segments.all.training.jobs_per_month": lam * HOURS_PER_MONTH,
-            "segments.all.training.size.mean_pflop": rate * gang / mu,
-            "segments.all.training.gang_chips": gang,
-            "outputs.jobs_table": False,
-        },
-    )
+    return substitute(base, _mmc_values(base, lam, mu, chips, gang, days)).scenario
 
 
 def _stochastic(group: str, name: str, values: list[float], expected: float, tol: float) -> Check:
@@ -141,7 +143,8 @@ def record_checks(reduced: bool) -> Iterator[Check]:
     """Little's law, conservation and the static TCO, on one reference run with job records."""
     base = _reference()
     days = 120 if reduced else 366
-    s = with_values(_mmc_scenario(base, 6.0, 1.0, 8, 1, days), {"outputs.jobs_table": True})
+    values = _mmc_values(base, 6.0, 1.0, 8, 1, days)
+    s = substitute(base, {**values, "outputs.jobs_table": True}).scenario
     acc = run_one(s, 3)
     jobs = acc.tables["jobs"]
     ts = acc.tables["timeseries"]
@@ -226,20 +229,18 @@ def _exact(group: str, name: str, simulated: float, expected: float) -> Check:
 
 def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[Check]:
     """The baseline's recorded calibration targets, re-simulated (mean over replications)."""
-    from sim.loader import load_scenario
-
     path = baseline or Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
     if not path.exists():
         return
-    s = load_scenario(path).scenario
+    loaded = load_scenario(path)
+    s = loaded.scenario
     cal = s.calibration
     if cal is None or not cal.targets:
         yield Check("calibration", "baseline has a calibration record", 0.0, 1.0, 0.0, False)
         return
     reps = cal.replications
-    means = evaluate(
-        truncated(s, cal.targets), list(cal.targets), replication_seeds(cal.seed, reps)
-    )
+    short = truncated(loaded, cal.targets).scenario
+    means = evaluate(short, list(cal.targets), replication_seeds(cal.seed, reps))
     for key, target in cal.targets.items():
         got = means[key]
         source = cal.target_sources.get(key, "")
@@ -257,8 +258,6 @@ def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[
 
 def catalog_checks() -> Iterator[Check]:
     """The article ratios the catalog must hold."""
-    from sim.loader import load_catalog
-
     catalog, _ = load_catalog()
     for ratio, measured, ok in ratio_results(catalog):
         yield Check(

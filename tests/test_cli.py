@@ -247,13 +247,13 @@ def test_catalog_check_passes_on_shipped_catalog(runner: CliRunner) -> None:
 def test_catalog_check_fails_on_broken_catalog(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.loader
+    import sim.scenario
 
-    catalog, provenance = sim.loader.load_catalog()
+    catalog, provenance = sim.scenario.load_catalog()
     chips = dict(catalog.chips)
     chips["trainium2"] = chips["trainium2"].model_copy(update={"hbm_gb": 1000.0})
     broken = catalog.model_copy(update={"chips": chips})
-    monkeypatch.setattr(sim.loader, "load_catalog", lambda: (broken, provenance))
+    monkeypatch.setattr(sim.scenario, "load_catalog", lambda: (broken, provenance))
     result = invoke(runner, "catalog", "--check")
     assert result.exit_code == 1
     assert "FAIL" in result.stdout and "article ratio broken" in result.stdout

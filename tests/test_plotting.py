@@ -49,8 +49,8 @@ def build_run_folder(out: Path) -> Path:
     Used by test_report.py too.
     """
     from sim.accounting.runner import run
-    from sim.loader import load_scenario, substitute
     from sim.runfolder import write_run
+    from sim.scenario import load_scenario, substitute
 
     root = Path(__file__).resolve().parent.parent
     loaded = load_scenario(root / "scenarios" / "baseline.yaml")
@@ -647,7 +647,7 @@ def test_only_the_edges_import_matplotlib() -> None:
     code = (
         "import sys\n"
         "import sim.accounting.runner, sim.accounting.ledger, sim.engine.core\n"
-        "import sim.runfolder, sim.loader\n"
+        "import sim.runfolder, sim.scenario\n"
         "assert 'matplotlib' not in sys.modules, 'the core imported matplotlib'\n"
         "import sim.plotting, sim.report, sim.plot_cli\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"

@@ -36,7 +36,7 @@ DATA: dict[str, Any] = {
 
 
 def _loaded(data: dict[str, Any] | None = None) -> Any:
-    """A stand-in for sim.loader.LoadedScenario with the attributes write_run reads."""
+    """A stand-in for sim.scenario.LoadedScenario with the attributes write_run reads."""
     data = DATA if data is None else data
     return SimpleNamespace(
         scenario=SimpleNamespace(name=data["name"], seed=data["seed"]),
@@ -330,7 +330,7 @@ def _with_description(tmp_path: Path, chars: int) -> Path:
 def test_large_but_valid_scenario_saves_one_that_loads_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sim.loader import MAX_FILE_BYTES
+    from sim.scenario.marks import MAX_FILE_BYTES
 
     _stub_producer(monkeypatch)
     # three quarters of the input limit: the resolved file (catalog and sources merged in,
@@ -347,7 +347,7 @@ def test_large_but_valid_scenario_saves_one_that_loads_again(
 def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sim.loader import MAX_FILE_BYTES
+    from sim.scenario.marks import MAX_FILE_BYTES
 
     called: list[int] = []
     import sim.cli
@@ -368,22 +368,23 @@ def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
 
 
 def test_saved_yaml_has_no_aliases_even_for_shared_objects() -> None:
-    from sim.loader import _parse_document, saved_yaml
+    from sim.scenario import saved_yaml
+    from sim.scenario.marks import parse_document
 
     day = dt.date(2024, 1, 1)
     shared = [1.0, 2.0]
     data = {"name": "x", "horizon": {"start": day, "end": day}, "a": shared, "b": shared}
     text = saved_yaml(data, "x.yaml")
     assert "&" not in text and "*" not in text
-    doc, _ = _parse_document(text, "x.yaml")  # the loader refuses anchors and aliases
+    doc, _ = parse_document(text, "x.yaml")  # the loader refuses anchors and aliases
     assert doc["horizon"] == {"start": day, "end": day} and doc["a"] == doc["b"] == shared
 
 
 def test_saved_yaml_over_the_value_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sim.loader
+    import sim.scenario.marks
     from sim.errors import ScenarioError
 
-    monkeypatch.setattr(sim.loader, "MAX_NODES", 10)
+    monkeypatch.setattr(sim.scenario.marks, "MAX_NODES", 10)
     data = {"name": "x", "segments": {f"s{i}": {"share": i} for i in range(10)}}
     with pytest.raises(ScenarioError, match=r"does not load again \(the file has too many values"):
-        sim.loader.saved_yaml(data, "x.yaml")
+        sim.scenario.saved_yaml(data, "x.yaml")

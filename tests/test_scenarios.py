@@ -25,9 +25,9 @@ import pandas as pd
 import pytest
 
 from sim.accounting.runner import run
-from sim.loader import LoadedScenario, load_scenario
 from sim.model.estimate import estimate_events
 from sim.runfolder import RunOutput
+from sim.scenario import LoadedScenario, load_scenario
 
 REPO = Path(__file__).parent.parent
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
+from sim.scenario.distributions import Normal, Uniform
 from sim.sweep.sensitivity import (
     evaluate,
     min_points,
@@ -25,7 +26,6 @@ from sim.sweep.sensitivity import (
     sensitivity_design,
 )
 from sim.sweep_cli import register
-from sim.uncertainty import Normal, Uniform
 
 TINY = Path(__file__).parent / "data" / "sweep" / "tiny.yaml"
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
-from sim.loader import load_scenario
 from sim.model.rng import replication_seeds
+from sim.scenario import load_scenario
 from sim.sweep.design import (
     build_design,
     grid_values,

@@ -36,13 +36,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
 
 from sim.errors import UserError
-from sim.loader import LoadedScenario, is_integer_path
 from sim.model.rng import MAX_SEED, replication_seeds, stream
 from sim.runfolder import canonical_json, jsonable
-from sim.uncertainty import Distribution, apply_values
+from sim.scenario import LoadedScenario, substitute
+from sim.scenario.distributions import BaseDistribution, Distribution
+from sim.scenario.fields import plain_value
+from sim.scenario.overrides import parse_override
 
 __all__ = [
     "MAX_RUNS",
@@ -297,11 +298,8 @@ def _typed(path: str, text: str) -> Any:
     """The value of ``path=text`` read exactly as ``--set`` reads it (YAML, checked path)."""
     # The loader's own --set parser: the same typing (YAML 1.2 floats, dates, lists), the
     # same path check with did-you-mean, the same located errors.
-    from sim.loader import _parse_override
-
-    _, layer, _ = _parse_override(f"{path}={text}")
-    value = layer.data["_"]
-    if isinstance(value, BaseModel):
+    value = parse_override(f"{path}={text}").value
+    if isinstance(value, BaseDistribution):
         raise UserError(
             "a grid value must be a plain value, not a distribution",
             file="--grid",
@@ -398,14 +396,6 @@ def unit_sample(n: int, d: int, method: str, rng: np.random.Generator) -> npt.ND
     )
 
 
-def _plain(value: Any, integer: bool) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if integer and isinstance(value, float) and math.isfinite(value):
-        return round(value)
-    return value
-
-
 def sample_values(
     distributions: Mapping[str, Distribution], u: npt.ArrayLike
 ) -> list[dict[str, Any]]:
@@ -415,10 +405,10 @@ def sample_values(
     """
     paths = list(distributions)
     arr = np.asarray(u, dtype=float).reshape(-1, len(paths)) if paths else np.zeros((0, 0))
-    columns = []
-    for j, path in enumerate(paths):
-        integer = is_integer_path(path)
-        columns.append([_plain(v, integer) for v in distributions[path].ppf(arr[:, j])])
+    columns = [
+        [plain_value(path, v) for v in distributions[path].ppf(arr[:, j])]
+        for j, path in enumerate(paths)
+    ]
     return [{p: columns[j][i] for j, p in enumerate(paths)} for i in range(arr.shape[0])]
 
 
@@ -555,7 +545,7 @@ def _validate_points(loaded: LoadedScenario, points: Sequence[Point]) -> None:
             continue
         checked.add(key)
         try:
-            apply_values(loaded, point.values)
+            substitute(loaded, point.values)
         except UserError as exc:
             where = f"design point {point.index} ({canonical_json(dict(point.values))})"
             exc.hint = f"{exc.hint}; {where}" if exc.hint else where

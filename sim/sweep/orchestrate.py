@@ -21,7 +21,6 @@ from typing import Any
 
 from sim import __version__
 from sim.errors import UserError
-from sim.loader import LoadedScenario, leading_comment
 from sim.runfolder import (
     KEY_PACKAGES,
     RESULTS_DIR,
@@ -32,6 +31,7 @@ from sim.runfolder import (
     scenario_sha256,
 )
 from sim.safeio import check_not_link
+from sim.scenario import LoadedScenario, leading_comment, substitute
 from sim.sweep.design import Design, Point
 from sim.sweep.execute import Job, Task, connect, execute, simulate
 from sim.sweep.store import (
@@ -50,7 +50,6 @@ from sim.sweep.store import (
     read_manifest,
     write_tables,
 )
-from sim.uncertainty import apply_values
 
 __all__ = [
     "SWEEP_PACKAGES",
@@ -240,7 +239,7 @@ def _jobs(loaded: LoadedScenario, design: Design, done: set[tuple[str, int]]) ->
         if (point.id, r) in done:
             continue
         if last is None or last[0] is not point:
-            data = loaded.data if not point.values else apply_values(loaded, point.values).data
+            data = loaded.data if not point.values else substitute(loaded, point.values).data
             last = (point, data)
         yield Job(key=(point, r), payload=last[1], seed=seed)
 

@@ -32,11 +32,11 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.errors import UserError
-from sim.loader import is_integer_path
 from sim.model.rng import replication_seeds, stream
+from sim.scenario.distributions import Distribution
+from sim.scenario.fields import plain_value
 from sim.sweep.design import check_count, check_seed, check_size, sample_values
 from sim.sweep.execute import Job, Task, connect, execute
-from sim.uncertainty import Distribution
 
 __all__ = [
     "SensitivityDesign",
@@ -54,14 +54,6 @@ EPS = 1e-9
 Progress = Callable[[int, int], None]
 
 
-def _plain(value: Any, path: str) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if is_integer_path(path) and isinstance(value, float) and math.isfinite(value):
-        return round(value)
-    return value
-
-
 @dataclass(frozen=True)
 class SensitivityDesign:
     """Base, tornado and Sobol points over ``names`` with common replication seeds."""
@@ -75,7 +67,7 @@ class SensitivityDesign:
 
     @property
     def central(self) -> dict[str, Any]:
-        return {p: _plain(self.distributions[p].central(), p) for p in self.names}
+        return {p: plain_value(p, self.distributions[p].central()) for p in self.names}
 
     @property
     def tornado_values(self) -> list[tuple[str, Any, Any]]:
@@ -83,7 +75,7 @@ class SensitivityDesign:
         out = []
         for p in self.names:
             lo, hi = self.distributions[p].bounds()
-            out.append((p, _plain(lo, p), _plain(hi, p)))
+            out.append((p, plain_value(p, lo), plain_value(p, hi)))
         return out
 
     def points(self) -> list[dict[str, Any]]:

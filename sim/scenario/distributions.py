@@ -5,7 +5,8 @@ it by its :meth:`central` value (and records it in ``LoadedScenario.distribution
 scenario with distributions still runs deterministically. Sampling is the caller's business:
 it draws uniform numbers ``u`` from its own seeded generator and maps them through
 :meth:`ppf` (inverse CDF), so that every source of randomness stays explicit (no global
-random state) and Latin-hypercube or Sobol designs work unchanged.
+random state) and Latin-hypercube or Sobol designs work unchanged (see
+:func:`sim.experiments.design.sample_values`).
 
 >>> d = Triangular(dist="triangular", low=1.0, mode=2.0, high=4.0)
 >>> d.central()
@@ -21,15 +22,12 @@ random state) and Latin-hypercube or Sobol designs work unchanged.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
-
-if TYPE_CHECKING:  # pragma: no cover - import cycle only for the type checker
-    from sim.loader import LoadedScenario
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -39,8 +37,9 @@ FloatArray = npt.NDArray[np.float64]
 TAIL = 0.05
 
 
-class _Dist(BaseModel):
-    """Common base: immutable, unknown keys rejected, optional source and note."""
+class BaseDistribution(BaseModel):
+    """Common base of the distributions: immutable, unknown keys rejected, optional source
+    and note."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -65,7 +64,7 @@ class _Dist(BaseModel):
         return float(lo), float(hi)
 
 
-class Triangular(_Dist):
+class Triangular(BaseDistribution):
     """Triangular distribution between ``low`` and ``high`` peaking at ``mode``."""
 
     dist: Literal["triangular"]
@@ -83,7 +82,7 @@ class Triangular(_Dist):
         return self
 
     def _frozen(self) -> Any:
-        from scipy import stats
+        from scipy import stats  # imported late: scipy is slow to import
 
         width = self.high - self.low
         return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
@@ -95,7 +94,7 @@ class Triangular(_Dist):
         return self.low, self.high
 
 
-class Uniform(_Dist):
+class Uniform(BaseDistribution):
     """Uniform distribution on [low, high]."""
 
     dist: Literal["uniform"]
@@ -120,7 +119,7 @@ class Uniform(_Dist):
         return self.low, self.high
 
 
-class Normal(_Dist):
+class Normal(BaseDistribution):
     """Normal distribution, truncated to [low, high] when bounds are given."""
 
     dist: Literal["normal"]
@@ -159,7 +158,7 @@ class Normal(_Dist):
         )
 
 
-class LogNormal(_Dist):
+class LogNormal(BaseDistribution):
     """Log-normal distribution given by its median and the sd of its logarithm."""
 
     dist: Literal["lognormal"]
@@ -175,7 +174,7 @@ class LogNormal(_Dist):
         return self.median
 
 
-class Beta(_Dist):
+class Beta(BaseDistribution):
     """Beta distribution rescaled from [0, 1] to [low, high]."""
 
     dist: Literal["beta"]
@@ -202,7 +201,7 @@ class Beta(_Dist):
         return self.low, self.high
 
 
-class Choice(_Dist):
+class Choice(BaseDistribution):
     """A discrete choice among values (numbers or words), optionally weighted."""
 
     dist: Literal["choice"]
@@ -250,7 +249,7 @@ class Choice(_Dist):
 Distribution = Annotated[
     Triangular | Uniform | Normal | LogNormal | Beta | Choice, Field(discriminator="dist")
 ]
-DISTRIBUTIONS: dict[str, type[_Dist]] = {
+DISTRIBUTIONS: dict[str, type[BaseDistribution]] = {
     "triangular": Triangular,
     "uniform": Uniform,
     "normal": Normal,
@@ -258,6 +257,7 @@ DISTRIBUTIONS: dict[str, type[_Dist]] = {
     "beta": Beta,
     "choice": Choice,
 }
+"""Every distribution by the name its ``dist:`` key gives."""
 DISTRIBUTION_ADAPTER: TypeAdapter[Triangular | Uniform | Normal | LogNormal | Beta | Choice] = (
     TypeAdapter(Distribution)
 )
@@ -272,47 +272,3 @@ def parse_distribution(
 ) -> Triangular | Uniform | Normal | LogNormal | Beta | Choice:
     """Validate a ``{dist: ...}`` mapping; raises pydantic's ``ValidationError``."""
     return DISTRIBUTION_ADAPTER.validate_python(dict(data))
-
-
-def sample_paths(loaded: LoadedScenario, u_matrix: npt.ArrayLike) -> list[dict[str, Any]]:
-    """Turn a matrix of uniform numbers into one ``{dotted path: value}`` dict per row.
-
-    Column ``j`` of ``u_matrix`` (shape ``(n_samples, n_distributions)``) drives the
-    ``j``-th distribution of ``loaded.distributions`` in its (sorted) order. Integer fields
-    get rounded values. Feed each dict to :func:`apply_values`.
-    """
-    from sim.loader import is_integer_path
-
-    paths = sorted(loaded.distributions)
-    u = np.asarray(u_matrix, dtype=float)
-    if u.ndim == 1 and paths:
-        u = u.reshape(-1, len(paths))
-    if u.ndim != 2 or u.shape[1] != len(paths):
-        raise ValueError(
-            f"u_matrix must have one column per distribution ({len(paths)}), found shape {u.shape}"
-        )
-    columns: list[Sequence[Any]] = []
-    for j, path in enumerate(paths):
-        col = loaded.distributions[path].ppf(u[:, j])
-        integer = is_integer_path(path)
-        columns.append([_plain(v, integer) for v in col])
-    return [{p: columns[j][i] for j, p in enumerate(paths)} for i in range(u.shape[0])]
-
-
-def _plain(v: Any, integer: bool) -> Any:
-    """A numpy scalar as a plain Python value (rounded for integer fields)."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if integer and isinstance(v, float) and math.isfinite(v):
-        return round(v)
-    return v
-
-
-def apply_values(loaded: LoadedScenario, values: Mapping[str, Any]) -> LoadedScenario:
-    """The scenario with each ``{dotted path: value}`` substituted, validated again.
-
-    Errors are reported like ``--set`` overrides (``file="--set"``, key = the path).
-    """
-    from sim.loader import substitute
-
-    return substitute(loaded, values)

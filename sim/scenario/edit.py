@@ -7,17 +7,22 @@ header comments and sources survive a re-calibration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 
+from sim.scenario.paths import split_path
 
-def _find(node: yaml.Node, path: list[str]) -> yaml.Node | None:
+__all__ = ["replace_top_level_block", "set_scalars"]
+
+
+def _find(node: yaml.Node, path: Sequence[str | int]) -> yaml.Node | None:
     for part in path:
         if not isinstance(node, yaml.MappingNode):
             return None
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == part:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
                 node = value
                 break
         else:
@@ -32,7 +37,7 @@ def _scalar_text(value: Any) -> str:
     return text.removesuffix("\n...").strip()
 
 
-def set_scalars(text: str, values: dict[str, Any]) -> tuple[str, list[str]]:
+def set_scalars(text: str, values: Mapping[str, Any]) -> tuple[str, list[str]]:
     """Replace the scalar at each dotted path in YAML `text`; return new text and paths missing.
 
     >>> t = "a:\\n  b: 1.0  # keep me\\n  c: {value: 2, source: x}\\n"
@@ -48,7 +53,7 @@ def set_scalars(text: str, values: dict[str, Any]) -> tuple[str, list[str]]:
     edits: list[tuple[int, int, str]] = []
     missing: list[str] = []
     for path, value in values.items():
-        node = _find(root, path.split(".")) if root is not None else None
+        node = _find(root, split_path(path)) if root is not None else None
         if not isinstance(node, yaml.ScalarNode):
             missing.append(path)
             continue
