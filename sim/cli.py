@@ -289,7 +289,7 @@ def run(
     Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
     """
     from sim.model.estimate import check_run_size
-    from sim.runfolder import write_run
+    from sim.results.run_folder import write_run
 
     loaded = _load(scenario, set_)
     if not allow_large:

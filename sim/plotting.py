@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,7 +43,8 @@ from matplotlib.patches import Patch
 
 from sim import __version__
 from sim.errors import UserError
-from sim.safeio import check_not_link, folder_file, visible, write_file
+from sim.results.folders import Folder, open_output_folder
+from sim.safeio import check_not_link, visible, write_file
 
 __all__ = [
     "COMPONENT_COLORS",
@@ -1539,93 +1539,8 @@ def _sweep_heatmap(
 # --------------------------------------------------------------------------- folders
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from exc
-
-
-class FolderData:
-    """What a run, sweep or sensitivity folder holds, read lazily and defensively."""
-
-    def __init__(self, folder: Path | str) -> None:
-        self.folder = Path(folder)
-        if not self.folder.exists():
-            raise UserError(
-                f"no such folder: {self.folder}",
-                hint="give a folder written by `xpusim run --out DIR` or `xpusim sweep`",
-            )
-        if not self.folder.is_dir():
-            raise UserError(f"{self.folder} is not a folder")
-        self._tables: dict[str, pd.DataFrame | None] = {}
-        self.manifest = self._json("manifest.json") or {}
-        self.summary = self._json("summary.json") or {}
-        self.sensitivities = self._sensitivities()
-        self.sensitivity = self.sensitivities[0] if self.sensitivities else None
-
-    def _file(self, name: str) -> Path | None:
-        """The folder's own file ``name`` (a link out of the folder is a UserError)."""
-        return folder_file(self.folder, name)
-
-    def _sensitivities(self) -> list[dict[str, Any]]:
-        """sensitivity.json: one result, or a list of results (one per metric)."""
-        path = self._file("sensitivity.json")
-        raw = _read_json(path) if path is not None else None
-        items = raw if isinstance(raw, list) else [raw]
-        return [x for x in items if isinstance(x, dict)]
-
-    def _json(self, name: str) -> dict[str, Any] | None:
-        path = self._file(name)
-        raw = _read_json(path) if path is not None else None
-        return raw if isinstance(raw, dict) else None
-
-    @property
-    def is_sweep(self) -> bool:
-        """The folder holds runs.parquet or a sweep manifest."""
-        return self._file("runs.parquet") is not None or self.manifest.get("kind") == "sweep"
-
-    @property
-    def is_sensitivity(self) -> bool:
-        """The folder holds sensitivity.json."""
-        return self.sensitivity is not None
-
-    @property
-    def is_run(self) -> bool:
-        """The folder holds a single run's tables (timeseries.parquet)."""
-        return self._file("timeseries.parquet") is not None
-
-    def describe(self) -> str:
-        """'run folder', 'sweep and sensitivity folder', ..."""
-        kinds = [
-            name
-            for name, ok in (
-                ("run", self.is_run),
-                ("sweep", self.is_sweep),
-                ("sensitivity", self.is_sensitivity),
-            )
-            if ok
-        ]
-        return " and ".join(kinds) + " folder" if kinds else "folder of unknown kind"
-
-    def table(self, name: str) -> pd.DataFrame | None:
-        """``<name>.parquet`` as a DataFrame, or None if the folder has none."""
-        if name not in self._tables:
-            path = self._file(f"{name}.parquet")
-            if path is None:
-                self._tables[name] = None
-            else:
-                try:
-                    self._tables[name] = pd.read_parquet(path)
-                except Exception as exc:  # pyarrow raises several types for a bad file
-                    raise UserError(f"cannot read table {path}: {exc}") from exc
-        return self._tables[name]
-
-    @property
-    def scenario(self) -> dict[str, Any] | None:
-        """The resolved scenario recorded in the manifest."""
-        s = self.manifest.get("scenario")
-        return s if isinstance(s, dict) else None
+class FolderData(Folder):
+    """A folder's contents (:class:`sim.results.folders.Folder`) and the figures that fit it."""
 
     @property
     def meta(self) -> FigureMeta:
@@ -1642,12 +1557,6 @@ class FolderData:
             version=str(m.get("xpusim_version") or __version__),
             extra=extra,
         )
-
-    @property
-    def metric(self) -> str:
-        """The metric a sensitivity folder analyses."""
-        sens = self.sensitivity or {}
-        return str(sens.get("metric") or self.manifest.get("metric") or "metric")
 
     def reasons(self) -> dict[str, str | None]:
         """Per figure kind: None if it fits this folder, else why it does not."""
@@ -1710,22 +1619,22 @@ class FolderData:
         meta = self.meta
         scn = self.scenario
         if kind == "cost":
-            return plot_cost(self._need("timeseries"), scenario=scn, meta=meta)
+            return plot_cost(self.need("timeseries"), scenario=scn, meta=meta)
         if kind == "learning":
             return plot_learning(scn or {}, timeseries=self.table("timeseries"), meta=meta)
         if kind == "adoption":
-            return plot_adoption(self._need("segments"), scenario=scn, meta=meta)
+            return plot_adoption(self.need("segments"), scenario=scn, meta=meta)
         if kind == "tco_breakdown":
-            return plot_tco_breakdown(self._need("timeseries"), scenario=scn, meta=meta)
+            return plot_tco_breakdown(self.need("timeseries"), scenario=scn, meta=meta)
         if kind == "program":
             be = get_dotted(self.summary, "inhouse_program.breakeven_date")
             return plot_program(
-                self._need("program"),
+                self.need("program"),
                 breakeven_date=be if isinstance(be, str) else None,
                 meta=meta,
             )
         if kind == "queue":
-            return plot_queue(self._need("timeseries"), scenario=scn, meta=meta)
+            return plot_queue(self.need("timeseries"), scenario=scn, meta=meta)
         sens = self.sensitivity or {}
         if kind == "tornado":
             base = sens.get("base")
@@ -1738,15 +1647,9 @@ class FolderData:
         if kind == "sobol":
             return plot_sobol(sens.get("sobol") or {}, metric=self.metric, meta=meta)
         if kind == "sweep":
-            return plot_sweep(self._need("runs"), meta=meta)
+            return plot_sweep(self.need("runs"), meta=meta)
         check_kinds([kind])
         raise AssertionError(f"no drawing for kind {kind!r}")  # pragma: no cover
-
-    def _need(self, name: str) -> pd.DataFrame:
-        t = self.table(name)
-        if t is None:
-            raise UserError(f"{self.folder} has no {name}.parquet")
-        return t
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
@@ -1800,14 +1703,8 @@ def output_folder_data(folder: Path | str) -> FolderData:
 
     The folder itself must not be a symbolic link: nothing is written through one.
     """
-    check_not_link(Path(folder), "folder")
-    data = FolderData(folder)
-    if not (data.is_run or data.is_sweep or data.is_sensitivity):
-        raise UserError(
-            f"{data.folder} is not a run, sweep or sensitivity folder "
-            "(it has no timeseries.parquet, runs.parquet or sensitivity.json)"
-        )
-    return data
+    open_output_folder(folder)
+    return FolderData(folder)
 
 
 def plot_folder(

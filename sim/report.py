@@ -225,21 +225,7 @@ def scenario_header(data: FolderData) -> list[str]:
     else from the leading comment of the folder's own scenario.yaml. Nothing outside the
     folder is read: a path named in the manifest is never opened.
     """
-    given = data.manifest.get("scenario_header")
-    if isinstance(given, str) and given.strip():
-        return _paragraphs(given.splitlines())
-    from sim.safeio import read_folder_file
-    from sim.scenario.marks import MAX_FILE_BYTES
-
-    raw = read_folder_file(data.folder, "scenario.yaml", MAX_FILE_BYTES)
-    if raw is None:
-        return []
-    lines = []
-    for line in raw.decode("utf-8", errors="replace").splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line[1:].removeprefix(" "))
-    return _paragraphs(lines)
+    return _paragraphs(data.header_lines())
 
 
 def _paragraphs(lines: Iterable[str]) -> list[str]:

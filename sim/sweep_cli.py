@@ -7,7 +7,6 @@ progress bar goes to stderr and only on a terminal; results go to stdout.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.errors import UserError, printable
+from sim.results.jsonio import jsonable
+from sim.results.manifest import scenario_fields
+from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
+from sim.results.sweep_folder import read_finished_sweep, read_points
 
 __all__ = ["register", "sensitivity", "sweep"]
 
@@ -337,11 +340,9 @@ def sensitivity(
     points = design.points()
     for values in points:  # every point checked before anything runs
         substitute(loaded, values)
-    from sim.runfolder import jsonable, scenario_sha256
-    from sim.scenario import leading_comment
-
-    digest_of = [scenario_sha256(jsonable(loaded.data)), list(metric), design.n, list(design.seeds)]
-    folder = _sensitivity_folder(out, str(loaded.scenario.name), digest_of)
+    fields = scenario_fields(loaded)
+    digest_of = [fields["scenario_sha256"], list(metric), design.n, list(design.seeds)]
+    folder = new_sensitivity_folder(out, str(loaded.scenario.name), digest_of)
     with _progress(f"sensitivity {loaded.scenario.name}", quiet) as update:
         results = evaluate(
             design,
@@ -352,15 +353,11 @@ def sensitivity(
             scheduler=scheduler,
             progress=update,
         )
-    _write_sensitivity(
+    write_sensitivity(
         folder,
         results,
         {
-            "scenario_name": loaded.scenario.name,
-            "scenario_path": str(loaded.path),
-            "scenario_header": leading_comment(loaded.path),
-            "scenario_sha256": scenario_sha256(jsonable(loaded.data)),
-            "scenario": jsonable(loaded.data),
+            **fields,
             "seed": design.seed,
             "replication_seeds": list(design.seeds),
             "n": design.n,
@@ -384,22 +381,9 @@ def _rank_sweep(
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
     import pandas as pd
 
-    from sim.safeio import folder_file
     from sim.sweep.sensitivity import min_points, rank_sample
-    from sim.sweep.store import POINTS, read_manifest
 
-    manifest = read_manifest(folder)
-    if manifest is None or manifest.get("kind") != "sweep":
-        raise UserError(
-            f"{folder} is not a sweep folder (no manifest.json of kind 'sweep')",
-            hint="give a scenario file, or a folder written by xpusim sweep",
-        )
-    done, total = manifest.get("runs_done"), manifest.get("runs_total")
-    if manifest.get("status") != "complete" or done != total:
-        raise UserError(
-            f"the sweep in {folder} is not finished ({done} of {total} runs)",
-            hint="resume it by re-running the xpusim sweep command that started it",
-        )
+    manifest = read_finished_sweep(folder)
     design = manifest.get("design") or {}
     sample = design.get("sample") or {}
     params = sorted(sample.get("parameters") or {})
@@ -408,13 +392,7 @@ def _rank_sweep(
             f"the sweep in {folder} samples no distribution (a grid only)",
             hint="ranking from a sweep needs a sampled one: xpusim sweep SCENARIO --sample N",
         )
-    points = folder_file(folder, POINTS)
-    if points is None:
-        raise UserError(f"cannot read {folder / POINTS}: the sweep folder has no such file")
-    try:
-        table = pd.read_parquet(points)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {folder / POINTS}: {exc}") from None
+    table = read_points(folder)
     values: dict[str, Any] = {}
     for p in params:
         col = table.get(f"param.{p}")
@@ -431,8 +409,8 @@ def _rank_sweep(
     root = int(manifest.get("seed", 0)) if seed is None else seed
     results = rank_sample(values, outputs, metrics, root)
     name = str(manifest.get("scenario_name", "sweep"))
-    target = _sensitivity_folder(out, name, [manifest.get("design_sha256"), list(metrics), root])
-    _write_sensitivity(
+    target = new_sensitivity_folder(out, name, [manifest.get("design_sha256"), list(metrics), root])
+    write_sensitivity(
         target,
         results,
         {
@@ -488,52 +466,6 @@ def _sample_ranking_table(result: dict[str, Any]) -> Table:
             _fmt(spear["p"][j]),
         )
     return table
-
-
-def _sensitivity_folder(out: Path | None, name: str, digest_of: Any) -> Path:
-    """``--out`` if given (it must be new or empty), else a fresh folder under results/."""
-    import hashlib
-
-    from sim.runfolder import RESULTS_DIR, canonical_json
-    from sim.safeio import check_new_folder
-
-    if out is not None:
-        check_new_folder(out)
-        return out
-    digest = hashlib.sha256(canonical_json(digest_of).encode()).hexdigest()[:8]
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base: Path = RESULTS_DIR / name / f"sensitivity-{stamp}-{digest}"
-    candidate, k = base, 1
-    while candidate.exists():
-        k += 1
-        candidate = base.with_name(f"{base.name}-{k}")
-    return candidate
-
-
-def _write_sensitivity(folder: Path, results: list[dict[str, Any]], fields: dict[str, Any]) -> None:
-    """Write sensitivity.json and a manifest of versions plus ``fields`` into ``folder``."""
-    import platform
-
-    from sim import __version__
-    from sim.runfolder import git_commit, package_versions
-    from sim.safeio import staged_folder, write_text
-    from sim.sweep.orchestrate import SWEEP_PACKAGES
-    from sim.sweep.store import pretty_json
-
-    body: Any = results[0] if len(results) == 1 else results
-    manifest = {
-        "kind": "sensitivity",
-        "xpusim_version": __version__,
-        "git_commit": git_commit(),
-        "python_version": platform.python_version(),
-        "packages": package_versions(SWEEP_PACKAGES),
-        **fields,
-        "finished_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "files": ["sensitivity.json", "manifest.json"],
-    }
-    with staged_folder(folder, "sensitivity folder") as tmp:  # all or nothing
-        write_text(tmp / "sensitivity.json", pretty_json(body))
-        write_text(tmp / "manifest.json", pretty_json(manifest))
 
 
 def _ranking_tables(result: dict[str, Any]) -> list[Table]:

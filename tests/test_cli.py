@@ -15,8 +15,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sim.accounting.runner import RunOutput
 from sim.cli import app
-from sim.runfolder import RunOutput
 
 SCENARIO = """\
 name: cli-test

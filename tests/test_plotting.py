@@ -49,7 +49,7 @@ def build_run_folder(out: Path) -> Path:
     Used by test_report.py too.
     """
     from sim.accounting.runner import run
-    from sim.runfolder import write_run
+    from sim.results.run_folder import write_run
     from sim.scenario import load_scenario, substitute
 
     root = Path(__file__).resolve().parent.parent
@@ -647,7 +647,7 @@ def test_only_the_edges_import_matplotlib() -> None:
     code = (
         "import sys\n"
         "import sim.accounting.runner, sim.accounting.ledger, sim.engine.core\n"
-        "import sim.runfolder, sim.scenario\n"
+        "import sim.results.run_folder, sim.scenario\n"
         "assert 'matplotlib' not in sys.modules, 'the core imported matplotlib'\n"
         "import sim.plotting, sim.report, sim.plot_cli\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"

@@ -16,16 +16,12 @@ import pandas as pd
 import pytest
 
 import sim
+from sim.accounting.runner import RunOutput
 from sim.errors import UserError
-from sim.runfolder import (
-    KEY_PACKAGES,
-    RunOutput,
-    git_commit,
-    run_hash,
-    scenario_sha256,
-    write_parquet,
-    write_run,
-)
+from sim.results.jsonio import run_hash, scenario_sha256
+from sim.results.manifest import KEY_PACKAGES, git_commit
+from sim.results.run_folder import write_run
+from sim.results.tables import write_parquet
 
 DATA: dict[str, Any] = {
     "name": "tiny",
@@ -177,12 +173,12 @@ def test_failure_while_writing_leaves_nothing(
 def test_interrupt_during_manifest_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.runfolder as rf
+    import sim.results.manifest as manifest_module
 
-    def interrupted() -> dict[str, str]:
+    def interrupted(*args: Any) -> dict[str, str]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rf, "package_versions", interrupted)
+    monkeypatch.setattr(manifest_module, "package_versions", interrupted)
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(KeyboardInterrupt):
         write_run(tmp_path / "run", _loaded(), 0, _output)

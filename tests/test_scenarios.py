@@ -24,9 +24,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sim.accounting.runner import run
+from sim.accounting.runner import RunOutput, run
 from sim.model.estimate import estimate_events
-from sim.runfolder import RunOutput
 from sim.scenario import LoadedScenario, load_scenario
 
 REPO = Path(__file__).parent.parent

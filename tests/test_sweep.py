@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
 from sim.model.rng import replication_seeds
+from sim.results.journal import JOURNAL, Journal, read_journal
+from sim.results.sweep_folder import build_tables
 from sim.scenario import load_scenario
 from sim.sweep.design import (
     build_design,
@@ -34,7 +36,6 @@ from sim.sweep.design import (
 )
 from sim.sweep.execute import Job, execute, flatten_summary
 from sim.sweep.orchestrate import run_sweep
-from sim.sweep.store import JOURNAL, Journal, build_tables, read_journal
 from sim.sweep_cli import register
 
 HERE = Path(__file__).parent
@@ -627,7 +628,7 @@ def _record(**fields: Any) -> dict[str, Any]:
     ],
 )
 def test_record_problem(record: Any, problem: str | None) -> None:
-    from sim.sweep.store import record_problem
+    from sim.results.journal import record_problem
 
     assert record_problem(record) == problem
 
@@ -686,7 +687,7 @@ def test_journal_lines_outside_the_design_or_malformed_are_ignored_and_reported(
 
 
 def test_an_overlong_journal_line_is_unreadable_not_held(tmp_path: Path) -> None:
-    import sim.sweep.store as store
+    import sim.results.journal as store
 
     path = tmp_path / JOURNAL
     line = (json.dumps(_record(replication=1)) + "\n").encode()
@@ -711,13 +712,14 @@ def _no_space(*args: Any, **kwargs: Any) -> None:
 def test_a_full_disk_marks_the_sweep_interrupted_and_it_resumes(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.sweep.store as store
+    import sim.results.journal as journal_module
+    import sim.results.sweep_folder as sweep_folder_module
 
     out = tmp_path / "s"
     args = ["sweep", TINY, "--grid", "economics.pue=1.1,1.2", "-r", "2", "--workers", "1"]
     with monkeypatch.context() as patch:
         if where == "journal":  # the disk fills after two runs
-            real = store.Journal.append
+            real = journal_module.Journal.append
             calls = []
 
             def append(self: Any, record: Any) -> None:
@@ -726,9 +728,9 @@ def test_a_full_disk_marks_the_sweep_interrupted_and_it_resumes(
                     _no_space()
                 real(self, record)
 
-            patch.setattr(store.Journal, "append", append)
+            patch.setattr(journal_module.Journal, "append", append)
         else:  # every run is journalled, the parquet tables cannot be written
-            patch.setattr(store, "write_parquet", _no_space)
+            patch.setattr(sweep_folder_module, "write_parquet", _no_space)
         result = invoke(*args, "--out", out)
     assert result.exit_code != 0
     line = _one_error_line(result)
@@ -778,7 +780,7 @@ def test_an_interrupted_sweep_says_so_and_why(
     assert manifest["status"] == "interrupted" and manifest["runs_done"] == 2
     assert manifest["interruption"].startswith(reason)
     assert len(pd.read_parquet(tmp_path / "s" / "runs.parquet")) == 2
-    from sim.sweep.store import LOCK
+    from sim.results.lock import LOCK
 
     assert (tmp_path / "s" / LOCK).read_bytes() == b""  # the lock was released
 
@@ -795,7 +797,7 @@ def _dead_pid() -> int:
 def test_a_stale_lock_is_taken_over_with_a_note(tiny: Any, tmp_path: Path) -> None:
     import socket
 
-    from sim.sweep.store import LOCK
+    from sim.results.lock import LOCK
 
     out = tmp_path / "s"
     out.mkdir()
@@ -816,7 +818,7 @@ def test_a_stale_lock_is_taken_over_with_a_note(tiny: Any, tmp_path: Path) -> No
 
 
 def test_one_process_cannot_hold_a_folder_twice(tmp_path: Path) -> None:
-    from sim.sweep.store import FolderBusyError, FolderLock
+    from sim.results.lock import FolderBusyError, FolderLock
 
     first = FolderLock(tmp_path)
     assert first.acquire("t0") is None

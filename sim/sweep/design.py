@@ -25,7 +25,6 @@ and, above the cap, checked against the machine's memory.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import operator
@@ -39,7 +38,7 @@ import numpy.typing as npt
 
 from sim.errors import UserError
 from sim.model.rng import MAX_SEED, replication_seeds, stream
-from sim.runfolder import canonical_json, jsonable
+from sim.results.jsonio import canonical_json, jsonable, sha256_of
 from sim.scenario import LoadedScenario, substitute
 from sim.scenario.distributions import BaseDistribution, Distribution
 from sim.scenario.fields import plain_value
@@ -130,7 +129,7 @@ class Design:
             "replications": self.replications,
             "seeds": list(self.seeds),
         }
-        return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+        return sha256_of(body)
 
 
 def point_id(values: Mapping[str, Any], repeat: int = 0) -> str:
@@ -144,7 +143,7 @@ def point_id(values: Mapping[str, Any], repeat: int = 0) -> str:
     16
     """
     body: Any = dict(values) if repeat == 0 else {"values": dict(values), "repeat": repeat}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()[:16]
+    return sha256_of(body, 16)
 
 
 # --------------------------------------------------------------------------- sizes

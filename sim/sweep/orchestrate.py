@@ -9,58 +9,38 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import os
-import platform
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim import __version__
 from sim.errors import UserError
-from sim.runfolder import (
-    KEY_PACKAGES,
-    RESULTS_DIR,
-    canonical_json,
-    git_commit,
-    jsonable,
-    package_versions,
-    scenario_sha256,
-)
-from sim.safeio import check_not_link
-from sim.scenario import LoadedScenario, leading_comment, substitute
-from sim.sweep.design import Design, Point
-from sim.sweep.execute import Job, Task, connect, execute, simulate
-from sim.sweep.store import (
-    JOURNAL,
-    LOCK,
-    MANIFEST,
-    POINTS,
-    RUNS,
-    Check,
-    FolderBusyError,
-    FolderLock,
-    Journal,
-    atomic_write_text,
-    pretty_json,
-    read_journal,
-    read_manifest,
+from sim.results.journal import JOURNAL, Check, Journal, read_journal
+from sim.results.jsonio import canonical_json, jsonable, scenario_sha256
+from sim.results.lock import FolderBusyError, FolderLock, alive
+from sim.results.manifest import SWEEP_PACKAGES, build_manifest, iso_utc, scenario_fields
+from sim.results.sweep_folder import (
+    SWEEP_FILES,
+    SweepStorageError,
+    create_folder,
+    default_sweep_folder,
+    prepare_folder,
+    storage_error,
+    write_manifest,
     write_tables,
 )
+from sim.scenario import LoadedScenario, substitute
+from sim.sweep.design import Design, Point
+from sim.sweep.execute import Job, Task, connect, execute, simulate
 
 __all__ = [
-    "SWEEP_PACKAGES",
     "SweepOutcome",
     "SweepStorageError",
-    "default_sweep_dir",
     "design_check",
     "run_sweep",
 ]
 
-SWEEP_PACKAGES: tuple[str, ...] = (*KEY_PACKAGES, "SALib", "dask", "distributed")
 Progress = Callable[[int, int], None]
 
 
@@ -80,122 +60,34 @@ class SweepOutcome:
         return self.runs_done >= self.runs_total
 
 
-def _stamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _iso(now: dt.datetime) -> str:
-    return now.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def default_sweep_dir(name: str, design_sha: str, now: dt.datetime) -> Path:
-    """``results/<name>/sweep-<UTC stamp>-<design hash>``, unique."""
-    base = RESULTS_DIR / name / f"sweep-{_stamp(now)}-{design_sha[:8]}"
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
-
-
 def _manifest(
-    loaded: LoadedScenario, design: Design, data_sha: str, design_sha: str, now: dt.datetime
+    loaded: LoadedScenario, design: Design, design_sha: str, now: dt.datetime
 ) -> dict[str, Any]:
-    return {
-        "kind": "sweep",
-        "xpusim_version": __version__,
-        "git_commit": git_commit(),
-        "python_version": platform.python_version(),
-        "platform": sys.platform,
-        "packages": package_versions(SWEEP_PACKAGES),
-        "scenario_name": loaded.scenario.name,
-        "scenario_path": str(loaded.path),
-        "scenario_header": leading_comment(loaded.path),
-        "scenario_files": [str(f) for f in loaded.files],
-        "scenario_sha256": data_sha,
-        "scenario": jsonable(loaded.data),
-        "seed": design.seed,
-        "replications": design.replications,
-        "replication_seeds": list(design.seeds),
-        "design": {
-            **jsonable(dict(design.spec)),
-            "parameters": list(design.parameters),
-            "points": [
-                {"id": p.id, "index": p.index, "values": jsonable(dict(p.values))}
-                for p in design.points
-            ],
+    return build_manifest(
+        "sweep",
+        {
+            **scenario_fields(loaded),
+            "seed": design.seed,
+            "replications": design.replications,
+            "replication_seeds": list(design.seeds),
+            "design": {
+                **jsonable(dict(design.spec)),
+                "parameters": list(design.parameters),
+                "points": [
+                    {"id": p.id, "index": p.index, "values": jsonable(dict(p.values))}
+                    for p in design.points
+                ],
+            },
+            "design_sha256": design_sha,
+            "runs_total": design.runs_total,
+            "runs_done": 0,
+            "status": "running",
+            "started_utc": iso_utc(now),
+            "finished_utc": None,
+            "files": list(SWEEP_FILES),
         },
-        "design_sha256": design_sha,
-        "runs_total": design.runs_total,
-        "runs_done": 0,
-        "status": "running",
-        "started_utc": _iso(now),
-        "finished_utc": None,
-        "files": [MANIFEST, JOURNAL, RUNS, POINTS],
-    }
-
-
-def _check_out(out: Path) -> None:
-    check_not_link(out, "output folder")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output folder {out} exists and is not a folder; choose another --out")
-
-
-def _prepare(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Check that the (locked) folder is new, empty or holds the same design; the manifest."""
-    _check_out(out)
-    old = read_manifest(out)
-    if old is None:
-        if any(p.name != LOCK for p in out.iterdir()):
-            raise UserError(
-                f"output folder {out} is not empty and holds no sweep",
-                hint="choose another --out",
-            )
-    elif old.get("kind") != "sweep":
-        raise UserError(
-            f"output folder {out} holds a {old.get('kind', 'run')!r} folder, not a sweep",
-            hint="choose another --out",
-        )
-    elif old.get("design_sha256") != manifest["design_sha256"]:
-        raise UserError(
-            f"output folder {out} holds a sweep with a different design",
-            expected=f"design {str(old.get('design_sha256'))[:12]}",
-            found=f"design {manifest['design_sha256'][:12]}",
-            hint="the scenario, --set, --grid, --sample, --replications and --seed must all "
-            "match to resume; choose another --out for a new sweep",
-        )
-    else:
-        resumed = [*old.get("resumed_utc", []), manifest["started_utc"]]
-        return {**manifest, "started_utc": old.get("started_utc"), "resumed_utc": resumed}
-    return manifest
-
-
-def _alive(pid: Any) -> bool:
-    """Whether a process ``pid`` exists on this machine."""
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def _create(out: Path) -> bool:
-    """Create ``out`` (and parents) if needed; True if this call created it."""
-    _check_out(out)
-    if out.is_dir():
-        return False
-    try:
-        out.mkdir(parents=True)
-    except FileExistsError:
-        _check_out(out)
-        return False
-    except OSError as exc:
-        raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    return True
+        packages=SWEEP_PACKAGES,
+    )
 
 
 def design_check(design: Design) -> Check:
@@ -217,19 +109,6 @@ def design_check(design: Design) -> Check:
         return None
 
     return check
-
-
-class SweepStorageError(UserError):
-    """Writing the sweep folder failed (a full disk, a quota, an I/O error)."""
-
-
-def _storage_error(folder: Path, exc: OSError) -> SweepStorageError:
-    reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "writing failed"
-    return SweepStorageError(
-        f"{reason} ({exc.strerror or exc}) while writing the sweep folder {folder}; the sweep "
-        "is marked interrupted there and its finished runs are kept",
-        hint="free some space and run the same command to resume",
-    )
 
 
 def _jobs(loaded: LoadedScenario, design: Design, done: set[tuple[str, int]]) -> Iterator[Job]:
@@ -271,12 +150,12 @@ def run_sweep(
     now = dt.datetime.now(dt.UTC)
     data_sha = scenario_sha256(jsonable(loaded.data))
     design_sha = design.sha256(data_sha)
-    folder = default_sweep_dir(loaded.scenario.name, design_sha, now) if out is None else out
-    manifest = _manifest(loaded, design, data_sha, design_sha, now)
+    folder = default_sweep_folder(loaded.scenario.name, design_sha, now) if out is None else out
+    manifest = _manifest(loaded, design, design_sha, now)
     client = connect(scheduler) if scheduler is not None else None
     lock = FolderLock(folder)
     try:
-        created = _create(folder)
+        created = create_folder(folder)
         try:
             stale = lock.acquire(manifest["started_utc"])
         except FolderBusyError:
@@ -295,10 +174,10 @@ def run_sweep(
             note(
                 f"took over the lock of {folder} left by pid {stale.get('pid')} "
                 f"(started {stale.get('started_utc')}), which "
-                + ("no longer holds it" if _alive(stale.get("pid")) else "is no longer running")
+                + ("no longer holds it" if alive(stale.get("pid")) else "is no longer running")
             )
         try:
-            manifest = _prepare(folder, manifest)
+            manifest = prepare_folder(folder, manifest)
         except BaseException:
             lock.release()
             raise
@@ -340,7 +219,7 @@ def _run_locked(
     try:
         contents = read_journal(journal_path, repair=True, check=check)
     except OSError as exc:
-        raise _storage_error(folder, exc) from None
+        raise storage_error(folder, exc) from None
     done = {(str(x["point"]), int(x["replication"])) for x in contents.records}
     problems = contents.problems()
     del contents
@@ -349,9 +228,9 @@ def _run_locked(
     resumed = len(done)
     manifest = {**manifest, "journal_problems": problems}
     try:
-        atomic_write_text(folder / MANIFEST, pretty_json({**manifest, "runs_done": resumed}))
+        write_manifest(folder, {**manifest, "runs_done": resumed})
     except OSError as exc:
-        raise _storage_error(folder, exc) from None
+        raise storage_error(folder, exc) from None
     total = design.runs_total
     count = resumed
     if progress is not None:
@@ -361,7 +240,7 @@ def _run_locked(
         try:
             journal = Journal(journal_path)
         except OSError as exc:
-            raise _storage_error(folder, exc) from None
+            raise storage_error(folder, exc) from None
         last_build = time.monotonic()
         with journal:
             for job, metrics in execute(
@@ -385,7 +264,7 @@ def _run_locked(
                         write_tables(folder, design.parameters, check)
                         last_build = time.monotonic()
                 except OSError as exc:
-                    raise _storage_error(folder, exc) from None
+                    raise storage_error(folder, exc) from None
                 if progress is not None:
                     progress(count, total)
     except BaseException as exc:
@@ -423,7 +302,7 @@ def _finish(
     try:
         write_tables(folder, design.parameters, check)
     except OSError as exc:
-        late = _storage_error(folder, exc)
+        late = storage_error(folder, exc)
     reason = _why(failure) if failure is not None else (str(late) if late else None)
     status = "interrupted" if reason else "complete" if count >= design.runs_total else "incomplete"
     final = {
@@ -431,13 +310,13 @@ def _finish(
         "runs_done": count,
         "status": status,
         "interruption": reason,
-        "finished_utc": _iso(dt.datetime.now(dt.UTC)),
+        "finished_utc": iso_utc(dt.datetime.now(dt.UTC)),
     }
     try:
-        atomic_write_text(folder / MANIFEST, pretty_json(final))
+        write_manifest(folder, final)
     except OSError as exc:
         if late is None:
-            late = _storage_error(folder, exc)
+            late = storage_error(folder, exc)
         late.hint = f"{late.hint}; the manifest could not be updated either"
         if isinstance(failure, UserError) and late is not failure:
             failure.hint = f"{failure.hint}; the manifest still says running"
