@@ -647,7 +647,7 @@ def _parse_target(text: str) -> tuple[str, float]:
 
 
 def _parse_free(text: str, loaded: Any) -> Any:
-    from sim.calibrate import FreeParameter, get_path
+    from sim.experiments.calibration import FreeParameter, get_path
     from sim.scenario import substitute
 
     path, *rest = text.split(":")
@@ -724,8 +724,8 @@ def calibrate(
     """
     import datetime as _dt
 
-    from sim.calibrate import calibrate as fit
-    from sim.calibrate import truncated
+    from sim.experiments.calibration import calibrate as fit
+    from sim.experiments.calibration import truncated
     from sim.model.estimate import check_run_size
     from sim.model.schema import MAX_REPLICATIONS
     from sim.safeio import check_not_link, write_text
@@ -857,8 +857,8 @@ def verify(
     """Check the simulation against theory: Erlang C, M/M/(c/k), Little's law, conservation,
     static TCO, the calibration targets and the catalog's article ratios. Exit 1 on a failure.
     """
+    from sim.experiments.verification import as_rows, run_checks
     from sim.safeio import check_not_link, write_text
-    from sim.verify import as_rows, run_checks
 
     if json_out is not None:
         check_not_link(json_out)  # refused before the checks run, not after

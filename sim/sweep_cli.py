@@ -199,9 +199,9 @@ def sweep(
     Example: xpusim sweep scenarios/baseline.yaml --grid economics.pue=1.1,1.3 --sample 64
     --method lhs --replications 3 --out results/pue-sweep
     """
-    from sim.sweep.design import build_design, check_seed
-    from sim.sweep.execute import check_workers
-    from sim.sweep.orchestrate import run_sweep
+    from sim.experiments.design import build_design, check_seed
+    from sim.experiments.execute import check_workers
+    from sim.experiments.orchestrate import run_sweep
 
     if not grid and sample is None:
         raise UserError(
@@ -304,8 +304,8 @@ def sensitivity(
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
-    from sim.sweep.design import check_seed
-    from sim.sweep.execute import check_workers
+    from sim.experiments.design import check_seed
+    from sim.experiments.execute import check_workers
 
     if seed is not None:
         check_seed(seed)
@@ -326,9 +326,9 @@ def sensitivity(
                 )
         _rank_sweep(scenario, metric, seed, out, quiet)
         return
+    from sim.experiments.points import run_point
+    from sim.experiments.sensitivity import evaluate, sensitivity_design
     from sim.scenario import substitute
-    from sim.sweep.execute import simulate
-    from sim.sweep.sensitivity import evaluate, sensitivity_design
 
     check_workers(workers, allow_large)
     loaded = _load(scenario, set_)
@@ -347,8 +347,8 @@ def sensitivity(
         results = evaluate(
             design,
             metric,
-            build=lambda values: substitute(loaded, values).data,
-            task=simulate,
+            task=run_point,
+            shared=loaded,
             workers=workers,
             scheduler=scheduler,
             progress=update,
@@ -381,7 +381,7 @@ def _rank_sweep(
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
     import pandas as pd
 
-    from sim.sweep.sensitivity import min_points, rank_sample
+    from sim.experiments.sensitivity import min_points, rank_sample
 
     manifest = read_finished_sweep(folder)
     design = manifest.get("design") or {}
@@ -469,7 +469,7 @@ def _sample_ranking_table(result: dict[str, Any]) -> Table:
 
 
 def _ranking_tables(result: dict[str, Any]) -> list[Table]:
-    from sim.sweep.sensitivity import swing
+    from sim.experiments.sensitivity import swing
 
     tornado = Table(
         title=_text(f"Tornado: {result['metric']} (base {_fmt(result['base'])})"),

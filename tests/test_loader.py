@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
+from sim.experiments.design import sample_values
 from sim.model.schema import Catalog, Scenario
 from sim.scenario import (
     LoadedScenario,
@@ -35,7 +36,6 @@ from sim.scenario.distributions import (
 )
 from sim.scenario.fields import is_integer_path
 from sim.scenario.layers import shipped_catalog_files
-from sim.sweep.design import sample_values
 
 DATA = Path(__file__).parent / "data"
 CATALOG = (DATA / "chips.yaml", DATA / "stacks.yaml")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.verify import run_checks
+from sim.experiments.verification import run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 MALFORMED = sorted((ROOT / "tests" / "malformed").glob("*.yaml"))
@@ -19,7 +19,7 @@ SMALL = ["--set", "horizon.end=2026-01-01", "--set", "replications=1"]
 
 
 def test_verify_reduced_passes_every_check() -> None:
-    checks = run_checks(reduced=True)
+    checks = run_checks(reduced=True, baseline=ROOT / "scenarios" / "baseline.yaml")
     failed = [c for c in checks if not c.passed]
     assert not failed, failed
     groups = {c.group for c in checks}
@@ -32,6 +32,14 @@ def test_verify_reduced_passes_every_check() -> None:
         "calibration",
         "catalog ratios",
     } <= groups
+
+
+def test_verify_without_its_baseline_fails_the_calibration_check(tmp_path: Path) -> None:
+    from sim.experiments.verification import calibration_checks
+
+    (check,) = calibration_checks(reduced=True, baseline=tmp_path / "missing.yaml")
+    assert check.group == "calibration" and not check.passed
+    assert "--baseline" in check.name
 
 
 @pytest.mark.parametrize("path", MALFORMED, ids=[p.stem for p in MALFORMED])

@@ -1,8 +1,8 @@
 """Running a sweep: design -> execution -> journal -> tables, resumable.
 
-:func:`run_sweep` ties the three separate parts together (the design from
-:mod:`sim.sweep.design`, the backends of :mod:`sim.sweep.execute`, the folder of
-:mod:`sim.sweep.store`). It prints nothing; progress goes to a callback.
+:func:`run_sweep` ties the separate parts together (the design from
+:mod:`sim.experiments.design`, the backends of :mod:`sim.experiments.execute`, the sweep
+folder of :mod:`sim.results.sweep_folder`). It prints nothing; progress goes to a callback.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
+from sim.experiments.design import Design
+from sim.experiments.execute import Job, Task, connect, execute
+from sim.experiments.points import run_point
 from sim.results.journal import JOURNAL, Check, Journal, read_journal
 from sim.results.jsonio import canonical_json, jsonable, scenario_sha256
 from sim.results.lock import FolderBusyError, FolderLock, alive
@@ -30,9 +33,7 @@ from sim.results.sweep_folder import (
     write_manifest,
     write_tables,
 )
-from sim.scenario import LoadedScenario, substitute
-from sim.sweep.design import Design, Point
-from sim.sweep.execute import Job, Task, connect, execute, simulate
+from sim.scenario import LoadedScenario
 
 __all__ = [
     "SweepOutcome",
@@ -91,7 +92,7 @@ def _manifest(
 
 
 def design_check(design: Design) -> Check:
-    """A journal check (:func:`~sim.sweep.store.read_journal`) against ``design``.
+    """A journal check (:func:`~sim.results.journal.read_journal`) against ``design``.
 
     A record must name a point of the design with its index, values and a replication
     in range, and carry that replication's seed.
@@ -111,16 +112,11 @@ def design_check(design: Design) -> Check:
     return check
 
 
-def _jobs(loaded: LoadedScenario, design: Design, done: set[tuple[str, int]]) -> Iterator[Job]:
-    """The runs still to do, each carrying its point's resolved scenario data."""
-    last: tuple[Point, Any] | None = None
+def _jobs(design: Design, done: set[tuple[str, int]]) -> Iterator[Job]:
+    """The runs still to do, each carrying its point's values."""
     for point, r, seed in design.runs():
-        if (point.id, r) in done:
-            continue
-        if last is None or last[0] is not point:
-            data = loaded.data if not point.values else substitute(loaded, point.values).data
-            last = (point, data)
-        yield Job(key=(point, r), payload=last[1], seed=seed)
+        if (point.id, r) not in done:
+            yield Job(key=(point, r), payload=dict(point.values), seed=seed)
 
 
 def run_sweep(
@@ -128,7 +124,7 @@ def run_sweep(
     design: Design,
     out: Path | None = None,
     *,
-    task: Task = simulate,
+    task: Task = run_point,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
@@ -143,7 +139,7 @@ def run_sweep(
     ``out`` skips the runs already journalled; a different design there is a
     :class:`UserError`. Journal lines that cannot be read or do not belong to the design
     are left out and reported through ``note`` (their runs are redone). The folder is
-    locked while the sweep writes it (:class:`~sim.sweep.store.FolderLock`); a scheduler
+    locked while the sweep writes it (:class:`~sim.results.lock.FolderLock`); a scheduler
     is connected to before the folder is created. A write that fails (a full disk) raises
     :class:`SweepStorageError`.
     """
@@ -153,47 +149,11 @@ def run_sweep(
     folder = default_sweep_folder(loaded.scenario.name, design_sha, now) if out is None else out
     manifest = _manifest(loaded, design, design_sha, now)
     client = connect(scheduler) if scheduler is not None else None
-    lock = FolderLock(folder)
     try:
-        created = create_folder(folder)
+        lock, manifest = _lock(folder, manifest, note)
         try:
-            stale = lock.acquire(manifest["started_utc"])
-        except FolderBusyError:
-            raise  # the folder is the other sweep's, whoever created it
-        except BaseException:
-            if created:
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            raise
-        if lock.unsupported and note is not None:
-            note(
-                f"the file system of {folder} has no file locks: nothing stops a second "
-                "sweep from writing the same folder"
-            )
-        if stale and note is not None:
-            note(
-                f"took over the lock of {folder} left by pid {stale.get('pid')} "
-                f"(started {stale.get('started_utc')}), which "
-                + ("no longer holds it" if alive(stale.get("pid")) else "is no longer running")
-            )
-        try:
-            manifest = prepare_folder(folder, manifest)
-        except BaseException:
-            lock.release()
-            raise
-        try:
-            return _run_locked(
-                loaded,
-                design,
-                folder,
-                manifest,
-                task,
-                workers,
-                client,
-                progress,
-                note,
-                rebuild_seconds,
-            )
+            sweep = _Sweep(folder, design, task, loaded, workers, client, progress)
+            return sweep.run(manifest, note, rebuild_seconds)
         finally:
             lock.release()
     finally:
@@ -201,50 +161,124 @@ def run_sweep(
             client.close()
 
 
-def _run_locked(
-    loaded: LoadedScenario,
-    design: Design,
-    folder: Path,
-    manifest: dict[str, Any],
-    task: Task,
-    workers: int | None,
-    client: Any,
-    progress: Progress | None,
-    note: Callable[[str], None] | None,
-    rebuild_seconds: float,
-) -> SweepOutcome:
+def _lock(
+    folder: Path, manifest: dict[str, Any], note: Callable[[str], None] | None
+) -> tuple[FolderLock, dict[str, Any]]:
+    """Create and lock the folder, check what it holds; the held lock and the manifest."""
+    lock = FolderLock(folder)
+    created = create_folder(folder)
+    try:
+        stale = lock.acquire(manifest["started_utc"])
+    except FolderBusyError:
+        raise  # the folder is the other sweep's, whoever created it
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    if lock.unsupported and note is not None:
+        note(
+            f"the file system of {folder} has no file locks: nothing stops a second "
+            "sweep from writing the same folder"
+        )
+    if stale and note is not None:
+        note(
+            f"took over the lock of {folder} left by pid {stale.get('pid')} "
+            f"(started {stale.get('started_utc')}), which "
+            + ("no longer holds it" if alive(stale.get("pid")) else "is no longer running")
+        )
+    try:
+        return lock, prepare_folder(folder, manifest)
+    except BaseException:
+        lock.release()
+        raise
+
+
+class _Sweep:
     """The sweep proper, in a folder this process holds the lock of."""
-    journal_path = folder / JOURNAL
-    check = design_check(design)
-    try:
-        contents = read_journal(journal_path, repair=True, check=check)
-    except OSError as exc:
-        raise storage_error(folder, exc) from None
-    done = {(str(x["point"]), int(x["replication"])) for x in contents.records}
-    problems = contents.problems()
-    del contents
-    if problems is not None and note is not None:
-        note(f"{journal_path}: {problems}")
-    resumed = len(done)
-    manifest = {**manifest, "journal_problems": problems}
-    try:
-        write_manifest(folder, {**manifest, "runs_done": resumed})
-    except OSError as exc:
-        raise storage_error(folder, exc) from None
-    total = design.runs_total
-    count = resumed
-    if progress is not None:
-        progress(count, total)
-    failure: BaseException | None = None
-    try:
+
+    def __init__(
+        self,
+        folder: Path,
+        design: Design,
+        task: Task,
+        loaded: LoadedScenario,
+        workers: int | None,
+        client: Any,
+        progress: Progress | None,
+    ) -> None:
+        self.folder = folder
+        self.design = design
+        self.check = design_check(design)
+        self.task = task
+        self.loaded = loaded
+        self.workers = workers
+        self.client = client
+        self.progress = progress
+        self.count = 0
+
+    def _done(self, note: Callable[[str], None] | None) -> tuple[set[tuple[str, int]], str | None]:
+        """The runs the journal already holds, and what it had to leave out."""
+        journal_path = self.folder / JOURNAL
         try:
-            journal = Journal(journal_path)
+            contents = read_journal(journal_path, repair=True, check=self.check)
         except OSError as exc:
-            raise storage_error(folder, exc) from None
+            raise storage_error(self.folder, exc) from None
+        done = {(str(x["point"]), int(x["replication"])) for x in contents.records}
+        problems = contents.problems()
+        if problems is not None and note is not None:
+            note(f"{journal_path}: {problems}")
+        return done, problems
+
+    def run(
+        self, manifest: dict[str, Any], note: Callable[[str], None] | None, rebuild_seconds: float
+    ) -> SweepOutcome:
+        """Resume from the journal, run what is left, rebuild the tables, finish the manifest."""
+        done, problems = self._done(note)
+        resumed = self.count = len(done)
+        manifest = {**manifest, "journal_problems": problems}
+        try:
+            write_manifest(self.folder, {**manifest, "runs_done": resumed})
+        except OSError as exc:
+            raise storage_error(self.folder, exc) from None
+        self._report()
+        failure: BaseException | None = None
+        try:
+            self._journal_runs(done, rebuild_seconds)
+        except BaseException as exc:
+            failure = exc
+        late = _finish(self.folder, self.design, manifest, self.check, self.count, failure)
+        if failure is not None:
+            raise failure
+        if late is not None:
+            raise late
+        return SweepOutcome(
+            self.folder,
+            self.design.runs_total,
+            self.count,
+            resumed,
+            manifest["design_sha256"],
+            problems,
+        )
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.count, self.design.runs_total)
+
+    def _journal_runs(self, done: set[tuple[str, int]], rebuild_seconds: float) -> None:
+        """Run the runs not ``done``, journalling each; the tables every ``rebuild_seconds``."""
+        try:
+            journal = Journal(self.folder / JOURNAL)
+        except OSError as exc:
+            raise storage_error(self.folder, exc) from None
         last_build = time.monotonic()
         with journal:
             for job, metrics in execute(
-                task, _jobs(loaded, design, done), workers=workers, client=client
+                self.task,
+                _jobs(self.design, done),
+                shared=self.loaded,
+                workers=self.workers,
+                client=self.client,
             ):
                 point, r = job.key
                 record = {
@@ -259,22 +293,13 @@ def _run_locked(
                 # connection is an OSError too)
                 try:
                     journal.append(record)
-                    count += 1
+                    self.count += 1
                     if time.monotonic() - last_build >= rebuild_seconds:
-                        write_tables(folder, design.parameters, check)
+                        write_tables(self.folder, self.design.parameters, self.check)
                         last_build = time.monotonic()
                 except OSError as exc:
-                    raise storage_error(folder, exc) from None
-                if progress is not None:
-                    progress(count, total)
-    except BaseException as exc:
-        failure = exc
-    late = _finish(folder, design, manifest, check, count, failure)
-    if failure is not None:
-        raise failure
-    if late is not None:
-        raise late
-    return SweepOutcome(folder, total, count, resumed, manifest["design_sha256"], problems)
+                    raise storage_error(self.folder, exc) from None
+                self._report()
 
 
 def _why(failure: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""`xpusim verify`: the simulation checked against theory and against itself.
+"""``xpusim verify``: the simulation checked against theory and against itself.
 
 Each check runs the engine on a reference scenario (``sim/data/verify.yaml``) or the shipped
 baseline and compares a simulated value with an analytic or independently recomputed one:
@@ -8,7 +8,8 @@ baseline and compares a simulated value with an analytic or independently recomp
 - Little's law L = lambda W on the per-job records;
 - conservation: busy chip-hours, energy and money recomputed from the records and tables;
 - the static TCO formula against the engine's cost per busy chip-hour in steady state;
-- the calibration targets of the baseline (2023 usage ratios);
+- the calibration targets recorded in the baseline scenario (2023 usage ratios), which is
+  ``scenarios/baseline.yaml`` of the working directory unless another file is given;
 - the article ratios held by the chip catalog.
 
 A stochastic check passes when the replication mean is within its tolerance of theory or
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from sim.accounting.runner import run_one
-from sim.calibrate import evaluate, truncated
+from sim.experiments.calibration import evaluate, truncated
 from sim.model import economics as ec
 from sim.model.catalog import ratio_results
 from sim.model.queueing import mmc, mmc_gang
@@ -227,10 +228,26 @@ def _exact(group: str, name: str, simulated: float, expected: float) -> Check:
     return Check(group, name, simulated, expected, tol, ok, "recomputed independently")
 
 
+#: The scenario whose calibration record is re-simulated, unless another is given.
+DEFAULT_BASELINE = Path("scenarios") / "baseline.yaml"
+
+
 def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[Check]:
-    """The baseline's recorded calibration targets, re-simulated (mean over replications)."""
-    path = baseline or Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
-    if not path.exists():
+    """The baseline's recorded calibration targets, re-simulated (mean over replications).
+
+    ``baseline`` defaults to :data:`DEFAULT_BASELINE` (relative to the working directory); a
+    baseline that is not there is a failed check, never a silent pass.
+    """
+    path = DEFAULT_BASELINE if baseline is None else Path(baseline)
+    if not path.is_file():
+        yield Check(
+            "calibration",
+            f"baseline scenario {path} found (give another with --baseline FILE)",
+            0.0,
+            1.0,
+            0.0,
+            False,
+        )
         return
     loaded = load_scenario(path)
     s = loaded.scenario
@@ -271,14 +288,21 @@ def catalog_checks() -> Iterator[Check]:
 
 
 def run_checks(
-    reduced: bool = False, progress: Callable[[Check], None] | None = None
+    reduced: bool = False,
+    progress: Callable[[Check], None] | None = None,
+    *,
+    baseline: Path | None = None,
 ) -> list[Check]:
-    """Every check, in order; `progress` is called after each."""
+    """Every check, in order; `progress` is called after each.
+
+    ``baseline`` is the scenario whose calibration record is checked (default
+    :data:`DEFAULT_BASELINE`).
+    """
     out: list[Check] = []
     for gen in (
         queueing_checks(reduced),
         record_checks(reduced),
-        calibration_checks(reduced),
+        calibration_checks(reduced, baseline),
         catalog_checks(),
     ):
         for check in gen:
@@ -305,4 +329,4 @@ def as_rows(checks: list[Check]) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["Check", "as_rows", "run_checks"]
+__all__ = ["DEFAULT_BASELINE", "Check", "as_rows", "run_checks"]

@@ -12,7 +12,7 @@ Design (no I/O, seeds passed in):
 Every point runs the same replication seeds (common random numbers), its metric is the mean
 over replications, and ``SALib.analyze.sobol`` turns the Sobol outputs into first-order
 (S1) and total (ST) indices with bootstrap confidence intervals. Execution is that of
-sweeps (:func:`sim.sweep.execute.execute`): the same pure task on any backend.
+sweeps (:func:`sim.experiments.execute.execute`): the same pure task on any backend.
 
 A finished Latin-hypercube or Monte Carlo sweep can be ranked without running anything more
 (:func:`sample_indices`): first-order indices by RBD-FAST (Tarantola et al. 2006, with
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +32,11 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.errors import UserError
+from sim.experiments.design import check_count, check_seed, check_size, sample_values
+from sim.experiments.execute import Job, Task, connect, execute
 from sim.model.rng import replication_seeds, stream
 from sim.scenario.distributions import Distribution
 from sim.scenario.fields import plain_value
-from sim.sweep.design import check_count, check_seed, check_size, sample_values
-from sim.sweep.execute import Job, Task, connect, execute
 
 __all__ = [
     "SensitivityDesign",
@@ -113,7 +113,7 @@ def sensitivity_design(
 
     ``n`` is Saltelli's base sample size (a power of two); the Sobol part has
     ``n * (d + 2)`` points for ``d`` parameters. The seed and the number of runs are checked
-    (:func:`~sim.sweep.design.check_size`) before any point is drawn.
+    (:func:`~sim.experiments.design.check_size`) before any point is drawn.
     """
     from SALib.sample import sobol as saltelli
 
@@ -344,37 +344,78 @@ def _number(v: Any) -> float:
     raise TypeError(v)
 
 
+def _sums(
+    results: Iterable[tuple[int, dict[str, Any]]], keys: Sequence[str], n: int
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per metric, the sum over replications at each point index (None counts as NaN)."""
+    sums = {k: np.zeros(n) for k in keys}
+    for i, res in results:
+        for k in keys:
+            try:
+                sums[k][i] += _number(res.get(k))
+            except TypeError:
+                raise UserError(
+                    f"metric is not a number (found {res.get(k)!r})", file="--metric", key=k
+                ) from None
+    return sums
+
+
+def _analysis(
+    design: SensitivityDesign, metric: str, mean: npt.NDArray[np.float64]
+) -> dict[str, Any]:
+    """One metric's result: base value, tornado rows (widest swing first) and Sobol indices."""
+    tornado = [
+        {
+            "parameter": p,
+            "low_value": lo,
+            "high_value": hi,
+            "metric_low": _finite(mean[1 + 2 * j]),
+            "metric_high": _finite(mean[2 + 2 * j]),
+        }
+        for j, (p, lo, hi) in enumerate(design.tornado_values)
+    ]
+    tornado.sort(key=_swing_order)
+    d = len(design.names)
+    sobol = sobol_indices(design.names, mean[1 + 2 * d :], design.seed)
+    return {
+        "metric": metric,
+        "base": _finite(mean[0]),
+        "tornado": tornado,
+        "sobol": {"names": list(design.names), **sobol},
+    }
+
+
 def evaluate(
     design: SensitivityDesign,
     metrics: Sequence[str],
     *,
-    build: Callable[[dict[str, Any]], Any],
     task: Task,
+    shared: Any = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Run the design and analyse it: one result per metric (``sensitivity.json`` form).
 
-    ``build`` turns a point's values into the task's payload (the resolved scenario data
-    for the simulation). The base point runs first, so that an unknown metric is reported
-    after its replications only.
+    Each point runs as ``task(shared, values, seed)`` (for the simulation,
+    :func:`sim.experiments.points.run_point` on the loaded scenario). The base point runs
+    first, so that an unknown metric is reported after its replications only.
     """
     points = design.points()
     reps = len(design.seeds)
     total = len(points) * reps
-    sums: dict[str, npt.NDArray[np.float64]] = {}
     done = 0
 
     def jobs(indices: Sequence[int]) -> Iterator[Job]:
         for i in indices:
-            payload = build(points[i])
             for r, seed in enumerate(design.seeds):
-                yield Job(key=(i, r), payload=payload, seed=seed)
+                yield Job(key=(i, r), payload=points[i], seed=seed)
 
     def run(indices: Sequence[int]) -> Iterator[tuple[int, dict[str, Any]]]:
         nonlocal done
-        for job, result in execute(task, jobs(indices), workers=workers, client=client):
+        for job, result in execute(
+            task, jobs(indices), shared=shared, workers=workers, client=client
+        ):
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -384,52 +425,15 @@ def evaluate(
     try:
         if progress is not None:
             progress(0, total)
-        base_results = [res for _, res in run([0])]
-        known = sorted(base_results[0])
-        keys = [resolve_metric(m, known) for m in metrics]
+        base_results = list(run([0]))
+        keys = [resolve_metric(m, sorted(base_results[0][1])) for m in metrics]
         keys = list(dict.fromkeys(keys))
-        for k in keys:
-            sums[k] = np.zeros(len(points))
-            for res in base_results:
-                try:
-                    sums[k][0] += _number(res.get(k))
-                except TypeError:
-                    raise UserError(
-                        f"metric is not a number (found {res.get(k)!r})", file="--metric", key=k
-                    ) from None
-        for i, res in run(range(1, len(points))):
-            for k in keys:
-                sums[k][i] += _number(res.get(k))
+        sums = _sums(base_results, keys, len(points))
+        rest = _sums(run(range(1, len(points))), keys, len(points))
     finally:
         if client is not None:
             client.close()
-    d = len(design.names)
-    out = []
-    for k in keys:
-        mean = sums[k] / reps
-        tornado = []
-        for j, (p, lo, hi) in enumerate(design.tornado_values):
-            m_lo, m_hi = mean[1 + 2 * j], mean[2 + 2 * j]
-            tornado.append(
-                {
-                    "parameter": p,
-                    "low_value": lo,
-                    "high_value": hi,
-                    "metric_low": _finite(m_lo),
-                    "metric_high": _finite(m_hi),
-                }
-            )
-        tornado.sort(key=_swing_order)
-        sobol = sobol_indices(design.names, mean[1 + 2 * d :], design.seed)
-        out.append(
-            {
-                "metric": k,
-                "base": _finite(mean[0]),
-                "tornado": tornado,
-                "sobol": {"names": list(design.names), **sobol},
-            }
-        )
-    return out
+    return [_analysis(design, k, (sums[k] + rest[k]) / reps) for k in keys]
 
 
 def swing(row: Mapping[str, Any]) -> float:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 
 from sim.accounting.runner import mean_summary, run_one
+from sim.accounting.summary import find_metric
 from sim.errors import UserError
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
@@ -99,6 +99,22 @@ def truncated(loaded: LoadedScenario, targets: Mapping[str, float]) -> LoadedSce
     return substitute(loaded, values)
 
 
+def check_targets(targets: Mapping[str, float]) -> None:
+    """A :class:`UserError` for the first target that names no metric of the run summary.
+
+    Targets are checked against the summary's declared metrics
+    (:func:`sim.accounting.summary.find_metric`) before anything runs.
+    """
+    for key in targets:
+        if find_metric(key) is None:
+            raise UserError(
+                "unknown target metric",
+                file="--target",
+                key=key,
+                hint="metric keys are dotted paths of summary.json",
+            )
+
+
 def evaluate(scenario: Scenario, targets: Sequence[str], seeds: Sequence[int]) -> dict[str, float]:
     """Mean over replications of each target metric."""
     summaries = [run_one(scenario, s).summary for s in seeds]
@@ -119,6 +135,75 @@ def log_residuals(achieved: Mapping[str, float], targets: Mapping[str, float]) -
     return np.asarray(res)
 
 
+Progress = Callable[[int, dict[str, float], dict[str, float], float], None]
+
+
+class _DoneError(Exception):
+    """Stops the optimiser once the fit is good enough or the budget is spent."""
+
+
+class _Fit:
+    """The objective of a calibration and what it has seen: every evaluation, the best one."""
+
+    def __init__(
+        self,
+        base: LoadedScenario,
+        targets: Mapping[str, float],
+        free: Sequence[FreeParameter],
+        seeds: Sequence[int],
+        max_evaluations: int,
+        tolerance: float,
+        progress: Progress | None,
+    ) -> None:
+        self.base = base
+        self.targets = targets
+        self.names = list(targets)
+        self.free = free
+        self.seeds = seeds
+        self.max_evaluations = max_evaluations
+        self.tolerance = tolerance
+        self.progress = progress
+        self.history: list[tuple[dict[str, float], dict[str, float], float]] = []
+        self.best_loss = math.inf
+        self.best_values: dict[str, float] = {}
+        self.best_achieved: dict[str, float] = {}
+
+    def within(self, achieved: Mapping[str, float], zero_target_error: bool) -> bool:
+        """Every relative error within the tolerance (a zero target's error is the value
+        itself, or 0 when ``zero_target_error`` is False)."""
+        t = self.targets
+        rel = [
+            achieved[k] / t[k] - 1.0 if t[k] else (achieved[k] if zero_target_error else 0.0)
+            for k in self.names
+        ]
+        return all(abs(v) <= self.tolerance for v in rel)
+
+    def loss(self, x: np.ndarray) -> float:
+        """Sum of squared log residuals at parameter values ``x`` (one evaluation)."""
+        values = {p.path: float(v) for p, v in zip(self.free, x, strict=True)}
+        achieved = evaluate(substitute(self.base, values).scenario, self.names, self.seeds)
+        r = log_residuals(achieved, self.targets)
+        value = float(np.sum(r * r))
+        self.history.append((values, achieved, value))
+        if self.progress is not None:
+            self.progress(len(self.history), values, achieved, value)
+        if value < self.best_loss:
+            self.best_loss, self.best_values, self.best_achieved = value, values, achieved
+        if self.within(achieved, True) or len(self.history) >= self.max_evaluations:
+            raise _DoneError
+        return value
+
+    def simplex(self, x: np.ndarray, scale: float) -> np.ndarray:
+        """A starting simplex at ``x``: one step of ``scale`` x range along each parameter."""
+        points = [x]
+        for i, p in enumerate(self.free):
+            step = np.zeros(len(self.free))
+            delta = (p.high - p.low) * scale
+            step[i] = delta if x[i] + delta <= p.high else -delta
+            points.append(x + step)
+        return np.array(points)
+
+
 def calibrate(
     loaded: LoadedScenario,
     targets: Mapping[str, float],
@@ -128,77 +213,56 @@ def calibrate(
     seed: int,
     max_evaluations: int = 60,
     tolerance: float = 0.05,
-    progress: Callable[[int, dict[str, float], dict[str, float], float], None] | None = None,
+    progress: Progress | None = None,
 ) -> CalibrationResult:
     """Fit `free` so the replication-mean metrics match `targets`.
 
     Stops when every relative error is within `tolerance` or after `max_evaluations`.
     """
+    from scipy import optimize  # deferred: scipy.optimize is slow to import
+
     if not targets:
         raise ValueError("calibration needs at least one target")
     if not free:
         raise ValueError("calibration needs at least one free parameter")
-    base = truncated(loaded, targets)
     seeds = replication_seeds(seed, replications)
-    names = list(targets)
-    history: list[tuple[dict[str, float], dict[str, float], float]] = []
-    best: dict[str, Any] = {"loss": math.inf}
-
-    class _DoneError(Exception):
-        """Stops the optimiser once the fit is good enough or the budget is spent."""
-
-    def loss(x: np.ndarray) -> float:
-        values = {p.path: float(v) for p, v in zip(free, x, strict=True)}
-        achieved = evaluate(substitute(base, values).scenario, names, seeds)
-        r = log_residuals(achieved, targets)
-        value = float(np.sum(r * r))
-        history.append((values, achieved, value))
-        if progress is not None:
-            progress(len(history), values, achieved, value)
-        if value < best["loss"]:
-            best.update(loss=value, values=values, achieved=achieved)
-        rel = [achieved[k] / targets[k] - 1.0 if targets[k] else achieved[k] for k in names]
-        if all(abs(v) <= tolerance for v in rel):
-            raise _DoneError
-        if len(history) >= max_evaluations:
-            raise _DoneError
-        return value
-
+    fit = _Fit(
+        truncated(loaded, targets), targets, free, seeds, max_evaluations, tolerance, progress
+    )
     # Restarted Nelder-Mead: the objective has plateaus (discrete choices), on which a
     # simplex collapses; each restart begins at the best point with a simplex half as large.
     scale = 0.25
     x_best = np.array([p.start for p in free])
-    while len(history) < max_evaluations:
-        simplex = [x_best]
-        for i, p in enumerate(free):
-            step = np.zeros(len(free))
-            delta = (p.high - p.low) * scale
-            step[i] = delta if x_best[i] + delta <= p.high else -delta
-            simplex.append(x_best + step)
-        before = len(history)
+    while len(fit.history) < max_evaluations:
+        before = len(fit.history)
         with contextlib.suppress(_DoneError):
             optimize.minimize(
-                loss,
+                fit.loss,
                 x_best,
                 method="Nelder-Mead",
                 bounds=[(p.low, p.high) for p in free],
-                options={"initial_simplex": np.array(simplex), "xatol": 1e-3, "fatol": 1e-9},
+                options={
+                    "initial_simplex": fit.simplex(x_best, scale),
+                    "xatol": 1e-3,
+                    "fatol": 1e-9,
+                },
             )
-        x_best = np.array([best["values"][p.path] for p in free])
-        rel = [best["achieved"][k] / targets[k] - 1.0 if targets[k] else 0.0 for k in names]
-        if all(abs(v) <= tolerance for v in rel) or len(history) == before:
+        x_best = np.array([fit.best_values[p.path] for p in free])
+        if fit.within(fit.best_achieved, False) or len(fit.history) == before:
             break
         scale /= 2.0
-    achieved = best["achieved"]
-    residuals = {k: (achieved[k] / targets[k] - 1.0) if targets[k] else achieved[k] for k in names}
+    achieved = fit.best_achieved
+    residuals = {
+        k: (achieved[k] / targets[k] - 1.0) if targets[k] else achieved[k] for k in targets
+    }
     return CalibrationResult(
-        values=dict(best["values"]),
+        values=dict(fit.best_values),
         achieved=dict(achieved),
         targets=dict(targets),
         residuals=residuals,
-        evaluations=len(history),
+        evaluations=len(fit.history),
         replications=replications,
         seed=seed,
         success=all(abs(v) <= tolerance for v in residuals.values()),
-        history=history,
+        history=fit.history,
     )
