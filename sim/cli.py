@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,12 +22,13 @@ import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 from typer.core import TyperGroup
 
 from sim import __version__
 from sim.errors import UserError, printable
 from sim.model.rng import MAX_SEED
+from sim.views.numbers import TERMINAL, fmt_value
+from sim.views.terminal import console, diff_value, summary_tables, table, text
 
 __all__ = ["app", "main"]
 
@@ -109,111 +108,6 @@ def _root(
     ] = False,
 ) -> None:
     """xpusim: cloud AI accelerator economics as a discrete-event simulation."""
-
-
-# --------------------------------------------------------------------------- output helpers
-
-
-def _console() -> Console:
-    """A console on stdout: colour on a terminal, plain wide text otherwise (pipes, tests)."""
-    if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, no_color=True, color_system=None, width=200, soft_wrap=False)
-
-
-def _text(value: object) -> Text:
-    """Rich text of a string shown on the terminal, control characters escaped."""
-    return Text(printable(value))
-
-
-def _fmt(value: Any) -> str:
-    """A compact human form of a number or other value.
-
-    >>> [_fmt(v) for v in (1234567.891, 9000.0, 0.1234567, 12.0, 3, None, True, float("nan"))]
-    ['1,234,568', '9,000', '0.123457', '12', '3', '-', 'yes', 'nan']
-    """
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if abs(value) >= 1e3:
-            return f"{value:,.0f}"
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, bool | int | float | str)
-
-
-def _table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    table = Table(
-        title=None if title is None else _text(title), title_justify="left", show_lines=False
-    )
-    for i, header in enumerate(headers):
-        table.add_column(_text(header), justify="left" if i == 0 else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*(_text(_fmt(v)) for v in row))
-    return table
-
-
-def _summary_tables(summary: Mapping[str, Any]) -> list[Table]:
-    """Tables for the headline results.
-
-    Top-level scalars and flat dicts go into one two-column table (``section.key``), one
-    section per dict; dicts of flat dicts (``queue: {pool: {...}}``) get a table each, rows
-    by outer key. Anything larger is left to summary.json.
-    """
-    headline = Table(title="Headline results", title_justify="left")
-    headline.add_column("result")
-    headline.add_column("value", justify="right")
-    scalars = [(k, v) for k, v in sorted(summary.items()) if _is_scalar(v)]
-    for key, value in scalars:
-        headline.add_row(_text(str(key)), _text(_fmt(value)))
-    matrices: list[Table] = []
-    for key, value in sorted(summary.items()):
-        if not isinstance(value, Mapping) or not value:
-            continue
-        if all(
-            isinstance(v, Mapping) and v and all(_is_scalar(x) for x in v.values())
-            for v in value.values()
-        ):
-            columns: list[str] = []
-            for inner_map in value.values():
-                columns.extend(str(c) for c in inner_map if str(c) not in columns)
-            if len(columns) <= 16 and len(value) <= 60:
-                rows = [
-                    [k, *({str(c): x for c, x in v.items()}.get(c) for c in columns)]
-                    for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
-                ]
-                matrices.append(_table(key, ["", *columns], rows))
-                continue
-        leaves = list(_leaves(value, str(key)))
-        if leaves and len(leaves) <= 40:
-            if headline.row_count:
-                headline.add_section()
-            for name, x in leaves:
-                headline.add_row(_text(name), _text(_fmt(x)))
-    return ([headline] if headline.row_count else []) + matrices
-
-
-def _leaves(value: Mapping[Any, Any], prefix: str) -> Iterator[tuple[str, Any]]:
-    """Dotted names and values of the scalars in nested dicts, sorted (lists skipped).
-
-    >>> list(_leaves({"b": 1, "a": {"y": 2, "x": [3]}}, "s"))
-    [('s.a.y', 2), ('s.b', 1)]
-    """
-    for key, inner in sorted(value.items(), key=lambda kv: str(kv[0])):
-        name = f"{prefix}.{key}"
-        if _is_scalar(inner):
-            yield name, inner
-        elif isinstance(inner, Mapping):
-            yield from _leaves(inner, name)
 
 
 # --------------------------------------------------------------------------- shared options
@@ -300,12 +194,12 @@ def run(
     if quiet:
         typer.echo(printable(folder))
         return
-    console = _console()
+    terminal = console()
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    for table in _summary_tables(summary):
-        console.print(table)
-    console.print(_text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
-    console.print(_text(f"run folder: {folder}"))
+    for t in summary_tables(summary):
+        terminal.print(t)
+    terminal.print(text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
+    terminal.print(text(f"run folder: {folder}"))
 
 
 def _producer(loaded: Any, seed: int) -> Callable[[], Any]:
@@ -408,27 +302,19 @@ def diff(
     left = _load(a, set_a)
     right = _load(b, set_b)
     rows = diff_scenarios(left.scenario, right.scenario)
-    console = _console()
+    terminal = console()
     if not rows:
-        console.print(_text("no differences"))
+        terminal.print(text("no differences"))
         return
-    table = Table(title=f"{len(rows)} differences", title_justify="left")
-    table.add_column("path")
-    table.add_column(_text(str(a)), overflow="fold")
-    table.add_column(_text(str(b)), overflow="fold")
+    differences = Table(title=f"{len(rows)} differences", title_justify="left")
+    differences.add_column("path")
+    differences.add_column(text(str(a)), overflow="fold")
+    differences.add_column(text(str(b)), overflow="fold")
     for path, left_value, right_value in rows:
-        table.add_row(
-            _text(str(path)), _text(_diff_value(left_value)), _text(_diff_value(right_value))
+        differences.add_row(
+            text(str(path)), text(diff_value(left_value)), text(diff_value(right_value))
         )
-    console.print(table)
-
-
-def _diff_value(value: Any) -> str:
-    if value is None:
-        return "(absent)"
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, default=str, sort_keys=True)
-    return _fmt(value)
+    terminal.print(differences)
 
 
 _CATALOG_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -466,7 +352,7 @@ def catalog(
     from sim.scenario import load_catalog
 
     cat, provenance = load_catalog()
-    console = _console()
+    terminal = console()
     if check:
         problems = check_catalog(cat, provenance)
         rows = [
@@ -482,31 +368,31 @@ def catalog(
             ]
             for r, measured, ok in ratio_results(cat)
         ]
-        console.print(
-            _table(
+        terminal.print(
+            table(
                 "Article ratios",
                 ["ratio", "chips", "metric", "expected", "tolerance", "catalog", "", "source"],
                 rows,
             )
         )
         for problem in problems:
-            console.print(_text(f"problem: {problem}"))
+            terminal.print(text(f"problem: {problem}"))
         if problems:
-            console.print(_text(f"{len(problems)} problem(s) in the catalog"))
+            terminal.print(text(f"{len(problems)} problem(s) in the catalog"))
             raise typer.Exit(1)
-        console.print(_text("catalog check passed: every number has a source; ratios hold"))
+        terminal.print(text("catalog check passed: every number has a source; ratios hold"))
         return
     if chip is not None:
-        _print_chip(console, cat, provenance, chip)
+        _print_chip(terminal, cat, provenance, chip)
         return
-    table = catalog_table(cat, provenance)
-    table["training_tflops"] = [cat.chips[c].training_tflops for c in table["id"]]
-    table["sources"] = [_short_sources(s) for s in table["sources"]]
-    console.print(
-        _table(
-            f"Chip catalog ({len(table)} chips)",
+    chips = catalog_table(cat, provenance)
+    chips["training_tflops"] = [cat.chips[c].training_tflops for c in chips["id"]]
+    chips["sources"] = [_short_sources(s) for s in chips["sources"]]
+    terminal.print(
+        table(
+            f"Chip catalog ({len(chips)} chips)",
             [h for h, _ in _CATALOG_COLUMNS],
-            [[row[c] for _, c in _CATALOG_COLUMNS] for row in table.to_dict("records")],
+            [[row[c] for _, c in _CATALOG_COLUMNS] for row in chips.to_dict("records")],
         )
     )
 
@@ -526,7 +412,7 @@ def _short_sources(sources: str) -> str:
     return ", ".join(out)
 
 
-def _print_chip(console: Console, cat: Any, provenance: Mapping[str, Any], chip: str) -> None:
+def _print_chip(terminal: Console, cat: Any, provenance: Mapping[str, Any], chip: str) -> None:
     from sim.model.catalog import provenance_entry
 
     if chip not in cat.chips:
@@ -552,8 +438,8 @@ def _print_chip(console: Console, cat: Any, provenance: Mapping[str, Any], chip:
                 entry.get("note", ""),
             ]
         )
-    console.print(
-        _table(
+    terminal.print(
+        table(
             f"{spec.name} ({chip})",
             ["field", "value", "unit", "source", "date", "kind", "note"],
             rows,
@@ -611,19 +497,20 @@ def tco(
     from sim.accounting.tco import static_tco_table
 
     loaded = _load(scenario, set_)
-    table: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips)
-    u = float(table["utilization"].iloc[0]) if len(table) else utilization
-    console = _console()
-    records = table.to_dict("records")
-    console.print(
-        _table(
-            f"Static economics per chip at utilisation {_fmt(u)} ({loaded.scenario.name})",
+    frame: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips)
+    u = float(frame["utilization"].iloc[0]) if len(frame) else utilization
+    terminal = console()
+    records = frame.to_dict("records")
+    terminal.print(
+        table(
+            f"Static economics per chip at utilisation {fmt_value(u, style=TERMINAL)} "
+            f"({loaded.scenario.name})",
             [h for h, _ in _TCO_VIEW],
             [[row[c] for _, c in _TCO_VIEW] for row in records],
         )
     )
-    console.print(
-        _table(
+    terminal.print(
+        table(
             "Provider TCO per installed chip-hour by component (USD)",
             [h for h, _ in _TCO_BREAKDOWN],
             [[row[c] for _, c in _TCO_BREAKDOWN] for row in records],
@@ -760,12 +647,12 @@ def calibrate(
             evaluations=max_evaluations,
             file=str(scenario),
         )
-    console = _console()
+    terminal = console()
 
     def progress(i: int, values: dict[str, float], achieved: dict[str, float], loss: float) -> None:
         vals = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" for k, v in values.items())
         got = ", ".join(f"{v:.4g}" for v in achieved.values())
-        console.print(_text(f"eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
+        terminal.print(text(f"eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
 
     try:
         result = fit(
@@ -786,10 +673,10 @@ def calibrate(
             hint="metric keys are dotted paths of summary.json",
         ) from None
     rows = [[k, targets[k], result.achieved[k], f"{result.residuals[k]:+.1%}"] for k in targets]
-    console.print(_table("Calibration fit", ["target", "wanted", "achieved", "error"], rows))
-    console.print(_table("Fitted parameters", ["parameter", "value"], list(result.values.items())))
-    console.print(
-        _text(
+    terminal.print(table("Calibration fit", ["target", "wanted", "achieved", "error"], rows))
+    terminal.print(table("Fitted parameters", ["parameter", "value"], list(result.values.items())))
+    terminal.print(
+        text(
             f"{result.evaluations} evaluations x {reps} replications, seed {root}: "
             + ("converged" if result.success else f"NOT within {tolerance:.0%}")
         )
@@ -812,8 +699,9 @@ def calibrate(
         dest = scenario if in_place else out
         assert dest is not None
         if in_place:
-            text = read_text(scenario, str(scenario))
-            text, missing = set_scalars(text, {k: round(v, 6) for k, v in result.values.items()})
+            yaml_text = read_text(scenario, str(scenario))
+            fitted = {k: round(v, 6) for k, v in result.values.items()}
+            yaml_text, missing = set_scalars(yaml_text, fitted)
             if missing:
                 raise UserError(
                     "--in-place can only set values written in the file itself",
@@ -834,13 +722,13 @@ def calibrate(
                 for part in head:
                     node = node.setdefault(part, {})
                 node[last] = round(v, 6)
-            text = "\n".join(lines) + "\n" + yaml.safe_dump(overrides, sort_keys=False)
-        text = replace_top_level_block(text, "calibration", block)
+            yaml_text = "\n".join(lines) + "\n" + yaml.safe_dump(overrides, sort_keys=False)
+        yaml_text = replace_top_level_block(yaml_text, "calibration", block)
         try:
-            write_text(dest, text)
+            write_text(dest, yaml_text)
         except OSError as exc:
             raise UserError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-        console.print(_text(f"calibrated scenario written to {dest}"))
+        terminal.print(text(f"calibrated scenario written to {dest}"))
     if not result.success:
         raise typer.Exit(1)
 
@@ -862,8 +750,8 @@ def verify(
 
     if json_out is not None:
         check_not_link(json_out)  # refused before the checks run, not after
-    console = _console()
-    console.print(_text("running checks (a few minutes; --reduced for a quick pass) ..."))
+    terminal = console()
+    terminal.print(text("running checks (a few minutes; --reduced for a quick pass) ..."))
     checks = run_checks(reduced=reduced)
     rows = [
         [
@@ -877,15 +765,15 @@ def verify(
         ]
         for r in as_rows(checks)
     ]
-    console.print(
-        _table(
+    terminal.print(
+        table(
             "xpusim verify: simulated against analytic or recomputed values",
             ["group", "check", "simulated", "expected", "rel. error", "tolerance", "result"],
             rows,
         )
     )
     failed = [c for c in checks if not c.passed]
-    console.print(_text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
+    terminal.print(text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
     if json_out is not None:
         try:
             write_text(json_out, json.dumps(as_rows(checks), indent=2) + "\n")

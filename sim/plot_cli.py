@@ -58,7 +58,8 @@ def register(app: typer.Typer) -> None:
 
         Example: xpusim plot results/baseline/20240529T120000Z-1a2b3c4d --kind cost
         """
-        from sim.plotting import FORMATS, plot_folder
+        from sim.views.figures import plot_folder
+        from sim.views.style import FORMATS
 
         written = plot_folder(folder, kinds=kind or None, formats=fmt or FORMATS)
         for path in written:
@@ -75,7 +76,7 @@ def register(app: typer.Typer) -> None:
 
         Example: xpusim report results/baseline/20240529T120000Z-1a2b3c4d
         """
-        from sim.report import write_report
+        from sim.views.report import write_report
 
         html_path, md_path = write_report(folder)
         typer.echo(printable(html_path))

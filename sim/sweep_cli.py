@@ -7,23 +7,25 @@ progress bar goes to stderr and only on a terminal; results go to stdout.
 
 from __future__ import annotations
 
-import math
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from sim.errors import UserError, printable
 from sim.results.jsonio import jsonable
 from sim.results.manifest import scenario_fields
 from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
 from sim.results.sweep_folder import read_finished_sweep, read_points
+from sim.views.terminal import (
+    console,
+    progress_bar,
+    ranking_tables,
+    sample_ranking_note,
+    sample_ranking_table,
+    text,
+)
 
 __all__ = ["register", "sensitivity", "sweep"]
 
@@ -73,62 +75,6 @@ AllowLargeOption = Annotated[
         help="Lift the cap on the number of runs (100,000; see Limits in the README).",
     ),
 ]
-
-
-def _text(value: object) -> Text:
-    """Rich text of a string shown on the terminal, control characters escaped."""
-    return Text(printable(value))
-
-
-def _stdout() -> Console:
-    if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, no_color=True, color_system=None, width=200, soft_wrap=False)
-
-
-@contextmanager
-def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar with ETA on stderr, or nothing when quiet or not on a terminal."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    task_id = bar.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task_id, completed=done, total=total)
-
-    with bar:
-        yield update
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:,.0f}" if abs(value) >= 1e3 else f"{value:.4g}"
-    return str(value)
 
 
 def _load(path: Path, overrides: Sequence[str] | None) -> Any:
@@ -222,7 +168,7 @@ def sweep(
         seed=seed,
         allow_large=allow_large,
     )
-    with _progress(f"sweep {loaded.scenario.name}", quiet) as update:
+    with progress_bar(f"sweep {loaded.scenario.name}", quiet) as update:
         try:
             outcome = run_sweep(
                 loaded,
@@ -243,15 +189,15 @@ def sweep(
     if quiet:
         typer.echo(printable(outcome.folder))
         return
-    console = _stdout()
-    console.print(
-        _text(
+    terminal = console()
+    terminal.print(
+        text(
             f"{len(design.points)} points x {design.replications} replications = "
             f"{outcome.runs_total} runs; {outcome.runs_done - outcome.runs_resumed} run now, "
             f"{outcome.runs_resumed} already done"
         )
     )
-    console.print(_text(f"sweep folder: {outcome.folder}"))
+    terminal.print(text(f"sweep folder: {outcome.folder}"))
 
 
 def sensitivity(
@@ -343,7 +289,7 @@ def sensitivity(
     fields = scenario_fields(loaded)
     digest_of = [fields["scenario_sha256"], list(metric), design.n, list(design.seeds)]
     folder = new_sensitivity_folder(out, str(loaded.scenario.name), digest_of)
-    with _progress(f"sensitivity {loaded.scenario.name}", quiet) as update:
+    with progress_bar(f"sensitivity {loaded.scenario.name}", quiet) as update:
         results = evaluate(
             design,
             metric,
@@ -368,11 +314,11 @@ def sensitivity(
     if quiet:
         typer.echo(printable(folder))
         return
-    console = _stdout()
+    terminal = console()
     for result in results:
-        for table in _ranking_tables(result):
-            console.print(table)
-    console.print(_text(f"sensitivity folder: {folder}"))
+        for table in ranking_tables(result):
+            terminal.print(table)
+    terminal.print(text(f"sensitivity folder: {folder}"))
 
 
 def _rank_sweep(
@@ -381,7 +327,7 @@ def _rank_sweep(
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
     import pandas as pd
 
-    from sim.experiments.sensitivity import min_points, rank_sample
+    from sim.experiments.sensitivity import rank_sample
 
     manifest = read_finished_sweep(folder)
     design = manifest.get("design") or {}
@@ -429,80 +375,13 @@ def _rank_sweep(
     if quiet:
         typer.echo(printable(target))
         return
-    console = _stdout()
+    terminal = console()
     for result in results:
-        console.print(_sample_ranking_table(result))
-        if all(v is None for v in result["sobol"]["S1"]) and result["points"] < min_points():
-            console.print(
-                _text(
-                    f"note: first-order indices need at least {min_points()} points with a "
-                    f"finite metric, this sweep has {result['points']}; rank correlations only"
-                )
-            )
-    console.print(_text(f"sensitivity folder: {target}"))
-
-
-def _sample_ranking_table(result: dict[str, Any]) -> Table:
-    sob, spear = result["sobol"], result["spearman"]
-    order = sorted(
-        range(len(sob["names"])),
-        key=lambda j: -(sob["S1"][j] if sob["S1"][j] is not None else -math.inf),
-    )
-    table = Table(
-        title=_text(
-            f"First-order indices (RBD-FAST, {result['points']} points): {result['metric']}"
-        ),
-        title_justify="left",
-    )
-    for i, head in enumerate(["rank", "parameter", "S1", "± S1", "Spearman rho", "p"]):
-        table.add_column(head, justify="left" if i == 1 else "right")
-    for rank, j in enumerate(order, 1):
-        table.add_row(
-            str(rank),
-            _text(str(sob["names"][j])),
-            _fmt(sob["S1"][j]),
-            _fmt(sob["S1_conf"][j]),
-            _fmt(spear["rho"][j]),
-            _fmt(spear["p"][j]),
-        )
-    return table
-
-
-def _ranking_tables(result: dict[str, Any]) -> list[Table]:
-    from sim.experiments.sensitivity import swing
-
-    tornado = Table(
-        title=_text(f"Tornado: {result['metric']} (base {_fmt(result['base'])})"),
-        title_justify="left",
-    )
-    for i, head in enumerate(["rank", "parameter", "low", "high", "metric low", "metric high"]):
-        tornado.add_column(head, justify="left" if i == 1 else "right")
-    tornado.add_column("swing", justify="right")
-    for i, row in enumerate(result["tornado"], 1):
-        tornado.add_row(
-            str(i),
-            _text(str(row["parameter"])),
-            _fmt(row["low_value"]),
-            _fmt(row["high_value"]),
-            _fmt(row["metric_low"]),
-            _fmt(row["metric_high"]),
-            _fmt(swing(row)),
-        )
-    sob = result["sobol"]
-    order = sorted(
-        range(len(sob["names"])),
-        key=lambda j: -(sob["ST"][j] if sob["ST"][j] is not None else -math.inf),
-    )
-    sobol = Table(title=_text(f"Sobol' indices: {result['metric']}"), title_justify="left")
-    for i, head in enumerate(["rank", "parameter", "S1", "± S1", "ST", "± ST"]):
-        sobol.add_column(head, justify="left" if i == 1 else "right")
-    for rank, j in enumerate(order, 1):
-        sobol.add_row(
-            str(rank),
-            _text(str(sob["names"][j])),
-            *(_fmt(sob[k][j]) for k in ("S1", "S1_conf", "ST", "ST_conf")),
-        )
-    return [tornado, sobol]
+        terminal.print(sample_ranking_table(result))
+        note = sample_ranking_note(result)
+        if note is not None:
+            terminal.print(text(note))
+    terminal.print(text(f"sensitivity folder: {target}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -47,6 +47,8 @@ __all__ = [
     "sample_indices",
     "sensitivity_design",
     "sobol_indices",
+    "swing",
+    "swing_order",
 ]
 
 #: Unit numbers are kept this far inside (0, 1) so that unbounded laws stay finite.
@@ -374,7 +376,7 @@ def _analysis(
         }
         for j, (p, lo, hi) in enumerate(design.tornado_values)
     ]
-    tornado.sort(key=_swing_order)
+    tornado.sort(key=swing_order)
     d = len(design.names)
     sobol = sobol_indices(design.names, mean[1 + 2 * d :], design.seed)
     return {
@@ -437,13 +439,18 @@ def evaluate(
 
 
 def swing(row: Mapping[str, Any]) -> float:
-    """``|metric_high - metric_low|`` of a tornado row (NaN when either is missing)."""
-    lo, hi = row["metric_low"], row["metric_high"]
-    if lo is None or hi is None:
+    """``|metric_high - metric_low|`` of a tornado row (NaN when either is missing).
+
+    >>> swing({"metric_low": 1.0, "metric_high": 4.0}), swing({"metric_low": None})
+    (3.0, nan)
+    """
+    try:
+        return abs(float(row["metric_high"]) - float(row["metric_low"]))
+    except (KeyError, TypeError, ValueError):
         return math.nan
-    return abs(float(hi) - float(lo))
 
 
-def _swing_order(row: Mapping[str, Any]) -> tuple[bool, float, str]:
+def swing_order(row: Mapping[str, Any]) -> tuple[bool, float, str]:
+    """Sort key of tornado rows: widest swing first, rows without one last, then by name."""
     s = swing(row)
-    return (math.isnan(s), -s if not math.isnan(s) else 0.0, str(row["parameter"]))
+    return (math.isnan(s), -s if not math.isnan(s) else 0.0, str(row.get("parameter", "")))

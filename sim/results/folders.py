@@ -1,10 +1,12 @@
-"""Reading any output folder: what a run, sweep or sensitivity folder holds, and its kind.
+"""Any output folder: what a run, sweep or sensitivity folder holds, and what is drawn into it.
 
 :class:`Folder` reads a folder lazily and defensively, only its own files (never a path its
 manifest names, never a link out of it): the manifest, ``summary.json``,
 ``sensitivity.json``, the Parquet tables and the header comment of ``scenario.yaml``.
 A folder can be of several kinds at once (a sweep ranked in place is a sweep and a
-sensitivity folder).
+sensitivity folder). :func:`figures_folder` and :func:`write_output` are how the figures
+(``figures/<kind>.<format>``) and the report (``report.html``, ``report.md``) that
+:mod:`sim.views` renders get into a folder.
 """
 
 from __future__ import annotations
@@ -23,13 +25,26 @@ from sim.results.run_folder import SCENARIO, SUMMARY
 from sim.results.sensitivity_folder import read_sensitivities
 from sim.results.sweep_folder import RUNS
 from sim.results.tables import read_table
-from sim.safeio import check_not_link, folder_file, read_folder_file
+from sim.safeio import check_not_link, folder_file, read_folder_file, write_file, write_text
 from sim.scenario.dump import comment_lines
 from sim.scenario.marks import MAX_FILE_BYTES
 
-__all__ = ["Folder", "open_output_folder"]
+__all__ = [
+    "FIGURES",
+    "REPORT_HTML",
+    "REPORT_MD",
+    "Folder",
+    "figures_folder",
+    "open_output_folder",
+    "read_output",
+    "write_output",
+    "write_report_files",
+]
 
 TIMESERIES = "timeseries.parquet"
+FIGURES = "figures"
+REPORT_HTML = "report.html"
+REPORT_MD = "report.md"
 
 
 def _mapping(value: Any) -> dict[str, Any] | None:
@@ -160,3 +175,48 @@ def open_output_folder(folder: Path | str) -> Folder:
             "(it has no timeseries.parquet, runs.parquet or sensitivity.json)"
         )
     return data
+
+
+def figures_folder(folder: Path) -> Path:
+    """The folder's ``figures/`` subfolder, created if needed (never through a link)."""
+    out_dir = folder / FIGURES
+    check_not_link(out_dir, "figures folder")
+    try:
+        out_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
+    if not out_dir.is_dir():
+        raise UserError(f"{out_dir} is not a folder; cannot draw the figures into it")
+    return out_dir
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a figure or report file atomically, never through a link (a UserError if not)."""
+    try:
+        write_file(path, lambda handle: handle.write(data))
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+#: Largest figure read back into a report (a PNG of a figure is well under 1 MB).
+MAX_OUTPUT_BYTES = 64 * 2**20
+
+
+def read_output(folder: Path, path: Path) -> bytes:
+    """The bytes of a figure or report file written into ``folder`` (a UserError if absent)."""
+    name = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.name
+    data = read_folder_file(folder, name, MAX_OUTPUT_BYTES)
+    if data is None:
+        raise UserError(f"cannot read {path}: the file is missing")
+    return data
+
+
+def write_report_files(folder: Path, html: str, markdown: str) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.md`` into ``folder``, each atomically."""
+    html_path, md_path = folder / REPORT_HTML, folder / REPORT_MD
+    try:
+        write_text(html_path, html)
+        write_text(md_path, markdown)
+    except OSError as exc:
+        raise UserError(f"cannot write the report into {folder}: {exc.strerror or exc}") from exc
+    return html_path, md_path
