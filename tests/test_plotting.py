@@ -24,7 +24,6 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from matplotlib.collections import PolyCollection
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
@@ -647,11 +646,8 @@ def test_plot_folder_errors(tmp_path: Path, run_folder: Path) -> None:
 
 
 def test_cli_commands(run_folder: Path, tmp_path: Path) -> None:
-    from sim.cli import _Group
-    from sim.plot_cli import register
+    from sim.cli import app
 
-    app = typer.Typer(cls=_Group)
-    register(app)
     runner = CliRunner()
     ok = runner.invoke(app, ["plot", str(run_folder), "--kind", "program", "--format", "png"])
     assert ok.exit_code == 0, ok.output
@@ -669,7 +665,7 @@ def test_only_the_edges_import_matplotlib() -> None:
         "import sim.accounting.runner, sim.accounting.ledger, sim.engine.core\n"
         "import sim.results.run_folder, sim.scenario\n"
         "assert 'matplotlib' not in sys.modules, 'the core imported matplotlib'\n"
-        "import sim.views.figures, sim.views.report, sim.plot_cli\n"
+        "import sim.views.figures, sim.views.report, sim.cli\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -277,9 +277,9 @@ SHIPPED = [
 
 def _stub_producer(monkeypatch: pytest.MonkeyPatch) -> None:
     """`xpusim run` without the simulation: the saved scenario is what these tests check."""
-    import sim.cli
+    import sim.cli.scenarios
 
-    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed: _output)
+    monkeypatch.setattr(sim.cli.scenarios, "producer", lambda loaded, seed: _output)
 
 
 def _cli(*args: str) -> Any:
@@ -346,9 +346,11 @@ def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
     from sim.scenario.marks import MAX_FILE_BYTES
 
     called: list[int] = []
-    import sim.cli
+    import sim.cli.scenarios
 
-    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed: lambda: called.append(1))
+    monkeypatch.setattr(
+        sim.cli.scenarios, "producer", lambda loaded, seed: lambda: called.append(1)
+    )
     # within the input limit itself, but not once the baseline it extends is merged in
     path = _with_description(tmp_path, MAX_FILE_BYTES - 200)
     assert path.stat().st_size <= MAX_FILE_BYTES

@@ -25,7 +25,6 @@ from sim.experiments.sensitivity import (
     sensitivity_design,
 )
 from sim.scenario.distributions import Normal, Uniform
-from sim.sweep_cli import register
 
 TINY = Path(__file__).parent / "data" / "sweep" / "tiny.yaml"
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
@@ -112,9 +111,8 @@ def _constant(shared: Any, values: dict[str, float], seed: int) -> dict[str, Any
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer(cls=xpusim_app.info.cls, add_completion=False)
-    register(app)
-    return app
+    """The xpusim app: every command, registered once, with its error handling."""
+    return xpusim_app
 
 
 def test_cli_sensitivity_end_to_end(tmp_path: Path) -> None:

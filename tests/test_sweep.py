@@ -35,7 +35,6 @@ from sim.model.rng import replication_seeds
 from sim.results.journal import JOURNAL, Journal, read_journal
 from sim.results.sweep_folder import build_tables
 from sim.scenario import load_scenario
-from sim.sweep_cli import register
 
 HERE = Path(__file__).parent
 SMALL = HERE / "data" / "sweep" / "small.yaml"
@@ -50,10 +49,8 @@ def tiny() -> Any:
 
 
 def cli() -> typer.Typer:
-    """An app with the xpusim error handling (one line, exit 2) and the sweep commands."""
-    app = typer.Typer(cls=xpusim_app.info.cls, add_completion=False)
-    register(app)
-    return app
+    """The xpusim app: every command, registered once, with its error handling."""
+    return xpusim_app
 
 
 def invoke(*args: str) -> Any:
@@ -304,10 +301,7 @@ def test_a_point_runs_as_its_values_substituted_into_the_base(tiny: Any) -> None
 
 
 def _cli_command(out: Path, n: int) -> list[str]:
-    code = (
-        "import sys; from sim.cli import app; from sim.sweep_cli import register; "
-        "register(app); app(sys.argv[1:])"
-    )
+    code = "import sys; from sim.cli import app; app(sys.argv[1:])"
     return [
         sys.executable,
         "-c",

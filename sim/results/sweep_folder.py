@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sim.errors import UserError
@@ -47,6 +48,7 @@ __all__ = [
     "default_sweep_folder",
     "prepare_folder",
     "read_finished_sweep",
+    "read_point_means",
     "read_points",
     "read_sweep_manifest",
     "storage_error",
@@ -181,6 +183,28 @@ def read_points(folder: Path) -> pd.DataFrame:
     if points is None:
         raise UserError(f"cannot read {folder / POINTS}: the sweep folder has no such file")
     return read_table(points, "")
+
+
+def read_point_means(
+    folder: Path, parameters: Sequence[str]
+) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, pd.Series]]:
+    """A finished sweep's numeric parameter values and metric means at every point.
+
+    From ``points.parquet``: ``param.<path>`` columns (a discrete choice among labels has
+    no order, and is left out) and ``metric.<key>.mean`` columns, by path and by key.
+    """
+    table = read_points(folder)
+    values: dict[str, npt.NDArray[np.float64]] = {}
+    for p in parameters:
+        col = table.get(f"param.{p}")
+        if col is not None and pd.api.types.is_numeric_dtype(col):
+            values[p] = col.to_numpy(dtype=float)
+    means = {
+        c.removeprefix("metric.").removesuffix(".mean"): table[c]
+        for c in table.columns
+        if c.startswith("metric.") and c.endswith(".mean")
+    }
+    return values, means
 
 
 # --------------------------------------------------------------------------- tables

@@ -235,16 +235,17 @@ def check_formats(formats: Iterable[str]) -> list[str]:
 def plot_folder(
     folder: Path | str,
     kinds: Sequence[str] | None = None,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] | None = None,
 ) -> list[Path]:
     """Draw the figures of a run, sweep or sensitivity folder into ``<folder>/figures/``.
 
     With ``kinds`` None, every figure that fits the folder; otherwise exactly those kinds
     (one that does not fit is a :class:`UserError` saying why). Returns the files written,
-    in :data:`KINDS` order, then format order.
+    in :data:`KINDS` order, then format order. ``formats`` None means every format
+    (:data:`~sim.views.style.FORMATS`).
     """
     data = open_output_folder(folder)
-    fmts = check_formats(formats)
+    fmts = check_formats(FORMATS if formats is None else formats)
     if not fmts:
         raise UserError("no figure format given", expected="png or svg")
     reasons = figure_reasons(data)

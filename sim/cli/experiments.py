@@ -1,23 +1,28 @@
-"""The ``xpusim sweep`` and ``xpusim sensitivity`` commands.
+"""``xpusim sweep`` and ``xpusim sensitivity``: experiments over a scenario's parameters.
 
-Call :func:`register` on the ``xpusim`` Typer app to add them. User errors are raised as
-:class:`~sim.errors.UserError` for the app's error handler (one line, exit status 2). The
-progress bar goes to stderr and only on a terminal; results go to stdout.
+The progress bar goes to stderr and only on a terminal; results go to stdout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from sim.cli.common import SetOption, load, note
 from sim.errors import UserError, printable
+from sim.experiments.design import build_design, check_seed
+from sim.experiments.execute import check_workers
+from sim.experiments.orchestrate import run_sweep
+from sim.experiments.points import run_point
+from sim.experiments.sensitivity import evaluate, rank_sample, sensitivity_design
 from sim.results.jsonio import jsonable
 from sim.results.manifest import scenario_fields
 from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
-from sim.results.sweep_folder import read_finished_sweep, read_points
+from sim.results.sweep_folder import read_finished_sweep, read_point_means
+from sim.scenario import substitute
 from sim.views.terminal import (
     console,
     progress_bar,
@@ -27,17 +32,8 @@ from sim.views.terminal import (
     text,
 )
 
-__all__ = ["register", "sensitivity", "sweep"]
+__all__ = ["sensitivity", "sweep"]
 
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        metavar="KEY=VALUE",
-        help="Override a scenario value by dotted key path, e.g. economics.pue=1.2 (repeatable).",
-    ),
-]
 WorkersOption = Annotated[
     int | None,
     typer.Option(
@@ -75,17 +71,6 @@ AllowLargeOption = Annotated[
         help="Lift the cap on the number of runs (100,000; see Limits in the README).",
     ),
 ]
-
-
-def _load(path: Path, overrides: Sequence[str] | None) -> Any:
-    from sim.scenario import load_scenario
-
-    return load_scenario(path, tuple(overrides or ()))
-
-
-def _note(text: str) -> None:
-    """A one-line note on stderr (the sweep goes on)."""
-    typer.echo(f"note: {printable(' '.join(text.split()))}", err=True)
 
 
 def sweep(
@@ -145,10 +130,6 @@ def sweep(
     Example: xpusim sweep scenarios/baseline.yaml --grid economics.pue=1.1,1.3 --sample 64
     --method lhs --replications 3 --out results/pue-sweep
     """
-    from sim.experiments.design import build_design, check_seed
-    from sim.experiments.execute import check_workers
-    from sim.experiments.orchestrate import run_sweep
-
     if not grid and sample is None:
         raise UserError(
             "nothing to sweep: give --grid KEY=V1,V2,... and/or --sample N",
@@ -157,7 +138,7 @@ def sweep(
     if seed is not None:
         check_seed(seed)
     check_workers(workers, allow_large)
-    loaded = _load(scenario, set_)
+    loaded = load(scenario, set_)
     design = build_design(
         loaded,
         grid=grid or (),
@@ -177,7 +158,7 @@ def sweep(
                 workers=workers,
                 scheduler=scheduler,
                 progress=update,
-                note=_note,
+                note=note,
             )
         except KeyboardInterrupt:
             typer.echo(
@@ -250,9 +231,6 @@ def sensitivity(
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
-    from sim.experiments.design import check_seed
-    from sim.experiments.execute import check_workers
-
     if seed is not None:
         check_seed(seed)
     if scenario.is_dir():
@@ -272,19 +250,14 @@ def sensitivity(
                 )
         _rank_sweep(scenario, metric, seed, out, quiet)
         return
-    from sim.experiments.points import run_point
-    from sim.experiments.sensitivity import evaluate, sensitivity_design
-    from sim.scenario import substitute
-
     check_workers(workers, allow_large)
-    loaded = _load(scenario, set_)
+    loaded = load(scenario, set_)
     root = loaded.scenario.seed if seed is None else seed
     reps = loaded.scenario.replications if replications is None else replications
     design = sensitivity_design(
         loaded.distributions, n=n, replications=reps, seed=root, allow_large=allow_large
     )
-    points = design.points()
-    for values in points:  # every point checked before anything runs
+    for values in design.points():  # every point checked before anything runs
         substitute(loaded, values)
     fields = scenario_fields(loaded)
     digest_of = [fields["scenario_sha256"], list(metric), design.n, list(design.seeds)]
@@ -325,10 +298,6 @@ def _rank_sweep(
     folder: Path, metrics: Sequence[str], seed: int | None, out: Path | None, quiet: bool
 ) -> None:
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
-    import pandas as pd
-
-    from sim.experiments.sensitivity import rank_sample
-
     manifest = read_finished_sweep(folder)
     design = manifest.get("design") or {}
     sample = design.get("sample") or {}
@@ -338,20 +307,9 @@ def _rank_sweep(
             f"the sweep in {folder} samples no distribution (a grid only)",
             hint="ranking from a sweep needs a sampled one: xpusim sweep SCENARIO --sample N",
         )
-    table = read_points(folder)
-    values: dict[str, Any] = {}
-    for p in params:
-        col = table.get(f"param.{p}")
-        if col is None or not pd.api.types.is_numeric_dtype(col):
-            continue  # a discrete choice among labels has no order to rank by
-        values[p] = col.to_numpy(dtype=float)
+    values, outputs = read_point_means(folder, params)
     if not values:
         raise UserError(f"the sweep in {folder} samples no numeric parameter")
-    outputs = {
-        c.removeprefix("metric.").removesuffix(".mean"): table[c]
-        for c in table.columns
-        if c.startswith("metric.") and c.endswith(".mean")
-    }
     root = int(manifest.get("seed", 0)) if seed is None else seed
     results = rank_sample(values, outputs, metrics, root)
     name = str(manifest.get("scenario_name", "sweep"))
@@ -378,13 +336,7 @@ def _rank_sweep(
     terminal = console()
     for result in results:
         terminal.print(sample_ranking_table(result))
-        note = sample_ranking_note(result)
-        if note is not None:
-            terminal.print(text(note))
+        ranking_note = sample_ranking_note(result)
+        if ranking_note is not None:
+            terminal.print(text(ranking_note))
     terminal.print(text(f"sensitivity folder: {target}"))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``sweep`` and ``sensitivity`` commands to ``app``."""
-    app.command("sweep")(sweep)
-    app.command("sensitivity")(sensitivity)
