@@ -40,7 +40,6 @@ from sim.scenario.layers import shipped_catalog_files
 DATA = Path(__file__).parent / "data"
 CATALOG = (DATA / "chips.yaml", DATA / "stacks.yaml")
 REPO = Path(__file__).parent.parent
-SHIPPED = all(p.is_file() for p in shipped_catalog_files())
 BASELINE = REPO / "scenarios" / "baseline.yaml"
 
 
@@ -642,8 +641,8 @@ def test_valid_sets_round_trip(sets: list[tuple[str, Any]]) -> None:
 # --------------------------------------------------------------------------- shipped data
 
 
-@pytest.mark.skipif(not SHIPPED, reason="the shipped catalog is not in place yet")
 def test_shipped_catalog_loads_with_provenance() -> None:
+    assert all(p.is_file() for p in shipped_catalog_files()), "the catalog is not shipped"
     catalog, provenance = load_catalog()
     assert isinstance(catalog, Catalog) and catalog.chips and catalog.stacks
     assert provenance and all(k.startswith("catalog.") for k in provenance)
@@ -657,7 +656,6 @@ def test_load_catalog_from_test_files() -> None:
     assert provenance["catalog.stacks.neuron.maturity_start"]["kind"] == "assumed"
 
 
-@pytest.mark.skipif(not (SHIPPED and BASELINE.is_file()), reason="no shipped scenario yet")
 def test_shipped_baseline_loads_and_round_trips(tmp_path: Path) -> None:
     loaded = load_scenario(BASELINE)
     assert loaded.files[-1] == BASELINE
@@ -666,7 +664,10 @@ def test_shipped_baseline_loads_and_round_trips(tmp_path: Path) -> None:
     assert load_scenario(out).scenario == loaded.scenario
 
 
-@pytest.mark.skipif(not SHIPPED, reason="the shipped catalog is not in place yet")
 def test_shipped_scenarios_all_load() -> None:
-    for path in sorted((REPO / "scenarios").glob("*.yaml")):
-        load_scenario(path)
+    paths = sorted((REPO / "scenarios").glob("*.yaml"))
+    assert BASELINE in paths and len(paths) >= 16, "the scenario library is missing"
+    for path in paths:
+        loaded = load_scenario(path)
+        assert loaded.scenario.name == path.stem
+        assert loaded.files[-1] == path and loaded.provenance

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -572,20 +571,24 @@ def test_formatters() -> None:
 # --------------------------------------------------------------------------- image baselines
 
 
-@pytest.mark.parametrize("name", ["tco_breakdown", "tornado", "program"])
-def test_image_baseline(name: str, tmp_path: Path) -> None:
+BASELINE_FIGURES: tuple[str, ...] = ("tco_breakdown", "tornado", "program")
+"""The figures compared with an image in tests/baseline_images/."""
+
+
+def baseline_figure(name: str) -> Figure:
+    """The figure that tests/baseline_images/<name>.png shows."""
     if name == "tco_breakdown":
-        fig = plot_tco_breakdown(timeseries(), meta=META)
-    elif name == "tornado":
-        fig = plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
-    else:
-        fig = plot_program(program(replications=2), breakeven_date="2024-04-01", meta=META)
-    (actual,) = save_figure(fig, tmp_path / name, ["png"])
+        return plot_tco_breakdown(timeseries(), meta=META)
+    if name == "tornado":
+        return plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
+    return plot_program(program(replications=2), breakeven_date="2024-04-01", meta=META)
+
+
+@pytest.mark.parametrize("name", BASELINE_FIGURES)
+def test_image_baseline(name: str, tmp_path: Path) -> None:
+    (actual,) = save_figure(baseline_figure(name), tmp_path / name, ["png"])
     expected = BASELINES / f"{name}.png"
-    if os.environ.get("XPUSIM_REGEN_BASELINES") == "1":
-        BASELINES.mkdir(exist_ok=True)
-        expected.write_bytes(actual.read_bytes())
-    assert expected.is_file(), f"no baseline {expected}: run with XPUSIM_REGEN_BASELINES=1"
+    assert expected.is_file(), f"no baseline {expected}: run `python -m tests.regenerate images`"
     problem = compare_images(str(expected), str(actual), tol=IMAGE_TOLERANCE)
     assert problem is None, problem
 

@@ -202,3 +202,18 @@ def test_no_command_writes_through_a_link(command: str, tmp_path: Path) -> None:
     }
     assert after == before, "the link's target is untouched"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, link.name])
+
+
+def test_expected_outputs_are_never_rewritten_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The goldens and image baselines change only by hand (tests.regenerate), never in CI."""
+    from tests import regenerate
+
+    goldens = sorted((ROOT / "tests" / "goldens").glob("*.json"))
+    before = {p: p.read_bytes() for p in goldens}
+    monkeypatch.setenv("CI", "1")
+    assert regenerate.main(["goldens"]) == 2
+    assert regenerate.main(["images"]) == 2
+    assert {p: p.read_bytes() for p in goldens} == before
+    monkeypatch.delenv("CI")
+    assert regenerate.main(["everything"]) == 2  # usage error, nothing written
+    assert {p: p.read_bytes() for p in goldens} == before
