@@ -73,51 +73,86 @@ AllowLargeOption = Annotated[
 ]
 
 
+GridOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grid",
+        "-g",
+        metavar="KEY=V1,V2,...",
+        help="A grid axis (repeatable; the sweep runs the Cartesian product).",
+    ),
+]
+SampleOption = Annotated[
+    int | None,
+    typer.Option(
+        "--sample",
+        "-n",
+        min=1,
+        help="Sample N points of the scenario's declared distributions.",
+    ),
+]
+MethodOption = Annotated[
+    str, typer.Option("--method", "-m", help="Sampling design: mc, lhs or sobol.")
+]
+VaryOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vary",
+        metavar="KEY",
+        help="Sample only these distributions (repeatable; default: all declared).",
+    ),
+]
+SweepOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Sweep folder (default results/<name>/sweep-<time>-<hash>); "
+        "an existing one with the same design is resumed.",
+    ),
+]
+ScenarioOrSweepArgument = Annotated[
+    Path,
+    typer.Argument(
+        help="Scenario YAML file, or a finished sampled sweep folder to rank without new runs.",
+        show_default=False,
+    ),
+]
+MetricOption = Annotated[
+    list[str],
+    typer.Option(
+        "--metric",
+        "-k",
+        metavar="KEY",
+        help="Summary metric by dotted key, e.g. provider.tco_usd (repeatable).",
+    ),
+]
+BaseSampleOption = Annotated[
+    int,
+    typer.Option(
+        "--n", min=2, help="Sobol' base sample size (a power of two): N x (d + 2) points."
+    ),
+]
+SensitivityOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="Output folder (default results/<name>/sensitivity-<time>-<hash>)."
+    ),
+]
+
+
 def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
     set_: SetOption = None,
-    grid: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--grid",
-            "-g",
-            metavar="KEY=V1,V2,...",
-            help="A grid axis (repeatable; the sweep runs the Cartesian product).",
-        ),
-    ] = None,
-    sample: Annotated[
-        int | None,
-        typer.Option(
-            "--sample",
-            "-n",
-            min=1,
-            help="Sample N points of the scenario's declared distributions.",
-        ),
-    ] = None,
-    method: Annotated[
-        str, typer.Option("--method", "-m", help="Sampling design: mc, lhs or sobol.")
-    ] = "lhs",
-    vary: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--vary",
-            metavar="KEY",
-            help="Sample only these distributions (repeatable; default: all declared).",
-        ),
-    ] = None,
+    grid: GridOption = None,
+    sample: SampleOption = None,
+    method: MethodOption = "lhs",
+    vary: VaryOption = None,
     replications: ReplicationsOption = None,
     seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Sweep folder (default results/<name>/sweep-<time>-<hash>); "
-            "an existing one with the same design is resumed.",
-        ),
-    ] = None,
+    out: SweepOutOption = None,
     quiet: QuietOption = False,
     allow_large: AllowLargeOption = False,
 ) -> None:
@@ -182,39 +217,15 @@ def sweep(
 
 
 def sensitivity(
-    scenario: Annotated[
-        Path,
-        typer.Argument(
-            help="Scenario YAML file, or a finished sampled sweep folder to rank without new runs.",
-            show_default=False,
-        ),
-    ],
-    metric: Annotated[
-        list[str],
-        typer.Option(
-            "--metric",
-            "-k",
-            metavar="KEY",
-            help="Summary metric by dotted key, e.g. provider.tco_usd (repeatable).",
-        ),
-    ],
+    scenario: ScenarioOrSweepArgument,
+    metric: MetricOption,
     set_: SetOption = None,
-    n: Annotated[
-        int,
-        typer.Option(
-            "--n", min=2, help="Sobol' base sample size (a power of two): N x (d + 2) points."
-        ),
-    ] = 64,
+    n: BaseSampleOption = 64,
     replications: ReplicationsOption = None,
     seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Output folder (default results/<name>/sensitivity-<time>-<hash>)."
-        ),
-    ] = None,
+    out: SensitivityOutOption = None,
     quiet: QuietOption = False,
     allow_large: AllowLargeOption = False,
 ) -> None:
@@ -234,20 +245,14 @@ def sensitivity(
     if seed is not None:
         check_seed(seed)
     if scenario.is_dir():
-        unused = {
+        scenario_flags = {
             "--set": set_,
             "--replications": replications,
             "--workers": workers,
             "--scheduler": scheduler,
             "--allow-large": allow_large,
         }
-        for flag, value in unused.items():
-            if value:
-                raise UserError(
-                    f"{flag} applies to a scenario, not to a finished sweep folder",
-                    file=str(scenario),
-                    hint=f"drop {flag}, or give the scenario file to run a new design",
-                )
+        _refuse_scenario_flags(scenario, scenario_flags)
         _rank_sweep(scenario, metric, seed, out, quiet)
         return
     check_workers(workers, allow_large)
@@ -292,6 +297,17 @@ def sensitivity(
         for table in ranking_tables(result):
             terminal.print(table)
     terminal.print(text(f"sensitivity folder: {folder}"))
+
+
+def _refuse_scenario_flags(folder: Path, flags: dict[str, object]) -> None:
+    """A UserError for the first flag given that only applies to a scenario."""
+    for flag, value in flags.items():
+        if value:
+            raise UserError(
+                f"{flag} applies to a scenario, not to a finished sweep folder",
+                file=str(folder),
+                hint=f"drop {flag}, or give the scenario file to run a new design",
+            )
 
 
 def _rank_sweep(

@@ -25,6 +25,7 @@ and, above the cap, checked against the machine's memory.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 import operator
@@ -374,7 +375,7 @@ def unit_sample(n: int, d: int, method: str, rng: np.random.Generator) -> npt.ND
         raise UserError("the sample size must be at least 1", file="--sample", found=str(n))
     if method == "mc":
         return np.asarray(rng.random((n, d)), dtype=np.float64)
-    from scipy.stats import qmc
+    from scipy.stats import qmc  # deferred: scipy.stats is slow to import
 
     if method == "lhs":
         return np.asarray(qmc.LatinHypercube(d, rng=rng).random(n), dtype=np.float64)
@@ -423,8 +424,6 @@ def _sampled_parameters(loaded: LoadedScenario, vary: Sequence[str], fixed: set[
                 hint="give a number as {dist: triangular, low: .., mode: .., high: ..}",
             )
         return chosen
-    import difflib
-
     chosen = []
     for raw in vary:
         path = raw.strip()
@@ -497,33 +496,11 @@ def build_design(
     sampled: list[dict[str, Any]] = [{}]
     sampled_paths: list[str] = []
     if sample is not None:
-        if method not in METHODS:
-            raise UserError(
-                "unknown sampling method",
-                file="--method",
-                expected=" or ".join(METHODS),
-                found=repr(method),
-            )
         sampled_paths = _sampled_parameters(loaded, vary, set(paths))
-        dists = {p: loaded.distributions[p] for p in sampled_paths}
-        u = unit_sample(sample, len(sampled_paths), method, stream(root, "sweep/design"))
-        sampled = sample_values(dists, u)
-        spec["sample"] = {
-            "n": sample,
-            "method": method,
-            "parameters": {p: jsonable(d.model_dump()) for p, d in dists.items()},
-        }
+        sampled, spec["sample"] = _sample(loaded, sampled_paths, sample, method, root)
     elif vary:
         raise UserError("--vary needs --sample N", file="--vary")
-    points: list[Point] = []
-    seen: dict[str, int] = {}
-    for g in grid_points:
-        for s in sampled:
-            values = {**g, **s}
-            key = canonical_json(values)
-            repeat = seen.get(key, 0)
-            seen[key] = repeat + 1
-            points.append(Point(point_id(values, repeat), len(points), values))
+    points = _points(grid_points, sampled)
     _validate_points(loaded, points)
     return Design(
         parameters=(*paths, *sampled_paths),
@@ -533,6 +510,43 @@ def build_design(
         seeds=tuple(replication_seeds(root, reps)),
         spec=spec,
     )
+
+
+def _sample(
+    loaded: LoadedScenario, paths: Sequence[str], n: int, method: str, root: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``n`` points of the distributions at ``paths`` drawn by ``method``, and their spec."""
+    if method not in METHODS:
+        raise UserError(
+            "unknown sampling method",
+            file="--method",
+            expected=" or ".join(METHODS),
+            found=repr(method),
+        )
+    dists = {p: loaded.distributions[p] for p in paths}
+    u = unit_sample(n, len(paths), method, stream(root, "sweep/design"))
+    spec = {
+        "n": n,
+        "method": method,
+        "parameters": {p: jsonable(d.model_dump()) for p, d in dists.items()},
+    }
+    return sample_values(dists, u), spec
+
+
+def _points(
+    grid_points: Sequence[dict[str, Any]], sampled: Sequence[dict[str, Any]]
+) -> list[Point]:
+    """Every grid point with every sampled point; equal draws told apart by a repeat count."""
+    points: list[Point] = []
+    seen: dict[str, int] = {}
+    for g in grid_points:
+        for s in sampled:
+            values = {**g, **s}
+            key = canonical_json(values)
+            repeat = seen.get(key, 0)
+            seen[key] = repeat + 1
+            points.append(Point(point_id(values, repeat), len(points), values))
+    return points
 
 
 def _validate_points(loaded: LoadedScenario, points: Sequence[Point]) -> None:

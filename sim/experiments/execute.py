@@ -20,12 +20,19 @@ exactly once. :func:`connect` checks a scheduler address within :data:`CONNECT_T
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,9 +205,7 @@ def _bad_scheduler(address: str, why: str) -> UserError:
 
 async def _probe(address: str, timeout: float) -> Any:
     """Ask the process at ``address`` who it is, within ``timeout`` seconds in all."""
-    import asyncio
-
-    from distributed.comm import core
+    from distributed.comm import core  # deferred: only a Dask run needs distributed
 
     opener: Any = core.connect  # distributed is untyped
 
@@ -224,10 +229,7 @@ def connect(address: str, timeout: float | None = None) -> Any:
     ``Client`` that fails to connect takes twice its timeout again to close).
     """
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    import distributed
+    import distributed  # deferred: only a Dask run needs distributed
     from distributed.comm import addressing
 
     try:
@@ -271,7 +273,7 @@ class _DaskRuns:
     """The jobs in flight on a Dask cluster, each with the number of times it was submitted."""
 
     def __init__(self, client: Any, task: Task, shared: Any) -> None:
-        import distributed
+        import distributed  # deferred: only a Dask run needs distributed
 
         completed: Any = distributed.as_completed  # distributed is untyped
         self.client = client

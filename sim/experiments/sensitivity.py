@@ -117,7 +117,7 @@ def sensitivity_design(
     ``n * (d + 2)`` points for ``d`` parameters. The seed and the number of runs are checked
     (:func:`~sim.experiments.design.check_size`) before any point is drawn.
     """
-    from SALib.sample import sobol as saltelli
+    from SALib.sample import sobol as saltelli  # deferred: SALib is slow to import
 
     names = tuple(sorted(distributions))
     if not names:
@@ -186,7 +186,7 @@ def sobol_indices(
     ``y`` holds the model output at the Saltelli points of :func:`sensitivity_design`, in
     order. A constant or non-finite output has no defined indices: all values are None.
     """
-    from SALib.analyze import sobol
+    from SALib.analyze import sobol  # deferred: SALib is slow to import
 
     values = np.asarray(y, dtype=np.float64)
     d = len(names)
@@ -243,7 +243,7 @@ def sample_indices(
     >>> [round(v, 1) for v in res["S1"]], [round(v, 1) for v in res["spearman_rho"]]
     ([0.8, 0.2], [0.9, -0.5])
     """
-    from SALib.analyze import rbd_fast
+    from SALib.analyze import rbd_fast  # deferred: SALib and scipy.stats are slow to import
     from scipy.stats import spearmanr
 
     xs = np.asarray(x, dtype=np.float64)

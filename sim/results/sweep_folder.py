@@ -257,7 +257,7 @@ def build_tables(
 def _points(
     runs: pd.DataFrame, parameters: Sequence[str], metric_keys: Sequence[str]
 ) -> pd.DataFrame:
-    from scipy import stats
+    from scipy import stats  # deferred: scipy.stats is slow to import
 
     ids = runs["point"].to_numpy(dtype=object)
     first = np.ones(len(ids), dtype=bool)
