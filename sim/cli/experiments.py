@@ -5,7 +5,7 @@ The progress bar goes to stderr and only on a terminal; results go to stdout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -299,7 +299,7 @@ def sensitivity(
     terminal.print(text(f"sensitivity folder: {folder}"))
 
 
-def _refuse_scenario_flags(folder: Path, flags: dict[str, object]) -> None:
+def _refuse_scenario_flags(folder: Path, flags: Mapping[str, object]) -> None:
     """A UserError for the first flag given that only applies to a scenario."""
     for flag, value in flags.items():
         if value:
