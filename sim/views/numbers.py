@@ -41,7 +41,8 @@ class NumberStyle:
     separators from there on; ``grouped`` puts separators in the significant-digit form too;
     ``group_ints`` and ``bool_words`` say whether whole numbers get separators and
     true/false become yes/no; ``nonfinite`` is the text of NaN and infinities (None: as
-    Python writes them); ``percent`` shows a report fraction as a percentage.
+    Python writes them); ``percent`` shows a report fraction as a percentage; ``joined``
+    writes lists and mappings item by item (else as Python writes them).
     """
 
     digits: int = 4
@@ -51,6 +52,7 @@ class NumberStyle:
     bool_words: bool = True
     nonfinite: str | None = "-"
     percent: bool = True
+    joined: bool = False
 
 
 TERMINAL = NumberStyle(digits=6, nonfinite=None, percent=False)
@@ -59,7 +61,7 @@ RANKING = NumberStyle(group_ints=False, bool_words=False, nonfinite=None, percen
 """Sensitivity rankings on the terminal: 4 significant digits, plain whole numbers."""
 TICK = NumberStyle(whole_from=1e4, grouped=True, group_ints=False, bool_words=False, nonfinite=None)
 """Parameter values in tick labels: 0.85, 1,234, 123,456."""
-REPORT = NumberStyle()
+REPORT = NumberStyle(joined=True)
 """Cells of the report: 4 significant digits, '-' for what is missing."""
 
 
@@ -136,6 +138,8 @@ def fmt_value(value: Any, unit: str = "", style: NumberStyle = REPORT) -> str:
     ('44.1%', '-', '1, 2', '(none)')
     >>> [fmt_value(v, style=TERMINAL) for v in (1234567.891, 9000.0, 12.0, 3, None, True)]
     ['1,234,568', '9,000', '12', '3', '-', 'yes']
+    >>> fmt_value(["training", "inference"], style=TERMINAL)
+    "['training', 'inference']"
     >>> [fmt_value(v, style=RANKING) for v in (0.123456, 12345.6, 20000, True, None)]
     ['0.1235', '12,346', '20000', 'True', '-']
     """
@@ -152,9 +156,9 @@ def fmt_value(value: Any, unit: str = "", style: NumberStyle = REPORT) -> str:
         x = float(value)
         text = _fmt_with_unit(x, unit, style) if math.isfinite(x) else None
         return fmt_number(x, style) if text is None else text
-    if isinstance(value, list | tuple):
+    if style.joined and isinstance(value, list | tuple):
         return ", ".join(fmt_value(v, style=style) for v in value) if value else "(none)"
-    if isinstance(value, Mapping):
+    if style.joined and isinstance(value, Mapping):
         return ", ".join(f"{k}: {fmt_value(v, style=style)}" for k, v in value.items())
     return str(value)
 
