@@ -37,8 +37,8 @@ from benchmarks.harness import (
 from sim.accounting.ledger import account
 from sim.accounting.runner import run
 from sim.engine.core import simulate
-from sim.loader import load_scenario
 from sim.model.schema import Scenario
+from sim.scenario import load_scenario
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 

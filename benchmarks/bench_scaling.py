@@ -32,8 +32,8 @@ from benchmarks.bench_engine import mmc_scenario_dict
 from benchmarks.harness import ROOT, figure, loglog_slope, machine
 from sim.accounting.ledger import account
 from sim.engine.core import simulate
-from sim.loader import load_scenario
 from sim.model.schema import Scenario
+from sim.scenario import load_scenario
 from tests.factories import build
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

@@ -40,9 +40,9 @@ REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
 
 
 def _timed_sweep(out: Path, n: int, **backend: object) -> tuple[float, bytes]:
-    from sim.loader import load_scenario
-    from sim.sweep.design import build_design
-    from sim.sweep.orchestrate import run_sweep
+    from sim.experiments.design import build_design
+    from sim.experiments.orchestrate import run_sweep
+    from sim.scenario import load_scenario
 
     loaded = load_scenario(SMALL)
     design = build_design(loaded, sample=n, method="lhs", replications=1, seed=1)
@@ -80,9 +80,9 @@ def throughput(n: int) -> None:
 
 def peak_rss(n: int) -> None:
     """Child mode: run a sweep of ``n`` points x 2 replications and print the peak RSS."""
-    from sim.loader import load_scenario
-    from sim.sweep.design import build_design
-    from sim.sweep.orchestrate import run_sweep
+    from sim.experiments.design import build_design
+    from sim.experiments.orchestrate import run_sweep
+    from sim.scenario import load_scenario
 
     loaded = load_scenario(TINY)
     design = build_design(loaded, sample=n, method="lhs", replications=2, seed=1)
@@ -118,9 +118,9 @@ def baseline_lhs(n: int, n_rounds: int) -> None:
     import statistics
 
     from benchmarks.harness import figure, machine
-    from sim.loader import load_scenario
-    from sim.sweep.design import build_design
-    from sim.sweep.orchestrate import run_sweep
+    from sim.experiments.design import build_design
+    from sim.experiments.orchestrate import run_sweep
+    from sim.scenario import load_scenario
 
     loaded = load_scenario(BASELINE)
     design = build_design(loaded, sample=n, method="lhs", replications=1, seed=1)

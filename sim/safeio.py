@@ -16,12 +16,15 @@ file is read from outside the folder a command was given.
   escapes, so that none reaches a page, a figure or a terminal raw.
 - :func:`folder_file` names a file of a folder to read, refusing a link that leads out of
   the folder and anything but a regular file.
+- :func:`read_user_bytes` reads a file a user names (a scenario, a catalog) at most a
+  limit, refusing devices, named pipes and folders before anything is opened.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import re
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from sim.errors import UserError, printable
+from sim.errors import ScenarioError, UserError, printable
 
 try:
     import fcntl
@@ -44,9 +47,11 @@ __all__ = [
     "LOCK_SUFFIX",
     "check_new_folder",
     "check_not_link",
+    "file_problem",
     "folder_file",
     "fsync_dir",
     "read_folder_file",
+    "read_user_bytes",
     "remove_stale_folders",
     "staged_folder",
     "visible",
@@ -210,6 +215,102 @@ def read_folder_file(folder: Path, name: str, limit: int) -> bytes | None:
     if len(data) > limit:
         raise UserError(f"{path} is too large", expected=f"at most {limit:,} bytes", found="more")
     return data
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file, else None."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode):
+        return "a character device (like /dev/zero)"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+_STAT_PROBLEMS = {
+    errno.ELOOP: "is a symbolic link loop (the link leads back to itself)",
+    errno.ENAMETOOLONG: "has a name that is too long",
+    errno.ENOTDIR: "does not exist (a part of its path is not a folder)",
+}
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a user's input file, or None if it can.
+
+    Looks without opening: a device or a named pipe is never opened (opening a FIFO would
+    wait for a writer; reading /dev/zero never ends).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "is a broken symbolic link" if os.path.islink(path) else "does not exist"
+    except OSError as e:
+        known = _STAT_PROBLEMS.get(e.errno) if e.errno is not None else None
+        return known or f"cannot be read ({e.strerror or e})"
+    except ValueError:  # a NUL byte in the name
+        return "has an invalid name (it contains a NUL byte)"
+    kind = _not_regular(st.st_mode)
+    return None if kind is None else f"is {kind}, not a regular file"
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_user_bytes(path: Path, label: str, limit: int) -> bytes:
+    """The bytes of a regular file given by a user, never reading more than ``limit + 1``.
+
+    Devices, named pipes, directories, sockets and symbolic-link loops are refused with a
+    message saying which (a :class:`~sim.errors.ScenarioError` naming ``label``); the file
+    is checked before it is opened and again (``fstat``) on the open descriptor, which is
+    opened non-blocking so that nothing can make it wait. The size is known only by
+    reading (``stat`` says 0 for /proc files and devices), so at most one byte more than
+    the limit is read to tell a file that is too large.
+    """
+    problem = file_problem(path)
+    if problem is not None:
+        if problem == "does not exist":
+            raise ScenarioError("file not found", file=label)
+        raise ScenarioError(f"the file {problem}", file=label, expected="a regular file")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise ScenarioError(f"cannot read the file: {e.strerror or e}", file=label) from None
+    try:
+        kind = _not_regular(os.fstat(fd).st_mode)
+        if kind is not None:  # replaced between the check and the open
+            raise ScenarioError(
+                f"the file is {kind}, not a regular file", file=label, expected="a regular file"
+            )
+        raw = _read_at_most(fd, limit)
+    except OSError as e:
+        raise ScenarioError(f"cannot read the file: {e.strerror or e}", file=label) from None
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise ScenarioError(
+            "file is too large",
+            file=label,
+            expected=f"at most {limit:,} bytes",
+            found=f"more than {limit:,} bytes",
+        )
+    return raw
 
 
 # --------------------------------------------------------------------------- staged folders

@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sim.loader import load_catalog
 from sim.model.catalog import (
     ARTICLE_RATIOS,
     REQUIRED_CHIPS,
@@ -18,6 +17,7 @@ from sim.model.catalog import (
     ratio_results,
 )
 from sim.model.schema import Catalog
+from sim.scenario import load_catalog
 
 Provenance = dict[str, dict[str, Any]]
 

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sim.accounting.runner import RunOutput
 from sim.cli import app
-from sim.runfolder import RunOutput
 
 SCENARIO = """\
 name: cli-test
@@ -247,13 +246,14 @@ def test_catalog_check_passes_on_shipped_catalog(runner: CliRunner) -> None:
 def test_catalog_check_fails_on_broken_catalog(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.loader
+    import sim.cli.economics
+    import sim.scenario
 
-    catalog, provenance = sim.loader.load_catalog()
+    catalog, provenance = sim.scenario.load_catalog()
     chips = dict(catalog.chips)
     chips["trainium2"] = chips["trainium2"].model_copy(update={"hbm_gb": 1000.0})
     broken = catalog.model_copy(update={"chips": chips})
-    monkeypatch.setattr(sim.loader, "load_catalog", lambda: (broken, provenance))
+    monkeypatch.setattr(sim.cli.economics, "load_catalog", lambda: (broken, provenance))
     result = invoke(runner, "catalog", "--check")
     assert result.exit_code == 1
     assert "FAIL" in result.stdout and "article ratio broken" in result.stdout
@@ -285,8 +285,6 @@ def _fake_runner(
     calls: list[tuple[Any, int]],
     seen_workers: list[int | None] | None = None,
 ) -> None:
-    module = types.ModuleType("sim.accounting.runner")
-
     def run(scenario: Any, seed: int, workers: int | None = None) -> RunOutput:
         calls.append((scenario, seed))
         if seen_workers is not None:
@@ -300,8 +298,9 @@ def _fake_runner(
             tables={"timeseries": pd.DataFrame({"pool": ["h100"], "chips": [100]})},
         )
 
-    module.run = run  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sim.accounting.runner", module)
+    import sim.cli.scenarios
+
+    monkeypatch.setattr(sim.cli.scenarios, "run_replications", run)
 
 
 def test_run_writes_folder_and_prints_headlines(
@@ -388,3 +387,26 @@ def test_extends_and_set_precedence(runner: CliRunner, scenario: Path, tmp_path:
     assert data["economics"]["electricity_usd_per_kwh"] == 0.08  # inherited
     data = yaml.safe_load(invoke(runner, "show", child, "--set", "economics.pue=1.5").stdout)
     assert data["economics"]["pue"] == 1.5
+
+
+TINY_SCENARIO = Path(__file__).parent / "data" / "sweep" / "tiny.yaml"
+
+
+def test_run_imports_no_heavy_optional_library(tmp_path: Path) -> None:
+    """``xpusim run`` imports no plotting, Dask, SALib, optimiser, schema checker or progress
+    bar: the commands that need them import them when they run."""
+    heavy = ["matplotlib", "dask", "distributed", "SALib", "scipy.optimize", "jsonschema",
+             "rich.progress"]  # fmt: skip
+    code = (
+        "import sys\n"
+        "from sim.cli import main\n"
+        "try:\n"
+        f"    main(['run', {str(TINY_SCENARIO)!r}, '--out', {str(tmp_path / 'run')!r}, '-q'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "run" / "summary.json").is_file()

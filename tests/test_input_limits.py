@@ -17,15 +17,17 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import sim.loader
 import sim.model.estimate
+import sim.safeio
 from sim.cli import app
 from sim.engine.core import simulate
 from sim.errors import ScenarioError, UserError, printable
-from sim.loader import MAX_FILE_BYTES, load_scenario, read_user_bytes
 from sim.model.estimate import MAX_RUN_EVENTS, check_run_size, estimate_events, run_size
 from sim.model.rng import MAX_SEED
 from sim.model.schema import Scenario
+from sim.safeio import read_user_bytes
+from sim.scenario import load_scenario
+from sim.scenario.marks import MAX_FILE_BYTES
 from tests.test_cli import SCENARIO
 
 HERE = Path(__file__).parent
@@ -155,13 +157,13 @@ def test_reads_at_most_the_limit_plus_one_byte(
         read.append(len(chunk))
         return chunk
 
-    monkeypatch.setattr(sim.loader.os, "read", counting_read)
+    monkeypatch.setattr(sim.safeio.os, "read", counting_read)
     with pytest.raises(ScenarioError, match="too large"):
         read_user_bytes(big, "big.yaml", limit=1000)
     assert sum(read) == 1001
     read.clear()
     with pytest.raises(ScenarioError, match=f"more than {MAX_FILE_BYTES:,} bytes"):
-        read_user_bytes(big, "big.yaml")
+        read_user_bytes(big, "big.yaml", MAX_FILE_BYTES)
     assert sum(read) == MAX_FILE_BYTES + 1
     small = tmp_path / "small.yaml"
     small.write_bytes(b"x" * 1000)
@@ -174,9 +176,9 @@ def test_a_file_swapped_for_a_pipe_after_the_check_is_caught_on_the_descriptor(
 ) -> None:
     fifo = tmp_path / "swapped.yaml"
     os.mkfifo(fifo)
-    monkeypatch.setattr(sim.loader, "file_problem", lambda path: None)  # the race is lost
+    monkeypatch.setattr(sim.safeio, "file_problem", lambda path: None)  # the race is lost
     with pytest.raises(ScenarioError, match="named pipe"):
-        read_user_bytes(fifo, "swapped.yaml")
+        read_user_bytes(fifo, "swapped.yaml", MAX_FILE_BYTES)
 
 
 # --------------------------------------------------------------------------- seeds

@@ -1,4 +1,4 @@
-"""Tests for the scenario loader (sim.loader) and uncertain numbers (sim.uncertainty)."""
+"""Tests for the scenario package (sim.scenario) and uncertain numbers (its distributions)."""
 
 from __future__ import annotations
 
@@ -14,33 +14,32 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
-from sim.loader import (
+from sim.experiments.design import sample_values
+from sim.model.schema import Catalog, Scenario
+from sim.scenario import (
     LoadedScenario,
     diff_scenarios,
     dump_yaml,
-    is_integer_path,
     load_catalog,
     load_scenario,
     scenario_json_schema,
-    shipped_catalog_files,
+    substitute,
 )
-from sim.model.schema import Catalog, Scenario
-from sim.uncertainty import (
+from sim.scenario.distributions import (
     Beta,
     Choice,
     LogNormal,
     Normal,
     Triangular,
     Uniform,
-    apply_values,
     parse_distribution,
-    sample_paths,
 )
+from sim.scenario.fields import is_integer_path
+from sim.scenario.layers import shipped_catalog_files
 
 DATA = Path(__file__).parent / "data"
 CATALOG = (DATA / "chips.yaml", DATA / "stacks.yaml")
 REPO = Path(__file__).parent.parent
-SHIPPED = all(p.is_file() for p in shipped_catalog_files())
 BASELINE = REPO / "scenarios" / "baseline.yaml"
 
 
@@ -483,17 +482,17 @@ def test_invalid_distributions_are_rejected(bad: dict[str, Any]) -> None:
         parse_distribution(bad)
 
 
-def test_sample_paths_and_apply_values() -> None:
+def test_sample_values_and_substitute() -> None:
     loaded = load("uncertain.yaml")
     paths = sorted(loaded.distributions)
     u = np.array([np.full(len(paths), 0.0), np.full(len(paths), 0.999)])
-    rows = sample_paths(loaded, u)
+    rows = sample_values({p: loaded.distributions[p] for p in paths}, u)
     assert len(rows) == 2 and set(rows[0]) == set(paths)
     assert rows[0]["economics.pue"] == pytest.approx(1.1)
     assert rows[0]["scheduling.policy"] == "fifo" and rows[1]["scheduling.policy"] == "backfill"
     gang = rows[1]["segments.labs.training.gang_chips"]
     assert isinstance(gang, int) and 32 <= gang <= 97
-    low = apply_values(loaded, rows[0])
+    low = substitute(loaded, rows[0])
     assert low.scenario.economics.pue == pytest.approx(1.1)
     assert low.scenario.segments["labs"].training.gang_chips == 32  # type: ignore[union-attr]
     assert low.distributions == loaded.distributions
@@ -501,19 +500,19 @@ def test_sample_paths_and_apply_values() -> None:
     assert loaded.data["economics"]["pue"] == 1.2
 
 
-def test_apply_values_errors_read_like_set() -> None:
+def test_substitute_errors_read_like_set() -> None:
     loaded = load("minimal.yaml")
     with pytest.raises(ScenarioError) as info:
-        apply_values(loaded, {"economics.pue": 0.2})
+        substitute(loaded, {"economics.pue": 0.2})
     assert info.value.file == "--set" and info.value.key == "economics.pue"
     assert "expected a number >= 1" in str(info.value)
     with pytest.raises(ScenarioError, match="did you mean 'pue'"):
-        apply_values(loaded, {"economics.pu": 1.3})
+        substitute(loaded, {"economics.pu": 1.3})
 
 
-def test_apply_values_drops_provenance_of_a_replaced_figure() -> None:
+def test_substitute_drops_provenance_of_a_replaced_figure() -> None:
     loaded = load("minimal.yaml")
-    out = apply_values(loaded, {"catalog.chips.h100.busy_power_w": 650.0})
+    out = substitute(loaded, {"catalog.chips.h100.busy_power_w": 650.0})
     assert out.scenario.catalog.chips["h100"].busy_power_w == 650.0
     assert "catalog.chips.h100.busy_power_w" not in out.provenance
     assert "catalog.chips.h100.busy_power_w" not in out.scenario.sources
@@ -579,7 +578,7 @@ def test_dump_orders_keys_by_schema() -> None:
 
 def test_diff_scenarios() -> None:
     a, b = load("minimal.yaml"), load("child.yaml")
-    rows = diff_scenarios(a, b)
+    rows = diff_scenarios(a.scenario, b.scenario)
     paths = [r[0] for r in rows]
     assert paths == sorted(paths)
     d = {p: (x, y) for p, x, y in rows}
@@ -588,7 +587,7 @@ def test_diff_scenarios() -> None:
     assert d["catalog.chips.h100.cloud_price_usd_per_chip_hour"] == (4.0, 3.5)
     assert d["provider.pools.h100.deliveries.1.chips"] == (None, 50)
     assert not any(p.startswith("sources") for p in paths)
-    assert diff_scenarios(a, load("minimal.yaml")) == []
+    assert diff_scenarios(a.scenario, load("minimal.yaml").scenario) == []
 
 
 def test_loading_reads_but_never_writes(tmp_path: Path) -> None:
@@ -635,15 +634,15 @@ def test_valid_sets_round_trip(sets: list[tuple[str, Any]]) -> None:
             cur = cur[part]
         assert cur == value and type(cur) is type(value)
     # and the resolved data reloads to the same scenario
-    again = apply_values(loaded, {})
+    again = substitute(loaded, {})
     assert again.scenario == loaded.scenario
 
 
 # --------------------------------------------------------------------------- shipped data
 
 
-@pytest.mark.skipif(not SHIPPED, reason="the shipped catalog is not in place yet")
 def test_shipped_catalog_loads_with_provenance() -> None:
+    assert all(p.is_file() for p in shipped_catalog_files()), "the catalog is not shipped"
     catalog, provenance = load_catalog()
     assert isinstance(catalog, Catalog) and catalog.chips and catalog.stacks
     assert provenance and all(k.startswith("catalog.") for k in provenance)
@@ -657,7 +656,6 @@ def test_load_catalog_from_test_files() -> None:
     assert provenance["catalog.stacks.neuron.maturity_start"]["kind"] == "assumed"
 
 
-@pytest.mark.skipif(not (SHIPPED and BASELINE.is_file()), reason="no shipped scenario yet")
 def test_shipped_baseline_loads_and_round_trips(tmp_path: Path) -> None:
     loaded = load_scenario(BASELINE)
     assert loaded.files[-1] == BASELINE
@@ -666,7 +664,10 @@ def test_shipped_baseline_loads_and_round_trips(tmp_path: Path) -> None:
     assert load_scenario(out).scenario == loaded.scenario
 
 
-@pytest.mark.skipif(not SHIPPED, reason="the shipped catalog is not in place yet")
 def test_shipped_scenarios_all_load() -> None:
-    for path in sorted((REPO / "scenarios").glob("*.yaml")):
-        load_scenario(path)
+    paths = sorted((REPO / "scenarios").glob("*.yaml"))
+    assert BASELINE in paths and len(paths) >= 16, "the scenario library is missing"
+    for path in paths:
+        loaded = load_scenario(path)
+        assert loaded.scenario.name == path.stem
+        assert loaded.files[-1] == path and loaded.provenance

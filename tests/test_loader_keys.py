@@ -14,15 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.errors import ScenarioError
-from sim.loader import (
-    _data_path,
-    _dotted,
-    _parse_key_path,
-    _split_assignment,
-    diff_scenarios,
-    load_scenario,
-    substitute,
-)
+from sim.scenario import diff_scenarios, load_scenario, substitute
+from sim.scenario.paths import dotted, parse_key_path, split_assignment
+from sim.scenario.problems import data_path
 
 DATA = Path(__file__).parent / "data"
 CATALOG = (DATA / "chips.yaml", DATA / "stacks.yaml")
@@ -56,14 +50,14 @@ def test_key_paths_round_trip(parts: list[str]) -> None:
     expected = tuple(
         int(p) if p.isascii() and p.isdigit() else p for p in parts
     )  # a plain all-digit part is a list position, which addresses a mapping key alike
-    assert _parse_key_path(_dotted(parts)) == expected
+    assert parse_key_path(dotted(parts)) == expected
 
 
 def test_plain_keys_are_written_as_before() -> None:
-    assert _dotted(("provider", "pools", "h100", "deliveries", 0, "date")) == (
+    assert dotted(("provider", "pools", "h100", "deliveries", 0, "date")) == (
         "provider.pools.h100.deliveries.0.date"
     )
-    assert _dotted(("segments", "seg[1]", "a.b")) == 'segments."seg[1]"."a.b"'
+    assert dotted(("segments", "seg[1]", "a.b")) == 'segments."seg[1]"."a.b"'
 
 
 @pytest.mark.parametrize(
@@ -78,27 +72,27 @@ def test_plain_keys_are_written_as_before() -> None:
 )
 def test_malformed_key_paths_say_what_is_wrong(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
-        _parse_key_path(text)
+        parse_key_path(text)
 
 
 def test_assignment_splits_outside_quotes() -> None:
-    assert _split_assignment('a."x=y".b=3') == ('a."x=y".b', "3")
-    assert _split_assignment("a.b=c=d") == ("a.b", "c=d")
-    assert _split_assignment("no equals") is None
+    assert split_assignment('a."x=y".b=3') == ('a."x=y".b', "3")
+    assert split_assignment("a.b=c=d") == ("a.b", "c=d")
+    assert split_assignment("no equals") is None
 
 
 def test_pydantic_tags_are_told_from_keys_by_the_data() -> None:
     data = {"segments": {"seg[1]": {"x": 1}, "[key]": {}}}
     loc = ("segments", "seg[1]", "function-after[_check(), Segment]", "x")
-    assert _data_path(loc, data) == (("segments", "seg[1]", "x"), False)
-    assert _data_path(("segments", "[key]", "[key]"), data) == (("segments", "[key]"), True)
-    assert _data_path(("segments", "zz", "[key]"), data) == (("segments", "zz"), True)
-    assert _data_path(("missing",), data) == (("missing",), False)
+    assert data_path(loc, data) == (("segments", "seg[1]", "x"), False)
+    assert data_path(("segments", "[key]", "[key]"), data) == (("segments", "[key]"), True)
+    assert data_path(("segments", "zz", "[key]"), data) == (("segments", "zz"), True)
+    assert data_path(("missing",), data) == (("missing",), False)
 
 
 @pytest.mark.parametrize("key", ["a.b", "seg[1]", "[key]", "a[", "x=y", "say \"'hi'\""])
 def test_set_and_substitute_reach_keys_of_any_characters(key: str, tmp_path: Path) -> None:
-    quoted = _dotted((key,))
+    quoted = dotted((key,))
     path = child(tmp_path, SEGMENT.format(key=quoted))
     loaded = load_scenario(path, [f"segments.{quoted}.customers=3"], catalog_files=CATALOG)
     assert loaded.scenario.segments[key].customers == 3
@@ -129,4 +123,6 @@ def test_diff_writes_unusual_keys_quoted(tmp_path: Path) -> None:
     path = child(tmp_path, SEGMENT.format(key='"a.b"'))
     a = load_scenario(path, catalog_files=CATALOG)
     b = load_scenario(path, ['segments."a.b".customers=4'], catalog_files=CATALOG)
-    assert [row[0] for row in diff_scenarios(a, b)] == ['segments."a.b".customers']
+    assert [row[0] for row in diff_scenarios(a.scenario, b.scenario)] == [
+        'segments."a.b".customers'
+    ]

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from sim.errors import ScenarioError
-from sim.loader import MAX_FILE_BYTES, MAX_ITEMS, MAX_REPORTED, load_scenario
+from sim.scenario import load_scenario
+from sim.scenario.marks import MAX_FILE_BYTES, MAX_ITEMS
+from sim.scenario.problems import MAX_REPORTED
 
 HERE = Path(__file__).parent
 MALFORMED = HERE / "malformed"

@@ -3,8 +3,9 @@
 Most checks draw small synthetic tables whose expected values are computed by hand; one
 module-scoped run folder (a shortened baseline run, ~1.5 s) checks that the figures fit
 real outputs and that `plot_folder` picks the right ones. Image baselines live in
-tests/baseline_images/; regenerate them with ``XPUSIM_REGEN_BASELINES=1 pytest
-tests/test_plotting.py`` after an intended change, and look at them before committing.
+tests/baseline_images/; after an intended change regenerate them with ``python -m
+tests.regenerate images`` and look at them before committing (the test itself never
+rewrites them).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +23,6 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from matplotlib.collections import PolyCollection
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
@@ -31,12 +30,24 @@ from matplotlib.image import AxesImage
 from matplotlib.testing.compare import compare_images
 from typer.testing import CliRunner
 
-from sim import plotting as pl
 from sim.errors import UserError
+from sim.results.folders import Folder
+from sim.scenario import load_scenario
+from sim.views.adoption import plot_adoption
+from sim.views.cost import cost_curves, plot_cost, street_price_band
+from sim.views.figures import RUN_KINDS, draw, figure_meta, figure_reasons, plot_folder
+from sim.views.labels import chip_label, metric_label
+from sim.views.numbers import fmt_usd
+from sim.views.program import plot_learning, plot_program
+from sim.views.queue import plot_queue
+from sim.views.sensitivity import plot_sobol, plot_tornado, sobol_table
+from sim.views.style import COMPONENT_LABELS, FAMILY_COLORS, FigureMeta, rc, save_figure
+from sim.views.sweep import plot_sweep, sweep_points
+from sim.views.tco import TCO_COMPONENTS, plot_tco_breakdown
 
 BASELINES = Path(__file__).parent / "baseline_images"
 IMAGE_TOLERANCE = 6.0  # RMS over 0-255 channels: fonts may hint differently elsewhere
-META = pl.FigureMeta("test-scenario", 42, "9.9.9")
+META = FigureMeta("test-scenario", 42, "9.9.9")
 MONTHS = [f"2024-{m:02d}-01" for m in range(1, 7)]
 
 
@@ -49,8 +60,8 @@ def build_run_folder(out: Path) -> Path:
     Used by test_report.py too.
     """
     from sim.accounting.runner import run
-    from sim.loader import load_scenario, substitute
-    from sim.runfolder import write_run
+    from sim.results.run_folder import write_run
+    from sim.scenario import load_scenario, substitute
 
     root = Path(__file__).resolve().parent.parent
     loaded = load_scenario(root / "scenarios" / "baseline.yaml")
@@ -202,7 +213,7 @@ def sweep_runs(grid: bool) -> pd.DataFrame:
 
 def svg_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    with matplotlib.rc_context(pl._rc()):
+    with matplotlib.rc_context(rc()):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     return buf.getvalue()
 
@@ -235,7 +246,7 @@ def legend_texts(fig: Figure) -> list[str]:
 
 
 def test_cost_plots_hand_computed_costs_per_chip() -> None:
-    fig = pl.plot_cost(timeseries(), meta=META, freq="MS")
+    fig = plot_cost(timeseries(), meta=META, freq="MS")
     check_common(fig)
     axes = fig.axes
     assert len(axes) == 4
@@ -264,27 +275,28 @@ def test_cost_plots_hand_computed_costs_per_chip() -> None:
     assert legend_texts(fig) == ["H100", "Trainium2"]
     # family colours: the only GPU gets the Nvidia green, Trainium orange
     lines = {ln.get_label(): ln for ln in axes[0].get_lines()}
-    assert lines["H100"].get_color() == pl.FAMILY_COLORS["nvidia_gpu"]
-    assert lines["Trainium2"].get_color() == pl.FAMILY_COLORS["trainium"]
+    assert lines["H100"].get_color() == FAMILY_COLORS["nvidia_gpu"]
+    assert lines["Trainium2"].get_color() == FAMILY_COLORS["trainium"]
 
 
 def test_cost_curves_hide_nearly_idle_pools_and_sum_over_replications() -> None:
     ts = timeseries(replications=2)
     ts.loc[(ts["pool"] == "h100") & (ts["month"] == MONTHS[0]), "training_chip_hours"] = 5.0
-    curves = pl.cost_curves(ts, "MS")
+    curves = cost_curves(ts, "MS")
     h100 = curves[curves["pool"] == "h100"].reset_index(drop=True)
     assert np.isnan(h100.loc[0, "provider_usd_per_pflop"])  # 5 of 1000 installed hours < 1%
     assert h100.loc[1, "provider_usd_per_pflop"] == pytest.approx(2.0)
-    quarterly = pl.cost_curves(timeseries(), "QS")
+    quarterly = cost_curves(timeseries(), "QS")
     assert sorted(set(quarterly["period"].astype(str))) == ["2024-01-01", "2024-04-01"]
     assert quarterly["provider_usd_per_pflop"].tolist() == pytest.approx([2.0, 4.0, 2.0, 4.0])
 
 
 def test_cost_draws_the_street_price_band_of_the_reference_gpu(run_folder: Path) -> None:
-    data = pl.FolderData(run_folder)
-    fig = data.draw("cost")
+    data = Folder(run_folder)
+    fig = draw(data, "cost")
     check_common(fig, "baseline")
-    band = pl.street_price_band(data.scenario or {}, sorted(set(data.table("timeseries")["month"])))
+    assert data.scenario_model is not None
+    band = street_price_band(data.scenario_model, sorted(set(data.need("timeseries")["month"])))
     assert band is not None and band["chip"].iloc[0] == "h100"
     doubled = band[band["multiplier"] == 2.0]
     assert not doubled.empty
@@ -305,13 +317,19 @@ def test_cost_draws_the_street_price_band_of_the_reference_gpu(run_folder: Path)
 
 
 def test_no_band_without_a_street_price_schedule() -> None:
-    assert pl.street_price_band({"name": "not a scenario"}, MONTHS) is None
+    data = Path(__file__).parent / "data"
+    minimal = load_scenario(
+        data / "minimal.yaml", catalog_files=[data / "chips.yaml", data / "stacks.yaml"]
+    )
+    assert not minimal.scenario.vendors["nvidia"].street_price_multiplier
+    assert street_price_band(minimal.scenario, MONTHS) is None
 
 
 def test_learning_curve_passes_through_the_catalog_unit_cost(run_folder: Path) -> None:
-    data = pl.FolderData(run_folder)
+    data = Folder(run_folder)
     scn = data.scenario or {}
-    fig = pl.plot_learning(scn, timeseries=data.table("timeseries"), meta=META)
+    assert data.scenario_model is not None
+    fig = plot_learning(data.scenario_model, timeseries=data.table("timeseries"), meta=META)
     check_common(fig)
     (ax,) = fig.axes
     assert ax.get_xscale() == ax.get_yscale() == "log"
@@ -323,7 +341,7 @@ def test_learning_curve_passes_through_the_catalog_unit_cost(run_folder: Path) -
     assert len(curves) == len(gens)
     for gid, gen in gens.items():
         unit = scn["catalog"]["chips"][gid]["unit_cost_usd"]
-        (line,) = [ln for ln in curves if str(ln.get_label()).startswith(pl.chip_label(gid))]
+        (line,) = [ln for ln in curves if str(ln.get_label()).startswith(chip_label(gid))]
         x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
         at_ref = np.exp(np.interp(np.log(gen["reference_volume_chips"]), np.log(x), np.log(y)))
         assert at_ref == pytest.approx(unit, rel=1e-3)
@@ -335,8 +353,7 @@ def test_learning_curve_passes_through_the_catalog_unit_cost(run_folder: Path) -
 
 
 def test_adoption_fans_and_medians_over_replications() -> None:
-    scn = {"segments": {"a": {}, "own": {"internal": True}}}
-    fig = pl.plot_adoption(segments(replications=3), scenario=scn, meta=META)
+    fig = plot_adoption(segments(replications=3), internal=["own"], meta=META)
     check_common(fig)
     top, seg_a, seg_own = fig.axes
     assert title(seg_a) == "a"
@@ -359,14 +376,14 @@ def test_adoption_fans_and_medians_over_replications() -> None:
 
 
 def test_adoption_without_replications_has_no_fan() -> None:
-    fig = pl.plot_adoption(segments(replications=1), meta=META)
+    fig = plot_adoption(segments(replications=1), meta=META)
     assert not [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
     assert "5th-95th percentile over replications" not in legend_texts(fig)
 
 
 def test_tco_breakdown_stacks_components_to_the_total() -> None:
     ts = timeseries(replications=2)
-    fig = pl.plot_tco_breakdown(ts, meta=META)
+    fig = plot_tco_breakdown(ts, meta=META)
     check_common(fig)
     ax_tot, ax_unit = fig.axes
     assert "USD" in ax_tot.get_ylabel() and "USD per busy chip-hour" in ax_unit.get_ylabel()
@@ -382,11 +399,11 @@ def test_tco_breakdown_stacks_components_to_the_total() -> None:
         x = round(patch.get_x() + patch.get_width() / 2)
         unit_tops[x] = max(unit_tops.get(x, 0.0), patch.get_y() + patch.get_height())
     assert unit_tops == {0: pytest.approx(10.0), 1: pytest.approx(10.0)}
-    assert legend_texts(fig) == [pl.COMPONENT_LABELS[c] for c in pl.TCO_COMPONENTS]
+    assert legend_texts(fig) == [COMPONENT_LABELS[c] for c in TCO_COMPONENTS]
 
 
 def test_program_marks_the_break_even() -> None:
-    fig = pl.plot_program(program(), breakeven_date="2024-04-01", meta=META)
+    fig = plot_program(program(), breakeven_date="2024-04-01", meta=META)
     check_common(fig)
     (ax,) = fig.axes
     lines = {str(ln.get_label()): ln for ln in ax.get_lines()}
@@ -404,7 +421,7 @@ def test_program_marks_the_break_even() -> None:
 
 
 def test_program_without_break_even_says_so() -> None:
-    fig = pl.plot_program(program(replications=2), breakeven_date=None, meta=META)
+    fig = plot_program(program(replications=2), breakeven_date=None, meta=META)
     (ax,) = fig.axes
     assert any(t.get_text() == "no break-even by Jun 2024" for t in ax.texts)
     assert "5th-95th percentile over replications" in legend_texts(fig)
@@ -412,7 +429,7 @@ def test_program_without_break_even_says_so() -> None:
 
 def test_queue_weights_waits_by_jobs() -> None:
     ts = timeseries(replications=2)
-    fig = pl.plot_queue(ts, meta=META)
+    fig = plot_queue(ts, meta=META)
     check_common(fig)
     ax_w, ax_u = fig.axes
     assert ax_w.get_ylabel() == "Mean wait (hours)" and "%" in ax_u.get_ylabel()
@@ -426,7 +443,7 @@ def test_queue_weights_waits_by_jobs() -> None:
 
 
 def test_tornado_puts_the_widest_swing_on_top() -> None:
-    fig = pl.plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
+    fig = plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
     check_common(fig)
     (ax,) = fig.axes
     assert ax.get_xlabel() == "provider.tco_usd (USD)"
@@ -440,7 +457,7 @@ def test_tornado_puts_the_widest_swing_on_top() -> None:
 
 
 def test_sobol_bars_with_confidence_whiskers() -> None:
-    fig = pl.plot_sobol(SOBOL, metric="provider.tco_usd", meta=META)
+    fig = plot_sobol(SOBOL, metric="provider.tco_usd", meta=META)
     check_common(fig)
     (ax,) = fig.axes
     assert "fraction of output variance" in ax.get_xlabel()
@@ -451,13 +468,13 @@ def test_sobol_bars_with_confidence_whiskers() -> None:
     assert len(errorbars) == 2 and all(c.has_xerr for c in errorbars)
     # SALib's list form with names gives the same table
     listed = {"names": list(SOBOL["S1"]), **{k: list(v.values()) for k, v in SOBOL.items()}}
-    pd.testing.assert_frame_equal(pl.sobol_table(listed), pl.sobol_table(SOBOL))
+    pd.testing.assert_frame_equal(sobol_table(listed), sobol_table(SOBOL))
 
 
 def test_first_order_only_indices_from_a_sweep() -> None:
     names = ["a.b", "c.d"]
     ranked = {"method": "rbd-fast", "names": names, "S1": [0.1, 0.8], "S1_conf": [0.02, 0.03]}
-    fig = pl.plot_sobol(ranked | {"ST": [None, None], "ST_conf": [None, None]}, metric="m")
+    fig = plot_sobol(ranked | {"ST": [None, None], "ST_conf": [None, None]}, metric="m")
     (ax,) = fig.axes
     assert "RBD-FAST" in fig.texts[0].get_text() or "RBD-FAST" in str(fig.get_suptitle())
     assert sorted(round(p.get_width(), 6) for p in ax.patches) == [0.1, 0.8]
@@ -468,7 +485,7 @@ def test_first_order_only_indices_from_a_sweep() -> None:
 
 def test_sweep_one_parameter_mean_and_confidence_band() -> None:
     runs = sweep_runs(grid=False)
-    fig = pl.plot_sweep(runs, meta=META)
+    fig = plot_sweep(runs, meta=META)
     check_common(fig)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "economics.pue"
@@ -478,7 +495,7 @@ def test_sweep_one_parameter_mean_and_confidence_band() -> None:
     want = [1e9 * a + 1e8 * 0.7 + 1e6 for a in (1.1, 1.2, 1.3)]
     np.testing.assert_allclose(np.asarray(line.get_ydata(), float), want)
     (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
-    points = pl.sweep_points(runs, ["param.economics.pue"], "metric.provider.tco_usd")
+    points = sweep_points(runs, ["param.economics.pue"], "metric.provider.tco_usd")
     half = float(points["ci_high"].iloc[0] - points["mean"].iloc[0])
     assert half == pytest.approx(4.303 * 1e6 / np.sqrt(3), rel=1e-3)  # t(0.975, 2) x s / sqrt n
     ys = np.asarray(band.get_paths()[0].vertices)[:, 1]
@@ -489,7 +506,7 @@ def test_sweep_one_parameter_mean_and_confidence_band() -> None:
 
 def test_sweep_grid_of_two_parameters_is_a_heatmap() -> None:
     runs = sweep_runs(grid=True)
-    fig = pl.plot_sweep(runs, meta=META)
+    fig = plot_sweep(runs, meta=META)
     check_common(fig)
     ax = fig.axes[0]
     (image,) = [im for im in ax.get_images() if isinstance(im, AxesImage)]
@@ -511,7 +528,7 @@ def test_sampled_sweep_scatters_one_dot_per_run() -> None:
             "metric.provider.margin_usd": rng.normal(1e9, 1e8, 80),
         }
     )
-    fig = pl.plot_sweep(runs, meta=META)
+    fig = plot_sweep(runs, meta=META)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 2
     assert len(visible[0].collections[0].get_offsets()) == 80
@@ -521,10 +538,10 @@ def test_sampled_sweep_scatters_one_dot_per_run() -> None:
 def test_drawing_twice_gives_identical_bytes(kind: str) -> None:
     def draw() -> Figure:
         if kind == "program":
-            return pl.plot_program(program(2), breakeven_date="2024-03-01", meta=META)
+            return plot_program(program(2), breakeven_date="2024-03-01", meta=META)
         if kind == "tornado":
-            return pl.plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
-        return pl.plot_sweep(sweep_runs(grid=True), meta=META)
+            return plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
+        return plot_sweep(sweep_runs(grid=True), meta=META)
 
     first, second = svg_bytes(draw()), svg_bytes(draw())
     assert first == second
@@ -533,7 +550,7 @@ def test_drawing_twice_gives_identical_bytes(kind: str) -> None:
         pngs = []
         for _ in range(2):
             buf = io.BytesIO()
-            with matplotlib.rc_context(pl._rc()):
+            with matplotlib.rc_context(rc()):
                 draw().savefig(buf, format="png", metadata={"Software": None})
             pngs.append(buf.getvalue())
         assert pngs[0] == pngs[1]
@@ -541,33 +558,37 @@ def test_drawing_twice_gives_identical_bytes(kind: str) -> None:
 
 def test_style_is_not_left_in_global_state() -> None:
     before = dict(matplotlib.rcParams)
-    pl.plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
+    plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
     assert dict(matplotlib.rcParams) == before
 
 
 def test_formatters() -> None:
-    assert pl.fmt_usd(2.5e9) == "$2.5B"
-    assert pl.metric_label("metric.inhouse_program.npv_usd") == "inhouse_program.npv_usd (USD)"
-    assert pl.chip_label("inferentia2") == "Inferentia2"
+    assert fmt_usd(2.5e9) == "$2.5B"
+    assert metric_label("metric.inhouse_program.npv_usd") == "inhouse_program.npv_usd (USD)"
+    assert chip_label("inferentia2") == "Inferentia2"
 
 
 # --------------------------------------------------------------------------- image baselines
 
 
-@pytest.mark.parametrize("name", ["tco_breakdown", "tornado", "program"])
-def test_image_baseline(name: str, tmp_path: Path) -> None:
+BASELINE_FIGURES: tuple[str, ...] = ("tco_breakdown", "tornado", "program")
+"""The figures compared with an image in tests/baseline_images/."""
+
+
+def baseline_figure(name: str) -> Figure:
+    """The figure that tests/baseline_images/<name>.png shows."""
     if name == "tco_breakdown":
-        fig = pl.plot_tco_breakdown(timeseries(), meta=META)
-    elif name == "tornado":
-        fig = pl.plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
-    else:
-        fig = pl.plot_program(program(replications=2), breakeven_date="2024-04-01", meta=META)
-    (actual,) = pl.save_figure(fig, tmp_path / name, ["png"])
+        return plot_tco_breakdown(timeseries(), meta=META)
+    if name == "tornado":
+        return plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
+    return plot_program(program(replications=2), breakeven_date="2024-04-01", meta=META)
+
+
+@pytest.mark.parametrize("name", BASELINE_FIGURES)
+def test_image_baseline(name: str, tmp_path: Path) -> None:
+    (actual,) = save_figure(baseline_figure(name), tmp_path / name, ["png"])
     expected = BASELINES / f"{name}.png"
-    if os.environ.get("XPUSIM_REGEN_BASELINES") == "1":
-        BASELINES.mkdir(exist_ok=True)
-        expected.write_bytes(actual.read_bytes())
-    assert expected.is_file(), f"no baseline {expected}: run with XPUSIM_REGEN_BASELINES=1"
+    assert expected.is_file(), f"no baseline {expected}: run `python -m tests.regenerate images`"
     problem = compare_images(str(expected), str(actual), tol=IMAGE_TOLERANCE)
     assert problem is None, problem
 
@@ -577,17 +598,18 @@ def test_image_baseline(name: str, tmp_path: Path) -> None:
 
 def test_plot_folder_fits_the_figures_to_a_run_folder(run_folder: Path) -> None:
     # every run figure fits (test_report.py draws them all through write_report)
-    data = pl.FolderData(run_folder)
-    assert [k for k, why in data.reasons().items() if why is None] == list(pl.RUN_KINDS)
+    data = Folder(run_folder)
+    assert [k for k, why in figure_reasons(data).items() if why is None] == list(RUN_KINDS)
     assert data.describe() == "run folder"
-    assert data.meta.scenario == "baseline" and isinstance(data.meta.seed, int)
-    written = pl.plot_folder(run_folder, kinds=["tco-breakdown", "program"], formats=["png"])
+    meta = figure_meta(data)
+    assert meta.scenario == "baseline" and isinstance(meta.seed, int)
+    written = plot_folder(run_folder, kinds=["tco-breakdown", "program"], formats=["png"])
     assert [p.name for p in written] == ["tco_breakdown.png", "program.png"]
     assert all(p.parent == run_folder / "figures" and p.stat().st_size > 10_000 for p in written)
-    svg = pl.plot_folder(run_folder, kinds=["queue"], formats=["svg"])
+    svg = plot_folder(run_folder, kinds=["queue"], formats=["svg"])
     assert [p.name for p in svg] == ["queue.svg"]
     assert b"Sources: see manifest.json" in svg[0].read_bytes()  # footnote (as a comment)
-    reasons = pl.FolderData(run_folder).reasons()
+    reasons = figure_reasons(Folder(run_folder))
     assert reasons["tornado"] and "sensitivity" in reasons["tornado"]
 
 
@@ -598,40 +620,37 @@ def test_plot_folder_on_sweep_and_sensitivity_folders(tmp_path: Path) -> None:
     (sweep / "manifest.json").write_text(
         json.dumps({"kind": "sweep", "scenario_name": "baseline", "runs": 9})
     )
-    assert [p.name for p in pl.plot_folder(sweep, formats=["png"])] == ["sweep.png"]
-    assert pl.FolderData(sweep).meta.extra == "9 runs"
+    assert [p.name for p in plot_folder(sweep, formats=["png"])] == ["sweep.png"]
+    assert figure_meta(Folder(sweep)).extra == "9 runs"
 
     sens = tmp_path / "sens"
     sens.mkdir()
     (sens / "sensitivity.json").write_text(
         json.dumps({"metric": "provider.tco_usd", "tornado": TORNADO, "sobol": SOBOL})
     )
-    written = pl.plot_folder(sens, formats=["png"])
+    written = plot_folder(sens, formats=["png"])
     assert [p.name for p in written] == ["tornado.png", "sobol.png"]
 
 
 def test_plot_folder_errors(tmp_path: Path, run_folder: Path) -> None:
     with pytest.raises(UserError, match="no such folder"):
-        pl.plot_folder(tmp_path / "missing")
+        plot_folder(tmp_path / "missing")
     with pytest.raises(UserError, match="not a run, sweep or sensitivity folder"):
-        pl.plot_folder(tmp_path)
+        plot_folder(tmp_path)
     with pytest.raises(UserError, match="did you mean 'adoption'"):
-        pl.plot_folder(run_folder, kinds=["adoptoin"])
+        plot_folder(run_folder, kinds=["adoptoin"])
     with pytest.raises(UserError, match=r"cannot draw 'sobol'.*run folder"):
-        pl.plot_folder(run_folder, kinds=["sobol"])
+        plot_folder(run_folder, kinds=["sobol"])
     with pytest.raises(UserError, match="unknown figure format 'pdf'"):
-        pl.plot_folder(run_folder, kinds=["cost"], formats=["pdf"])
+        plot_folder(run_folder, kinds=["cost"], formats=["pdf"])
     (tmp_path / "sensitivity.json").write_text("{not json")
     with pytest.raises(UserError, match="cannot read"):
-        pl.plot_folder(tmp_path)
+        plot_folder(tmp_path)
 
 
 def test_cli_commands(run_folder: Path, tmp_path: Path) -> None:
-    from sim.cli import _Group
-    from sim.plot_cli import register
+    from sim.cli import app
 
-    app = typer.Typer(cls=_Group)
-    register(app)
     runner = CliRunner()
     ok = runner.invoke(app, ["plot", str(run_folder), "--kind", "program", "--format", "png"])
     assert ok.exit_code == 0, ok.output
@@ -647,9 +666,9 @@ def test_only_the_edges_import_matplotlib() -> None:
     code = (
         "import sys\n"
         "import sim.accounting.runner, sim.accounting.ledger, sim.engine.core\n"
-        "import sim.runfolder, sim.loader\n"
+        "import sim.results.run_folder, sim.scenario\n"
         "assert 'matplotlib' not in sys.modules, 'the core imported matplotlib'\n"
-        "import sim.plotting, sim.report, sim.plot_cli\n"
+        "import sim.views.figures, sim.views.report, sim.cli\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -670,14 +689,14 @@ def test_sensitivity_json_as_the_sensitivity_command_writes_it(tmp_path: Path) -
     other = {**result, "metric": "provider.margin_usd"}
     (tmp_path / "sensitivity.json").write_text(json.dumps([result, other]))
     (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sensitivity", "runs": 40}))
-    data = pl.FolderData(tmp_path)
+    data = Folder(tmp_path)
     assert data.metric == "provider.tco_usd" and len(data.sensitivities) == 2
-    fig = data.draw("tornado")
+    fig = draw(data, "tornado")
     (ax,) = fig.axes
     base_line = [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("base")]
     assert base_line[0].get_xdata()[0] == pytest.approx(1.1e10)
     assert "40 runs" in fig.get_supxlabel()
-    assert [p.name for p in pl.plot_folder(tmp_path, formats=["png"])] == [
+    assert [p.name for p in plot_folder(tmp_path, formats=["png"])] == [
         "tornado.png",
         "sobol.png",
     ]

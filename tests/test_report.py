@@ -15,25 +15,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.image import imread
 
+from sim.accounting.summary import find_metric
 from sim.errors import UserError
-from sim.plotting import KINDS
-from sim.report import (
-    SECTIONS,
-    baseline_differences,
-    build_report,
-    render_html,
-    render_markdown,
-    write_report,
-)
+from sim.results.folders import Folder
+from sim.views.figures import KINDS
+from sim.views.report import write_report
+from sim.views.report.render import render_html, render_markdown
+from sim.views.report.sections import NO_BASELINE, SECTIONS, baseline_differences, build_report
 from tests.test_plotting import SOBOL, TORNADO, shared_run_folder, sweep_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 SHOT_SIZE = (1280, 2000)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return write_report(shared_run_folder(tmp_path_factory))
+    return write_report(shared_run_folder(tmp_path_factory), baseline=BASELINE)
 
 
 def _text(html: str) -> str:
@@ -54,7 +52,8 @@ def test_report_files_and_sections(report: tuple[Path, Path]) -> None:
     assert "QUESTION:" in html and "QUESTION:" in md
     # headline metrics from summary.json
     summary = json.loads((html_path.parent / "summary.json").read_text())
-    assert "Provider total cost of ownership over the horizon" in html
+    # labelled as the run summary declares its metrics
+    assert f"<td>{find_metric('provider.tco_usd').label}</td>" in html  # type: ignore[union-attr]
     assert "provider.tco_usd" in md
     assert summary["provider"]["tco_usd"] > 0
     # every run figure, with its caption, inline in the page and relative in the twin
@@ -100,11 +99,9 @@ def test_report_differs_from_baseline(report: tuple[Path, Path]) -> None:
 
 def test_report_is_deterministic(report: tuple[Path, Path]) -> None:
     # the figures' bytes are checked in test_plotting; here the page around them
-    from sim.plotting import FolderData
-
     folder = report[0].parent
     figures = sorted((folder / "figures").glob("*.png"))
-    blocks = build_report(FolderData(folder), figures)
+    blocks = build_report(Folder(folder), figures, BASELINE)
     assert render_html(blocks) == report[0].read_text(encoding="utf-8")
     assert render_markdown(blocks, folder) == report[1].read_text(encoding="utf-8")
 
@@ -132,12 +129,29 @@ def test_report_of_a_sensitivity_and_sweep_folder(tmp_path: Path) -> None:
 
 
 def test_baseline_comparison_is_skipped_gracefully(tmp_path: Path) -> None:
-    from sim.plotting import FolderData
-
     (tmp_path / "sensitivity.json").write_text(json.dumps({"metric": "m", "tornado": TORNADO}))
     (tmp_path / "manifest.json").write_text(json.dumps({"scenario": {"name": "broken"}}))
-    diffs, note = baseline_differences(FolderData(tmp_path))
+    diffs, note = baseline_differences(Folder(tmp_path), BASELINE)
     assert diffs is None and note.startswith("Skipped: a scenario could not be read")
+    missing = tmp_path / "no-such-baseline.yaml"
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenario": _manifest_scenario()}))
+    diffs, note = baseline_differences(Folder(tmp_path), missing)
+    assert diffs is None and "file not found" in note
+
+
+def test_without_a_baseline_the_report_says_how_to_ask_for_one(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = shared_run_folder(tmp_path_factory)
+    diffs, note = baseline_differences(Folder(folder), None)
+    assert diffs is None and note == NO_BASELINE and "--baseline FILE" in note
+
+
+def _manifest_scenario() -> dict[str, Any]:
+    from sim.results.jsonio import jsonable
+    from sim.scenario import load_scenario
+
+    return dict(jsonable(load_scenario(BASELINE).data))
 
 
 def test_report_errors(tmp_path: Path) -> None:
@@ -281,14 +295,12 @@ class _Tags:
 
 
 def _blocks_of(folder: Path) -> list[Any]:
-    from sim.plotting import FolderData
-
     figures = sorted((folder / "figures").glob("*.png"))
-    return build_report(FolderData(folder), figures)
+    return build_report(Folder(folder), figures)
 
 
 def _expected_cells(blocks: list[Any]) -> list[str]:
-    from sim.report import Table
+    from sim.views.report.blocks import Table
 
     cells = []
     for b in blocks:
@@ -334,7 +346,7 @@ def test_html_report_escapes_every_hostile_string(tmp_path: Path) -> None:
 def test_markdown_report_renders_hostile_text_as_text(tmp_path: Path) -> None:
     from markdown_it import MarkdownIt
 
-    from sim.report import SECTIONS, FigureBlock, Heading, Table
+    from sim.views.report.blocks import FigureBlock, Heading, Table
 
     folder = tmp_path / "hostile"
     _hostile_folder(folder)
@@ -415,10 +427,10 @@ def test_any_text_renders_as_itself(text: str) -> None:
     """Whatever a key or description holds, both renderings show exactly that text."""
     from markdown_it import MarkdownIt
 
-    from sim.report import _h, md_text
+    from sim.views.report.render import html_text, md_text
 
     expected = _visible_text(text)
-    page = _Tags(f"<p>{_h(text)}</p>")
+    page = _Tags(f"<p>{html_text(text)}</p>")
     assert {t for t, _ in page.tags} == {"p"} and page.texts["p"] == [expected]
     line, cell = md_text(text), md_text(text, line_start=False)
     assert "\n" not in line

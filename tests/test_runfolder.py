@@ -16,16 +16,12 @@ import pandas as pd
 import pytest
 
 import sim
+from sim.accounting.runner import RunOutput
 from sim.errors import UserError
-from sim.runfolder import (
-    KEY_PACKAGES,
-    RunOutput,
-    git_commit,
-    run_hash,
-    scenario_sha256,
-    write_parquet,
-    write_run,
-)
+from sim.results.jsonio import run_hash, scenario_sha256
+from sim.results.manifest import KEY_PACKAGES, git_commit
+from sim.results.run_folder import write_run
+from sim.results.tables import write_parquet
 
 DATA: dict[str, Any] = {
     "name": "tiny",
@@ -36,7 +32,7 @@ DATA: dict[str, Any] = {
 
 
 def _loaded(data: dict[str, Any] | None = None) -> Any:
-    """A stand-in for sim.loader.LoadedScenario with the attributes write_run reads."""
+    """A stand-in for sim.scenario.LoadedScenario with the attributes write_run reads."""
     data = DATA if data is None else data
     return SimpleNamespace(
         scenario=SimpleNamespace(name=data["name"], seed=data["seed"]),
@@ -177,12 +173,12 @@ def test_failure_while_writing_leaves_nothing(
 def test_interrupt_during_manifest_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.runfolder as rf
+    import sim.results.manifest as manifest_module
 
-    def interrupted() -> dict[str, str]:
+    def interrupted(*args: Any) -> dict[str, str]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rf, "package_versions", interrupted)
+    monkeypatch.setattr(manifest_module, "package_versions", interrupted)
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(KeyboardInterrupt):
         write_run(tmp_path / "run", _loaded(), 0, _output)
@@ -281,9 +277,9 @@ SHIPPED = [
 
 def _stub_producer(monkeypatch: pytest.MonkeyPatch) -> None:
     """`xpusim run` without the simulation: the saved scenario is what these tests check."""
-    import sim.cli
+    import sim.cli.scenarios
 
-    monkeypatch.setattr(sim.cli, "_producer", lambda loaded, seed, workers=None: _output)
+    monkeypatch.setattr(sim.cli.scenarios, "producer", lambda loaded, seed, workers=None: _output)
 
 
 def _cli(*args: str) -> Any:
@@ -330,7 +326,7 @@ def _with_description(tmp_path: Path, chars: int) -> Path:
 def test_large_but_valid_scenario_saves_one_that_loads_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sim.loader import MAX_FILE_BYTES
+    from sim.scenario.marks import MAX_FILE_BYTES
 
     _stub_producer(monkeypatch)
     # three quarters of the input limit: the resolved file (catalog and sources merged in,
@@ -347,13 +343,13 @@ def test_large_but_valid_scenario_saves_one_that_loads_again(
 def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sim.loader import MAX_FILE_BYTES
+    from sim.scenario.marks import MAX_FILE_BYTES
 
     called: list[int] = []
-    import sim.cli
+    import sim.cli.scenarios
 
     monkeypatch.setattr(
-        sim.cli, "_producer", lambda loaded, seed, workers=None: lambda: called.append(1)
+        sim.cli.scenarios, "producer", lambda loaded, seed, workers=None: lambda: called.append(1)
     )
     # within the input limit itself, but not once the baseline it extends is merged in
     path = _with_description(tmp_path, MAX_FILE_BYTES - 200)
@@ -370,22 +366,23 @@ def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
 
 
 def test_saved_yaml_has_no_aliases_even_for_shared_objects() -> None:
-    from sim.loader import _parse_document, saved_yaml
+    from sim.scenario import saved_yaml
+    from sim.scenario.marks import parse_document
 
     day = dt.date(2024, 1, 1)
     shared = [1.0, 2.0]
     data = {"name": "x", "horizon": {"start": day, "end": day}, "a": shared, "b": shared}
     text = saved_yaml(data, "x.yaml")
     assert "&" not in text and "*" not in text
-    doc, _ = _parse_document(text, "x.yaml")  # the loader refuses anchors and aliases
+    doc, _ = parse_document(text, "x.yaml")  # the loader refuses anchors and aliases
     assert doc["horizon"] == {"start": day, "end": day} and doc["a"] == doc["b"] == shared
 
 
 def test_saved_yaml_over_the_value_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sim.loader
+    import sim.scenario.marks
     from sim.errors import ScenarioError
 
-    monkeypatch.setattr(sim.loader, "MAX_NODES", 10)
+    monkeypatch.setattr(sim.scenario.marks, "MAX_NODES", 10)
     data = {"name": "x", "segments": {f"s{i}": {"share": i} for i in range(10)}}
     with pytest.raises(ScenarioError, match=r"does not load again \(the file has too many values"):
-        sim.loader.saved_yaml(data, "x.yaml")
+        sim.scenario.saved_yaml(data, "x.yaml")

@@ -29,7 +29,8 @@ from sim.model.rng import BlockDraws, stream
 from sim.model.schema import Inference, JobSize, PricePoint, Training
 from sim.model.timeline import Clock, HourSteps, step_at
 from sim.model.units import HOURS_PER_MONTH, HOURS_PER_YEAR
-from sim.runfolder import canonical_json, write_parquet
+from sim.results.jsonio import canonical_json
+from sim.results.tables import write_parquet
 from tests.factories import build, mmc_dict
 
 # --------------------------------------------------------------------------- workers

@@ -203,7 +203,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def test_next_run_removes_a_killed_runs_temporary_folder_but_not_a_live_one(
     tmp_path: Path,
 ) -> None:
-    from sim.runfolder import RunOutput, write_run
+    from sim.accounting.runner import RunOutput
+    from sim.results.run_folder import write_run
     from tests.test_runfolder import _loaded
 
     parent = tmp_path / "results"
@@ -247,7 +248,8 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
 
 
 def test_sweep_folder_files_are_not_followed_out(tmp_path: Path) -> None:
-    from sim.sweep.store import Journal, read_journal, read_manifest
+    from sim.results.journal import Journal, read_journal
+    from sim.results.sweep_folder import read_sweep_manifest
 
     outside = tmp_path / "outside.jsonl"
     outside.write_text('{"kind": "sweep"}\n')
@@ -260,7 +262,7 @@ def test_sweep_folder_files_are_not_followed_out(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"journal .* is a symbolic link"):
         read_journal(folder / "runs.jsonl")
     with pytest.raises(UserError, match="link to a file outside the folder"):
-        read_manifest(folder)
+        read_sweep_manifest(folder)
     assert outside.read_text() == '{"kind": "sweep"}\n'
 
 

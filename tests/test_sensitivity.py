@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
-from sim.sweep.sensitivity import (
+from sim.experiments.sensitivity import (
     evaluate,
     min_points,
     rank_sample,
@@ -24,8 +24,7 @@ from sim.sweep.sensitivity import (
     sample_indices,
     sensitivity_design,
 )
-from sim.sweep_cli import register
-from sim.uncertainty import Normal, Uniform
+from sim.scenario.distributions import Normal, Uniform
 
 TINY = Path(__file__).parent / "data" / "sweep" / "tiny.yaml"
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
@@ -35,14 +34,14 @@ ISHIGAMI_S1 = [0.3139, 0.4424, 0.0]
 ISHIGAMI_ST = [0.5576, 0.4424, 0.2437]
 
 
-def ishigami(values: dict[str, float], seed: int) -> dict[str, Any]:
+def ishigami(shared: Any, values: dict[str, float], seed: int) -> dict[str, Any]:
     """A stand-in task: payload = the point's values, no randomness used."""
     x1, x2, x3 = values["x1"], values["x2"], values["x3"]
     y = math.sin(x1) + 7.0 * math.sin(x2) ** 2 + 0.1 * x3**4 * math.sin(x1)
     return {"y": y, "label": "ishigami"}
 
 
-def linear(values: dict[str, float], seed: int) -> dict[str, Any]:
+def linear(shared: Any, values: dict[str, float], seed: int) -> dict[str, Any]:
     """y = 3 x1 + x2 + 0 x3 plus replication noise (common across points for a seed)."""
     noise = np.random.default_rng(seed).normal()
     return {"y": 3.0 * values["x1"] + values["x2"] + noise}
@@ -55,7 +54,7 @@ def uniform_box() -> dict[str, Any]:
 def test_sobol_indices_of_ishigami() -> None:
     design = sensitivity_design(uniform_box(), n=1024, replications=1, seed=7)
     assert design.runs_total == 1 + 6 + 1024 * 5
-    [result] = evaluate(design, ["y"], build=dict, task=ishigami, workers=1)
+    [result] = evaluate(design, ["y"], task=ishigami, workers=1)
     sobol = result["sobol"]
     assert sobol["names"] == ["x1", "x2", "x3"]
     assert sobol["S1"] == pytest.approx(ISHIGAMI_S1, abs=0.06)
@@ -68,7 +67,7 @@ def test_tornado_orders_by_swing_and_uses_common_random_numbers() -> None:
     params = uniform_box()
     params["x2"] = Normal(dist="normal", mean=0.0, sd=1.0)  # unbounded: 5th/95th percentiles
     design = sensitivity_design(params, n=8, replications=3, seed=1)
-    [result] = evaluate(design, ["metric.y"], build=dict, task=linear, workers=1)
+    [result] = evaluate(design, ["metric.y"], task=linear, workers=1)
     assert result["metric"] == "y"
     names = [row["parameter"] for row in result["tornado"]]
     assert names == ["x1", "x2", "x3"]
@@ -82,8 +81,8 @@ def test_tornado_orders_by_swing_and_uses_common_random_numbers() -> None:
 
 def test_results_do_not_depend_on_the_worker_count() -> None:
     design = sensitivity_design(uniform_box(), n=16, replications=1, seed=3)
-    one = evaluate(design, ["y"], build=dict, task=ishigami, workers=1)
-    two = evaluate(design, ["y"], build=dict, task=ishigami, workers=2)
+    one = evaluate(design, ["y"], task=ishigami, workers=1)
+    two = evaluate(design, ["y"], task=ishigami, workers=2)
     assert json.dumps(one) == json.dumps(two)
 
 
@@ -97,24 +96,23 @@ def test_metric_and_design_errors() -> None:
         sensitivity_design({}, n=8, replications=1, seed=0)
     design = sensitivity_design(uniform_box(), n=8, replications=1, seed=0)
     with pytest.raises(UserError, match="not a number"):
-        evaluate(design, ["label"], build=dict, task=ishigami, workers=1)
+        evaluate(design, ["label"], task=ishigami, workers=1)
 
 
 def test_constant_output_has_no_indices() -> None:
     design = sensitivity_design(uniform_box(), n=8, replications=1, seed=0)
 
-    [result] = evaluate(design, ["y"], build=dict, task=_constant, workers=1)
+    [result] = evaluate(design, ["y"], task=_constant, workers=1)
     assert result["sobol"]["S1"] == [None, None, None]
 
 
-def _constant(values: dict[str, float], seed: int) -> dict[str, Any]:
+def _constant(shared: Any, values: dict[str, float], seed: int) -> dict[str, Any]:
     return {"y": 1.0}
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer(cls=xpusim_app.info.cls, add_completion=False)
-    register(app)
-    return app
+    """The xpusim app: every command, registered once, with its error handling."""
+    return xpusim_app
 
 
 def test_cli_sensitivity_end_to_end(tmp_path: Path) -> None:
@@ -203,7 +201,7 @@ def test_rbd_fast_on_a_latin_hypercube_of_ishigami() -> None:
 
     unit = qmc.LatinHypercube(d=3, seed=np.random.default_rng(11)).random(4000)
     x = -math.pi + 2 * math.pi * unit
-    y = [ishigami({"x1": a, "x2": b, "x3": c}, 0)["y"] for a, b, c in x]
+    y = [ishigami(None, {"x1": a, "x2": b, "x3": c}, 0)["y"] for a, b, c in x]
     res = sample_indices(["x1", "x2", "x3"], x, y, seed=5)
     assert res["S1"] == pytest.approx(ISHIGAMI_S1, abs=0.05)
     assert all(c is not None and 0 < c < 0.1 for c in res["S1_conf"])

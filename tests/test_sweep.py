@@ -16,15 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
-from sim.loader import load_scenario
-from sim.model.rng import replication_seeds
-from sim.sweep.design import (
+from sim.experiments.design import (
     build_design,
     grid_values,
     parse_grid,
@@ -32,10 +28,13 @@ from sim.sweep.design import (
     split_values,
     unit_sample,
 )
-from sim.sweep.execute import Job, execute, flatten_summary
-from sim.sweep.orchestrate import run_sweep
-from sim.sweep.store import JOURNAL, Journal, build_tables, read_journal
-from sim.sweep_cli import register
+from sim.experiments.execute import Job, execute
+from sim.experiments.orchestrate import run_sweep
+from sim.experiments.points import flatten_summary, run_point
+from sim.model.rng import replication_seeds
+from sim.results.journal import JOURNAL, Journal, read_journal
+from sim.results.sweep_folder import build_tables
+from sim.scenario import load_scenario
 
 HERE = Path(__file__).parent
 SMALL = HERE / "data" / "sweep" / "small.yaml"
@@ -50,10 +49,8 @@ def tiny() -> Any:
 
 
 def cli() -> typer.Typer:
-    """An app with the xpusim error handling (one line, exit 2) and the sweep commands."""
-    app = typer.Typer(cls=xpusim_app.info.cls, add_completion=False)
-    register(app)
-    return app
+    """The xpusim app: every command, registered once, with its error handling."""
+    return xpusim_app
 
 
 def invoke(*args: str) -> Any:
@@ -273,27 +270,38 @@ def test_same_tables_on_one_worker_two_workers_and_dask(tiny: Any, tmp_path: Pat
     assert len(points) == 4 and points["replications"].eq(2).all()
 
 
-def _identity_task(payload: Any, seed: int) -> dict[str, Any]:
-    return {"payload": payload, "seed": seed}
+def _identity_task(shared: Any, payload: Any, seed: int) -> dict[str, Any]:
+    return {"shared": shared, "payload": payload, "seed": seed}
 
 
 def test_execute_yields_every_job_once_on_each_backend() -> None:
     jobs = [Job(key=i, payload=i * 10, seed=i) for i in range(9)]
     for workers in (1, 2):
         got = sorted(
-            (j.key, r["payload"]) for j, r in execute(_identity_task, jobs, workers=workers)
+            (j.key, r["shared"], r["payload"])
+            for j, r in execute(_identity_task, jobs, shared={"base": 1}, workers=workers)
         )
-        assert got == [(i, i * 10) for i in range(9)]
+        assert got == [(i, {"base": 1}, i * 10) for i in range(9)]
+
+
+def test_a_point_runs_as_its_values_substituted_into_the_base(tiny: Any) -> None:
+    from sim.accounting.runner import run_one
+    from sim.scenario import substitute
+
+    values = {"economics.pue": 1.3}
+    metrics = run_point(tiny, values, 5)
+    expected = run_one(substitute(tiny, values).scenario, 5).summary
+    assert metrics == flatten_summary(expected)
+    lower = run_point(tiny, {"economics.pue": 1.1}, 5)
+    assert metrics["provider.energy_mwh"] > lower["provider.energy_mwh"]
+    assert run_point(tiny, {}, 5) == flatten_summary(run_one(tiny.scenario, 5).summary)
 
 
 # --------------------------------------------------------------------------- crash safety
 
 
 def _cli_command(out: Path, n: int) -> list[str]:
-    code = (
-        "import sys; from sim.cli import app; from sim.sweep_cli import register; "
-        "register(app); app(sys.argv[1:])"
-    )
+    code = "import sys; from sim.cli import app; app(sys.argv[1:])"
     return [
         sys.executable,
         "-c",
@@ -452,28 +460,6 @@ def test_cli_sample_without_distributions_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "declares no distribution" in result.output
 
 
-_leaves = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=3), st.none())
-_trees = st.recursive(
-    _leaves | st.lists(_leaves, max_size=3),
-    lambda kids: st.dictionaries(st.sampled_from("abcd"), kids, max_size=4),
-    max_leaves=12,
-)
-
-
-@settings(max_examples=200, deadline=None)
-@example(base={"a": 0.0}, payload={"a": -0.0})
-@given(base=_trees, payload=_trees)
-def test_payload_delta_round_trips(base: Any, payload: Any) -> None:
-    """Dask tasks carry only differences from a shared base; rebuilding must be exact."""
-    from sim.sweep.execute import apply_delta, payload_delta
-
-    frozen = json.dumps(base, sort_keys=True)
-    rebuilt = apply_delta(base, payload_delta(base, payload))
-    assert json.dumps(rebuilt, sort_keys=True) == json.dumps(payload, sort_keys=True)
-    assert json.dumps(base, sort_keys=True) == frozen  # the shared base is never modified
-    assert payload_delta(payload, payload) == []
-
-
 # --------------------------------------------------------------------------- sizes and seeds
 
 
@@ -488,8 +474,8 @@ def _one_error_line(result: Any) -> str:
 @pytest.fixture
 def nothing_built(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make building any part of a design fail: a refusal must come before it."""
-    import sim.sweep.design as design_module
-    import sim.sweep.sensitivity as sensitivity_module
+    import sim.experiments.design as design_module
+    import sim.experiments.sensitivity as sensitivity_module
 
     def built(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a part of the design was built before its size was checked")
@@ -552,7 +538,7 @@ def test_sensitivity_sizes_are_refused_before_anything_is_built(
 def test_allow_large_lifts_the_cap_but_not_the_machines_memory(
     tiny: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.sweep.design as design_module
+    import sim.experiments.design as design_module
 
     monkeypatch.setattr(design_module, "MAX_RUNS", 3)
     args = ["sweep", TINY, "--grid", "economics.pue=1.1,1.2", "--replications", "2"]
@@ -568,7 +554,7 @@ def test_allow_large_lifts_the_cap_but_not_the_machines_memory(
 
 
 def test_more_workers_than_the_cap_are_refused(tmp_path: Path) -> None:
-    from sim.sweep.execute import MAX_WORKERS_PER_CORE, default_workers
+    from sim.experiments.execute import MAX_WORKERS_PER_CORE, default_workers
 
     too_many = MAX_WORKERS_PER_CORE * default_workers() + 1
     result = invoke("sweep", TINY, "--grid", "economics.pue=1.1", "--workers", str(too_many))
@@ -627,7 +613,7 @@ def _record(**fields: Any) -> dict[str, Any]:
     ],
 )
 def test_record_problem(record: Any, problem: str | None) -> None:
-    from sim.sweep.store import record_problem
+    from sim.results.journal import record_problem
 
     assert record_problem(record) == problem
 
@@ -686,7 +672,7 @@ def test_journal_lines_outside_the_design_or_malformed_are_ignored_and_reported(
 
 
 def test_an_overlong_journal_line_is_unreadable_not_held(tmp_path: Path) -> None:
-    import sim.sweep.store as store
+    import sim.results.journal as store
 
     path = tmp_path / JOURNAL
     line = (json.dumps(_record(replication=1)) + "\n").encode()
@@ -711,13 +697,14 @@ def _no_space(*args: Any, **kwargs: Any) -> None:
 def test_a_full_disk_marks_the_sweep_interrupted_and_it_resumes(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.sweep.store as store
+    import sim.results.journal as journal_module
+    import sim.results.sweep_folder as sweep_folder_module
 
     out = tmp_path / "s"
     args = ["sweep", TINY, "--grid", "economics.pue=1.1,1.2", "-r", "2", "--workers", "1"]
     with monkeypatch.context() as patch:
         if where == "journal":  # the disk fills after two runs
-            real = store.Journal.append
+            real = journal_module.Journal.append
             calls = []
 
             def append(self: Any, record: Any) -> None:
@@ -726,9 +713,9 @@ def test_a_full_disk_marks_the_sweep_interrupted_and_it_resumes(
                     _no_space()
                 real(self, record)
 
-            patch.setattr(store.Journal, "append", append)
+            patch.setattr(journal_module.Journal, "append", append)
         else:  # every run is journalled, the parquet tables cannot be written
-            patch.setattr(store, "write_parquet", _no_space)
+            patch.setattr(sweep_folder_module, "write_parquet", _no_space)
         result = invoke(*args, "--out", out)
     assert result.exit_code != 0
     line = _one_error_line(result)
@@ -754,7 +741,7 @@ class _FailsOnThird:
         self.calls = 0
         self.error = error
 
-    def __call__(self, payload: Any, seed: int) -> dict[str, Any]:
+    def __call__(self, shared: Any, payload: Any, seed: int) -> dict[str, Any]:
         self.calls += 1
         if self.calls == 3:
             raise self.error
@@ -778,7 +765,7 @@ def test_an_interrupted_sweep_says_so_and_why(
     assert manifest["status"] == "interrupted" and manifest["runs_done"] == 2
     assert manifest["interruption"].startswith(reason)
     assert len(pd.read_parquet(tmp_path / "s" / "runs.parquet")) == 2
-    from sim.sweep.store import LOCK
+    from sim.results.lock import LOCK
 
     assert (tmp_path / "s" / LOCK).read_bytes() == b""  # the lock was released
 
@@ -795,7 +782,7 @@ def _dead_pid() -> int:
 def test_a_stale_lock_is_taken_over_with_a_note(tiny: Any, tmp_path: Path) -> None:
     import socket
 
-    from sim.sweep.store import LOCK
+    from sim.results.lock import LOCK
 
     out = tmp_path / "s"
     out.mkdir()
@@ -816,7 +803,7 @@ def test_a_stale_lock_is_taken_over_with_a_note(tiny: Any, tmp_path: Path) -> No
 
 
 def test_one_process_cannot_hold_a_folder_twice(tmp_path: Path) -> None:
-    from sim.sweep.store import FolderBusyError, FolderLock
+    from sim.results.lock import FolderBusyError, FolderLock
 
     first = FolderLock(tmp_path)
     assert first.acquire("t0") is None
@@ -980,7 +967,7 @@ def _free_port() -> int:
 def test_a_bad_scheduler_address_fails_with_one_line_and_no_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.sweep.execute as execute_module
+    import sim.experiments.execute as execute_module
 
     monkeypatch.setattr(execute_module, "CONNECT_TIMEOUT_S", 0.5)
     garbage, server = _garbage_server()
@@ -1008,7 +995,7 @@ def test_a_bad_scheduler_address_fails_with_one_line_and_no_folder(
         server.close()
 
 
-def _kill_own_worker(payload: Any, seed: int) -> dict[str, Any]:
+def _kill_own_worker(shared: Any, payload: Any, seed: int) -> dict[str, Any]:
     """A run that kills the process running it (as an out-of-memory kill would)."""
     if payload == "fatal":
         os._exit(1)
@@ -1020,7 +1007,7 @@ def test_a_run_that_keeps_killing_its_worker_stops_the_sweep_in_one_line() -> No
     import dask
     from distributed import Client, LocalCluster
 
-    from sim.sweep.execute import ClusterError
+    from sim.experiments.execute import ClusterError
 
     jobs = [Job(key=i, payload="fatal" if i == 2 else "ok", seed=i) for i in range(4)]
     with (

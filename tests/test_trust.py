@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.verify import run_checks
+from sim.experiments.verification import run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 MALFORMED = sorted((ROOT / "tests" / "malformed").glob("*.yaml"))
@@ -19,7 +19,7 @@ SMALL = ["--set", "horizon.end=2026-01-01", "--set", "replications=1"]
 
 
 def test_verify_reduced_passes_every_check() -> None:
-    checks = run_checks(reduced=True)
+    checks = run_checks(reduced=True, baseline=ROOT / "scenarios" / "baseline.yaml")
     failed = [c for c in checks if not c.passed]
     assert not failed, failed
     groups = {c.group for c in checks}
@@ -32,6 +32,14 @@ def test_verify_reduced_passes_every_check() -> None:
         "calibration",
         "catalog ratios",
     } <= groups
+
+
+def test_verify_without_its_baseline_fails_the_calibration_check(tmp_path: Path) -> None:
+    from sim.experiments.verification import calibration_checks
+
+    (check,) = calibration_checks(reduced=True, baseline=tmp_path / "missing.yaml")
+    assert check.group == "calibration" and not check.passed
+    assert "--baseline" in check.name
 
 
 @pytest.mark.parametrize("path", MALFORMED, ids=[p.stem for p in MALFORMED])
@@ -194,3 +202,18 @@ def test_no_command_writes_through_a_link(command: str, tmp_path: Path) -> None:
     }
     assert after == before, "the link's target is untouched"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, link.name])
+
+
+def test_expected_outputs_are_never_rewritten_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The goldens and image baselines change only by hand (tests.regenerate), never in CI."""
+    from tests import regenerate
+
+    goldens = sorted((ROOT / "tests" / "goldens").glob("*.json"))
+    before = {p: p.read_bytes() for p in goldens}
+    monkeypatch.setenv("CI", "1")
+    assert regenerate.main(["goldens"]) == 2
+    assert regenerate.main(["images"]) == 2
+    assert {p: p.read_bytes() for p in goldens} == before
+    monkeypatch.delenv("CI")
+    assert regenerate.main(["everything"]) == 2  # usage error, nothing written
+    assert {p: p.read_bytes() for p in goldens} == before

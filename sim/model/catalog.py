@@ -8,7 +8,7 @@ catalogued numbers no longer reproduce. The article ratios are data
 (:data:`ARTICLE_RATIOS`) so that ``xpusim catalog --check`` and ``xpusim verify`` share
 them. Nothing here prints or reads files.
 
-Provenance is the mapping returned by :func:`sim.loader.load_catalog`: dotted key path
+Provenance is the mapping returned by :func:`sim.scenario.load_catalog`: dotted key path
 (``chips.h100.hbm_gb``; a ``catalog.`` prefix is also understood) to a dict with
 ``source``, ``date``, ``kind``, ``note`` and ``unit``.
 """

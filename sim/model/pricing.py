@@ -6,7 +6,7 @@ Two questions every part of the model asks, answered in one place:
   cost their list price x the vendor's street-price multiplier then in force; in-house chips
   cost the batch's average on Wright's learning curve after the volume already built or
   ordered, scaled so that a chip at the generation's reference volume costs the catalog
-  unit cost.
+  unit cost (:func:`learning_curve_usd` gives that curve unit by unit).
 - the customer price per chip-hour, from a :class:`PricingPolicy` chosen by name
   (:data:`PRICING_POLICIES`). Today's one policy, ``list``, bills the catalog on-demand
   price x the pool's price changes, blended with committed-use discounts.
@@ -27,6 +27,7 @@ __all__ = [
     "ListPricing",
     "PricingPolicy",
     "capex_usd_per_chip",
+    "learning_curve_usd",
     "pricing_policy",
     "street_price_multiplier",
 ]
@@ -59,6 +60,25 @@ def capex_usd_per_chip(
     ref = float(ec.wright_unit_cost_usd(1.0, gen.reference_volume_chips, gen.learning_rate))
     avg = float(ec.wright_average_cost_usd(1.0, built_chips, max(batch, 1), gen.learning_rate))
     return chip.unit_cost_usd * avg / ref
+
+
+def learning_curve_usd(
+    scenario: Scenario, chip_id: str, cumulative_chips: ec.ArrayLike
+) -> ec.ArrayLike:
+    """Unit cost of chip number ``cumulative_chips`` of an in-house generation, USD.
+
+    The generation's Wright curve, pinned so that the chip at its reference volume costs
+    the catalog unit cost: unit cost x n^b / reference_volume^b, b = log2(learning rate).
+    A chip that is not an in-house generation costs its catalog unit cost at any volume.
+    """
+    chip = scenario.catalog.chips[chip_id]
+    prog = scenario.provider.inhouse_program
+    gen = prog.generations.get(chip_id) if prog else None
+    if gen is None:
+        return chip.unit_cost_usd
+    ref = float(ec.wright_unit_cost_usd(1.0, gen.reference_volume_chips, gen.learning_rate))
+    curve = ec.wright_unit_cost_usd(1.0, cumulative_chips, gen.learning_rate)
+    return chip.unit_cost_usd * curve / ref
 
 
 class PricingPolicy(Protocol):

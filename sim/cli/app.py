@@ -1,0 +1,66 @@
+"""The ``xpusim`` application: every command group's commands on one Typer app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from sim import __version__
+from sim.cli import calibrate, economics, experiments, outputs, scenarios
+from sim.cli.common import CommandGroup
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="xpusim",
+    cls=CommandGroup,
+    help="Simulate the economics of cloud AI accelerators (Nvidia GPUs vs in-house chips).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"xpusim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """xpusim: cloud AI accelerator economics as a discrete-event simulation."""
+
+
+# in the order of ``xpusim --help``
+for _name, _command in (
+    ("run", scenarios.run),
+    ("validate", scenarios.validate),
+    ("show", scenarios.show),
+    ("schema", scenarios.schema),
+    ("diff", scenarios.diff),
+    ("catalog", economics.catalog),
+    ("tco", economics.tco),
+    ("calibrate", calibrate.calibrate),
+    ("verify", calibrate.verify),
+    ("plot", outputs.plot),
+    ("report", outputs.report),
+    ("sweep", experiments.sweep),
+    ("sensitivity", experiments.sensitivity),
+):
+    app.command(_name)(_command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point of ``xpusim``."""
+    app(args=list(argv) if argv is not None else None, prog_name="xpusim")

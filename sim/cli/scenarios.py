@@ -1,0 +1,171 @@
+"""``xpusim run``, ``validate``, ``show``, ``schema`` and ``diff``: a scenario and its run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sim.accounting.runner import RunOutput
+from sim.accounting.runner import run as run_replications
+from sim.cli.common import AllowLargeRunOption, SeedOption, SetOption, collect, load
+from sim.errors import UserError, printable
+from sim.model.estimate import check_run_size
+from sim.results.run_folder import read_summary, write_run
+from sim.safeio import write_text
+from sim.scenario import (
+    LoadedScenario,
+    diff_scenarios,
+    dump_yaml,
+    saved_yaml,
+    scenario_json_schema,
+)
+from sim.views.terminal import console, diff_value, summary_tables, text
+
+__all__ = ["diff", "producer", "run", "schema", "show", "validate"]
+
+
+def producer(
+    loaded: LoadedScenario, seed: int, workers: int | None = None
+) -> Callable[[], RunOutput]:
+    """The engine's run of the loaded scenario from root seed ``seed`` on ``workers``
+    processes (None: one per core; the output is the same for any number)."""
+    return lambda: run_replications(loaded.scenario, seed, workers=workers)
+
+
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    set_: SetOption = None,
+    seed: SeedOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Run folder to create (default results/<name>/<time>-<hash>)."
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the run folder path.")
+    ] = False,
+    allow_large: AllowLargeRunOption = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Processes for the replications (default: all cores; 1: in-process). "
+            "Results are the same for any number.",
+        ),
+    ] = None,
+) -> None:
+    """Run a scenario and write its run folder.
+
+    Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
+    """
+    loaded = load(scenario, set_)
+    if not allow_large:
+        check_run_size(loaded.scenario, file=str(scenario))
+    run_seed = loaded.scenario.seed if seed is None else seed
+    folder = write_run(out, loaded, run_seed, producer(loaded, run_seed, workers))
+    if quiet:
+        typer.echo(printable(folder))
+        return
+    terminal = console()
+    for table in summary_tables(read_summary(folder)):
+        terminal.print(table)
+    terminal.print(text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
+    terminal.print(text(f"run folder: {folder}"))
+
+
+def validate(
+    files: Annotated[
+        list[Path], typer.Argument(help="Scenario YAML files to check.", show_default=False)
+    ],
+    set_: SetOption = None,
+) -> None:
+    """Check scenario files: 'ok <file>' for each valid one, the first error of each other.
+
+    Example: xpusim validate scenarios/*.yaml
+    """
+    bad = 0
+
+    def report(error: UserError) -> None:
+        nonlocal bad
+        bad += 1
+        typer.echo(f"error: {' '.join(str(error).splitlines())}", err=True)
+
+    for file in files:
+        with collect(report):
+            loaded = load(file, set_)
+            saved_yaml(loaded.data, str(file))  # what `run` saves must load again
+            typer.echo(printable(f"ok {file}"))
+    if bad:
+        raise typer.Exit(2)
+
+
+def show(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    set_: SetOption = None,
+) -> None:
+    """Print the fully resolved scenario (extends and --set applied) as YAML.
+
+    Example: xpusim show scenarios/baseline.yaml --set economics.pue=1.3
+    """
+    loaded = load(scenario, set_)
+    shown = printable(dump_yaml(loaded.data), multiline=True)
+    typer.echo(shown, nl=not shown.endswith("\n"))
+
+
+def schema(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the JSON Schema here instead of stdout."),
+    ] = None,
+) -> None:
+    """Write the JSON Schema of scenario files (for editor completion and checking).
+
+    Example: xpusim schema --out xpusim.schema.json
+    """
+    body = json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(body, nl=False)
+        return
+    try:
+        write_text(out, body)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    typer.echo(printable(f"wrote {out}"))
+
+
+def diff(
+    a: Annotated[Path, typer.Argument(help="First scenario.", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Second scenario.", show_default=False)],
+    set_a: Annotated[
+        list[str] | None,
+        typer.Option("--set-a", metavar="KEY=VALUE", help="Override applied to A (repeatable)."),
+    ] = None,
+    set_b: Annotated[
+        list[str] | None,
+        typer.Option("--set-b", metavar="KEY=VALUE", help="Override applied to B (repeatable)."),
+    ] = None,
+) -> None:
+    """List the resolved assumptions that differ between two scenarios.
+
+    Example: xpusim diff scenarios/baseline.yaml scenarios/low_friction.yaml
+    """
+    rows = diff_scenarios(load(a, set_a).scenario, load(b, set_b).scenario)
+    terminal = console()
+    if not rows:
+        terminal.print(text("no differences"))
+        return
+    table = Table(title=f"{len(rows)} differences", title_justify="left")
+    table.add_column("path")
+    table.add_column(text(str(a)), overflow="fold")
+    table.add_column(text(str(b)), overflow="fold")
+    for path, left_value, right_value in rows:
+        table.add_row(text(str(path)), text(diff_value(left_value)), text(diff_value(right_value)))
+    terminal.print(table)

@@ -1,0 +1,268 @@
+"""Calibration: fit free scenario parameters so that summary metrics hit targets (no I/O).
+
+Targets name summary leaves by dotted path (``usage_ratio_vs_gpu.trainium.2023``); free
+parameters name scenario fields by dotted path (``adoption.stack_preference.neuron.training``)
+with bounds. Every evaluation runs the same replication seeds (common random numbers), so the
+objective changes only because the parameters do. Runs stop at the end of the last target year,
+which is all a target can depend on. The objective is the sum of squared log residuals
+(relative errors, symmetric in over- and undershoot), minimised by scipy's bounded
+Nelder-Mead, which needs no gradients: the simulated metrics are step functions of the
+parameters because customers make discrete choices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.accounting.runner import mean_summary, run_one
+from sim.accounting.summary import find_metric
+from sim.errors import UserError
+from sim.model.rng import replication_seeds
+from sim.model.schema import Scenario
+from sim.scenario import LoadedScenario, substitute
+from sim.scenario.paths import dotted, split_path, value_at
+
+RELATIVE_FLOOR = 0.01  # a metric of 0 counts as 1% of its target in the log residual
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    """A scenario field to fit, its bounds and starting value."""
+
+    path: str
+    low: float
+    high: float
+    start: float
+
+
+@dataclass
+class CalibrationResult:
+    """The fit: parameter values, achieved metrics and relative residuals."""
+
+    values: dict[str, float]
+    achieved: dict[str, float]
+    targets: dict[str, float]
+    residuals: dict[str, float]
+    evaluations: int
+    replications: int
+    seed: int
+    success: bool
+    history: list[tuple[dict[str, float], dict[str, float], float]] = field(default_factory=list)
+
+    @property
+    def max_relative_error(self) -> float:
+        """Largest |achieved / target - 1| over the targets."""
+        return max(abs(r) for r in self.residuals.values()) if self.residuals else 0.0
+
+
+def get_path(data: Mapping[str, Any], path: str) -> Any:
+    """Value at a dotted path of nested mappings (KeyError naming the path if absent)."""
+    missing = object()
+    value = value_at(data, path, missing)
+    if value is missing:
+        raise KeyError(path)
+    return value
+
+
+def truncated(loaded: LoadedScenario, targets: Mapping[str, float]) -> LoadedScenario:
+    """The scenario ending at the close of the last year any target names (if earlier)."""
+    scenario = loaded.scenario
+    parts = [str(p) for path in targets for p in split_path(path)]
+    years = [int(p) for p in parts if p.isdigit() and len(p) == 4]
+    if not years:
+        return loaded
+    end = dt.date(max(years) + 1, 1, 1)
+    if end >= scenario.horizon.end or end <= scenario.horizon.start:
+        return loaded
+    days = (end - scenario.horizon.start).days
+    if scenario.horizon.warmup_days >= days:
+        raise UserError(
+            f"the calibration horizon, cut at the end of {max(years)}, is {days} days: "
+            f"not longer than the warm-up of {scenario.horizon.warmup_days:g} days",
+            file="--target",
+            key="horizon.warmup_days",
+            hint="shorten the warm-up or target a later year",
+        )
+    values: dict[str, Any] = {"horizon.end": end}
+    for pid, pool in scenario.provider.pools.items():
+        kept = [d for d in pool.deliveries if d.date < end]
+        if len(kept) < len(pool.deliveries):
+            path = dotted(("provider", "pools", pid, "deliveries"))
+            values[path] = [d.model_dump() for d in kept]
+    return substitute(loaded, values)
+
+
+def check_targets(targets: Mapping[str, float]) -> None:
+    """A :class:`UserError` for the first target that names no metric of the run summary.
+
+    Targets are checked against the summary's declared metrics
+    (:func:`sim.accounting.summary.find_metric`) before anything runs.
+    """
+    for key in targets:
+        if find_metric(key) is None:
+            raise UserError(
+                "unknown target metric",
+                file="--target",
+                key=key,
+                hint="metric keys are dotted paths of summary.json",
+            )
+
+
+def evaluate(scenario: Scenario, targets: Sequence[str], seeds: Sequence[int]) -> dict[str, float]:
+    """Mean over replications of each target metric."""
+    summaries = [run_one(scenario, s).summary for s in seeds]
+    mean = mean_summary(summaries) if len(summaries) > 1 else summaries[0]
+    out = {}
+    for t in targets:
+        v = get_path(mean, t)
+        out[t] = float(v) if isinstance(v, int | float) else 0.0
+    return out
+
+
+def log_residuals(achieved: Mapping[str, float], targets: Mapping[str, float]) -> np.ndarray:
+    """log((achieved + floor) / (target + floor)) per target, floor = 1% of the target."""
+    res = []
+    for k, target in targets.items():
+        floor = RELATIVE_FLOOR * abs(target) if target else RELATIVE_FLOOR
+        res.append(math.log((max(achieved[k], 0.0) + floor) / (abs(target) + floor)))
+    return np.asarray(res)
+
+
+Progress = Callable[[int, dict[str, float], dict[str, float], float], None]
+
+
+class _DoneError(Exception):
+    """Stops the optimiser once the fit is good enough or the budget is spent."""
+
+
+class _Fit:
+    """The objective of a calibration and what it has seen: every evaluation, the best one."""
+
+    def __init__(
+        self,
+        base: LoadedScenario,
+        targets: Mapping[str, float],
+        free: Sequence[FreeParameter],
+        seeds: Sequence[int],
+        max_evaluations: int,
+        tolerance: float,
+        progress: Progress | None,
+    ) -> None:
+        self.base = base
+        self.targets = targets
+        self.names = list(targets)
+        self.free = free
+        self.seeds = seeds
+        self.max_evaluations = max_evaluations
+        self.tolerance = tolerance
+        self.progress = progress
+        self.history: list[tuple[dict[str, float], dict[str, float], float]] = []
+        self.best_loss = math.inf
+        self.best_values: dict[str, float] = {}
+        self.best_achieved: dict[str, float] = {}
+
+    def within(self, achieved: Mapping[str, float], zero_target_error: bool) -> bool:
+        """Every relative error within the tolerance (a zero target's error is the value
+        itself, or 0 when ``zero_target_error`` is False)."""
+        t = self.targets
+        rel = [
+            achieved[k] / t[k] - 1.0 if t[k] else (achieved[k] if zero_target_error else 0.0)
+            for k in self.names
+        ]
+        return all(abs(v) <= self.tolerance for v in rel)
+
+    def loss(self, x: np.ndarray) -> float:
+        """Sum of squared log residuals at parameter values ``x`` (one evaluation)."""
+        values = {p.path: float(v) for p, v in zip(self.free, x, strict=True)}
+        achieved = evaluate(substitute(self.base, values).scenario, self.names, self.seeds)
+        r = log_residuals(achieved, self.targets)
+        value = float(np.sum(r * r))
+        self.history.append((values, achieved, value))
+        if self.progress is not None:
+            self.progress(len(self.history), values, achieved, value)
+        if value < self.best_loss:
+            self.best_loss, self.best_values, self.best_achieved = value, values, achieved
+        if self.within(achieved, True) or len(self.history) >= self.max_evaluations:
+            raise _DoneError
+        return value
+
+    def simplex(self, x: np.ndarray, scale: float) -> np.ndarray:
+        """A starting simplex at ``x``: one step of ``scale`` x range along each parameter."""
+        points = [x]
+        for i, p in enumerate(self.free):
+            step = np.zeros(len(self.free))
+            delta = (p.high - p.low) * scale
+            step[i] = delta if x[i] + delta <= p.high else -delta
+            points.append(x + step)
+        return np.array(points)
+
+
+def calibrate(
+    loaded: LoadedScenario,
+    targets: Mapping[str, float],
+    free: Sequence[FreeParameter],
+    *,
+    replications: int,
+    seed: int,
+    max_evaluations: int = 60,
+    tolerance: float = 0.05,
+    progress: Progress | None = None,
+) -> CalibrationResult:
+    """Fit `free` so the replication-mean metrics match `targets`.
+
+    Stops when every relative error is within `tolerance` or after `max_evaluations`.
+    """
+    from scipy import optimize  # deferred: scipy.optimize is slow to import
+
+    if not targets:
+        raise ValueError("calibration needs at least one target")
+    if not free:
+        raise ValueError("calibration needs at least one free parameter")
+    seeds = replication_seeds(seed, replications)
+    fit = _Fit(
+        truncated(loaded, targets), targets, free, seeds, max_evaluations, tolerance, progress
+    )
+    # Restarted Nelder-Mead: the objective has plateaus (discrete choices), on which a
+    # simplex collapses; each restart begins at the best point with a simplex half as large.
+    scale = 0.25
+    x_best = np.array([p.start for p in free])
+    while len(fit.history) < max_evaluations:
+        before = len(fit.history)
+        with contextlib.suppress(_DoneError):
+            optimize.minimize(
+                fit.loss,
+                x_best,
+                method="Nelder-Mead",
+                bounds=[(p.low, p.high) for p in free],
+                options={
+                    "initial_simplex": fit.simplex(x_best, scale),
+                    "xatol": 1e-3,
+                    "fatol": 1e-9,
+                },
+            )
+        x_best = np.array([fit.best_values[p.path] for p in free])
+        if fit.within(fit.best_achieved, False) or len(fit.history) == before:
+            break
+        scale /= 2.0
+    achieved = fit.best_achieved
+    residuals = {
+        k: (achieved[k] / targets[k] - 1.0) if targets[k] else achieved[k] for k in targets
+    }
+    return CalibrationResult(
+        values=dict(fit.best_values),
+        achieved=dict(achieved),
+        targets=dict(targets),
+        residuals=residuals,
+        evaluations=len(fit.history),
+        replications=replications,
+        seed=seed,
+        success=all(abs(v) <= tolerance for v in residuals.values()),
+        history=fit.history,
+    )

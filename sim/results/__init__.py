@@ -1,0 +1,1 @@
+"""Results on disk: the only code that reads or writes run, sweep and sensitivity folders."""

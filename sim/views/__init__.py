@@ -1,0 +1,1 @@
+"""Views of results: numbers, labels, figures, the report and the terminal tables."""

@@ -1,0 +1,300 @@
+"""The headline results of a report: a run's summary, a sweep's spread, a sensitivity ranking.
+
+Each metric of a run is labelled by the run summary's own declaration (its label and unit:
+:mod:`sim.accounting.summary`), never by a label typed again here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from sim.accounting.summary import find_metric
+from sim.experiments.sensitivity import swing, swing_order
+from sim.results.folders import Folder
+from sim.scenario.paths import value_at
+from sim.views.labels import metric_name, metric_unit, param_label
+from sim.views.numbers import fmt_value
+from sim.views.report.blocks import Block, Paragraph, Table
+from sim.views.sensitivity import sobol_table
+
+__all__ = ["HEADLINE_METRICS", "headline"]
+
+HEADLINE_METRICS: tuple[str, ...] = (
+    "provider.tco_usd",
+    "provider.revenue_usd",
+    "provider.margin_usd",
+    "provider.nvidia_spend_usd",
+    "provider.nvidia_margin_usd",
+    "provider.nvidia_margin_avoided_usd",
+    "provider.capex_cash_usd",
+    "provider.energy_mwh",
+    "inhouse_program.nre_usd",
+    "inhouse_program.savings_usd",
+    "inhouse_program.npv_usd",
+    "inhouse_program.breakeven_date",
+    "customers.spend_usd",
+    "customers.porting_spend_usd",
+    "customers.ports_started",
+    "customers.ports_failed",
+)
+"""The run metrics the report's first table shows, in order."""
+
+#: Units a formatted value already shows (or that need no saying).
+_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", ""})
+
+
+def metric_row_label(key: str) -> str:
+    """A metric's declared label, with its unit when the value does not show it.
+
+    >>> metric_row_label("provider.tco_usd"), metric_row_label("provider.energy_mwh")
+    ('Provider TCO', 'Energy (MWh)')
+    >>> metric_row_label("customers.ports_started")
+    'Ports started'
+    """
+    metric = find_metric(key)
+    if metric is None:
+        return key
+    unit = metric.unit
+    if unit in _SHOWN_UNITS or unit.lower() in metric.label.lower():
+        return metric.label
+    return f"{metric.label} ({unit})"
+
+
+def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
+    blocks: list[Block] = []
+    rows = []
+    for key in HEADLINE_METRICS:
+        label = metric_row_label(key)
+        value = value_at(summary, key)
+        if key == "inhouse_program.breakeven_date" and value is None:
+            if value_at(summary, "inhouse_program.nre_usd"):
+                rows.append([label, "not within the horizon", key])
+            continue
+        if value is None:
+            continue
+        rows.append([label, fmt_value(value, metric_unit(key)), key])
+    if rows:
+        horizon = summary.get("horizon") or {}
+        caption = "Provider, in-house program and customers (means over replications"
+        if isinstance(horizon, Mapping) and horizon.get("start"):
+            caption += f"; horizon {horizon.get('start')} to {horizon.get('end')}"
+        caption += ")"
+        blocks.append(Table(["Result", "Value", "summary.json key"], rows, caption, frozenset({1})))
+
+    usage = summary.get("usage_ratio_vs_gpu")
+    if isinstance(usage, Mapping) and usage:
+        years = sorted({str(y) for v in usage.values() if isinstance(v, Mapping) for y in v})
+        urows = [
+            [str(fam)] + [fmt_value(value_at(v, y), "ratio") for y in years]
+            for fam, v in sorted(usage.items())
+            if isinstance(v, Mapping)
+        ]
+        blocks.append(
+            Table(
+                ["Family", *years],
+                urows,
+                "Customer chip-hours of each family per Nvidia GPU chip-hour, by year",
+                frozenset(range(1, len(years) + 1)),
+            )
+        )
+
+    pflop = summary.get("cost_per_pflop_usd")
+    mtok = summary.get("cost_per_mtok_usd")
+    if isinstance(pflop, Mapping) or isinstance(mtok, Mapping):
+        pf = pflop if isinstance(pflop, Mapping) else {}
+        mt = mtok if isinstance(mtok, Mapping) else {}
+        chips = sorted(set(pf) | set(mt))
+        crows = [[c, fmt_value(pf.get(c), "USD"), fmt_value(mt.get(c), "USD")] for c in chips]
+        blocks.append(
+            Table(
+                ["Chip", "USD per PFLOP (training)", "USD per million tokens"],
+                crows,
+                "Provider running cost (capital, power, facility, maintenance) per unit of "
+                "useful work over the horizon; '-' where the chip did none of that work",
+                frozenset({1, 2}),
+            )
+        )
+
+    queue = summary.get("queue")
+    if isinstance(queue, Mapping) and queue:
+        qrows = [
+            [
+                str(pool),
+                fmt_value(value_at(q, "jobs")),
+                fmt_value(value_at(q, "mean_wait_hours")),
+                fmt_value(value_at(q, "p95_wait_hours")),
+                fmt_value(value_at(q, "utilization"), "fraction"),
+            ]
+            for pool, q in sorted(queue.items())
+        ]
+        blocks.append(
+            Table(
+                ["Pool", "Training jobs", "Mean wait (h)", "95th pct wait (h)", "Utilisation"],
+                qrows,
+                "Training queues after the warm-up, means over replications",
+                frozenset({1, 2, 3, 4}),
+            )
+        )
+    return blocks
+
+
+def _headline_sweep(runs: pd.DataFrame) -> list[Block]:
+    metrics = [
+        str(c)
+        for c in runs.columns
+        if str(c).startswith("metric.") and pd.api.types.is_numeric_dtype(runs[c])
+    ]
+    params = [str(c) for c in runs.columns if str(c).startswith("param.")]
+    rows = []
+    for m in metrics:
+        v = runs[m].dropna()
+        if v.empty:
+            continue
+        unit = metric_unit(m)
+        rows.append(
+            [
+                metric_name(m),
+                fmt_value(float(v.mean()), unit),
+                fmt_value(float(v.quantile(0.05)), unit),
+                fmt_value(float(v.quantile(0.95)), unit),
+                f"{len(v):,}",
+            ]
+        )
+    blocks: list[Block] = []
+    if params:
+        blocks.append(
+            Paragraph(
+                f"{len(runs):,} runs over the parameters "
+                + ", ".join(param_label(p) for p in params)
+                + "."
+            )
+        )
+    if rows:
+        blocks.append(
+            Table(
+                ["Metric", "Mean", "5th percentile", "95th percentile", "Runs"],
+                rows,
+                "Over all runs of the sweep",
+                frozenset({1, 2, 3, 4}),
+            )
+        )
+    return blocks
+
+
+def _headline_sensitivity(sens: Mapping[str, Any]) -> list[Block]:
+    metric = str(sens.get("metric") or "metric")
+    unit = metric_unit(metric)
+    base = sens.get("base")
+    blocks: list[Block] = [
+        Paragraph(
+            f"Metric analysed: {metric}"
+            + (f" (base value {fmt_value(base, unit)})." if base is not None else ".")
+        )
+    ]
+    tornado = [r for r in sens.get("tornado") or [] if isinstance(r, Mapping)]
+
+    if tornado:
+        rows = [
+            [
+                param_label(str(r.get("parameter", "?"))),
+                f"{fmt_value(r.get('low_value'))} to {fmt_value(r.get('high_value'))}",
+                fmt_value(r.get("metric_low"), unit),
+                fmt_value(r.get("metric_high"), unit),
+                fmt_value(swing(r), unit),
+            ]
+            for r in sorted(tornado, key=swing_order)
+        ]
+        blocks.append(
+            Table(
+                ["Parameter", "Range", "Metric at low", "Metric at high", "Swing"],
+                rows,
+                "One at a time, widest swing first",
+                frozenset({2, 3, 4}),
+            )
+        )
+    sobol = sens.get("sobol")
+    if isinstance(sobol, Mapping) and sobol.get("method") == "rbd-fast":
+        blocks.extend(_headline_ranked_sweep(sens, sobol))
+    elif isinstance(sobol, Mapping):
+        table = sobol_table(sobol).iloc[::-1]
+        rows = [
+            [
+                param_label(str(name)),
+                fmt_value(r["S1"]),
+                fmt_value(r["S1_conf"]),
+                fmt_value(r["ST"]),
+                fmt_value(r["ST_conf"]),
+            ]
+            for name, r in table.iterrows()
+        ]
+        if rows:
+            blocks.append(
+                Table(
+                    ["Parameter", "S1", "S1 conf.", "ST", "ST conf."],
+                    rows,
+                    "Sobol indices, largest total effect first",
+                    frozenset({1, 2, 3, 4}),
+                )
+            )
+    return blocks
+
+
+def _headline_ranked_sweep(sens: Mapping[str, Any], sobol: Mapping[str, Any]) -> list[Block]:
+    """First-order indices and rank correlations of a ranked sampled sweep."""
+    names = [str(n) for n in sobol.get("names") or []]
+    raw = sens.get("spearman")
+    spearman: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+
+    def column(source: Mapping[str, Any], key: str) -> list[Any]:
+        values = source.get(key)
+        return list(values) if isinstance(values, list) else [None] * len(names)
+
+    s1, conf = column(sobol, "S1"), column(sobol, "S1_conf")
+    rho, pval = column(spearman, "rho"), column(spearman, "p")
+    order = sorted(
+        range(len(names)),
+        key=lambda j: -(s1[j] if isinstance(s1[j], int | float) else -math.inf),
+    )
+    rows = [
+        [names[j], fmt_value(s1[j]), fmt_value(conf[j]), fmt_value(rho[j]), fmt_value(pval[j])]
+        for j in order
+    ]
+    return [
+        Paragraph(
+            f"Ranked from a finished sampled sweep ({sens.get('points', '?')} points), with no "
+            "further runs: S1 is RBD-FAST's estimate of the share of the metric's variance due "
+            "to the parameter alone (no total-effect indices: those need Saltelli's design); "
+            "Spearman's rho says which way the metric moves."
+        ),
+        Table(
+            ["Parameter", "S1", "S1 conf.", "Spearman rho", "p-value"],
+            rows,
+            "First-order indices (RBD-FAST), largest first",
+            frozenset({1, 2, 3, 4}),
+        ),
+    ]
+
+
+def headline(data: Folder) -> list[Block]:
+    """The headline results of whatever the folder holds (a run, a sweep, sensitivities)."""
+    blocks: list[Block] = []
+    if data.is_run and data.summary:
+        blocks.extend(_headline_run(data.summary))
+    runs = data.table("runs") if data.is_sweep else None
+    if runs is not None:
+        blocks.extend(_headline_sweep(runs))
+    for sens in data.sensitivities:
+        blocks.extend(_headline_sensitivity(sens))
+    if len(data.sensitivities) > 1:
+        blocks.append(
+            Paragraph(
+                f"The tornado and Sobol figures show the first metric, {data.metric}.", note=True
+            )
+        )
+    if not blocks:
+        blocks.append(Paragraph("The folder holds no headline results.", note=True))
+    return blocks
