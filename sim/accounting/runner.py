@@ -29,6 +29,7 @@ from sim.accounting.ledger import Accounts, account
 from sim.engine.core import simulate
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
+from sim.model.statistics import mean_interval
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,28 @@ def mean_summary(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 out[key] = max(set(texts), key=texts.count) if texts else None
             else:
                 out[key] = float(np.mean(nums))
+    return out
+
+
+def interval_tree(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Half-widths of the 95% t-intervals of every numeric summary leaf over replications.
+
+    The tree mirrors the summary's numeric leaves (text leaves are left out); a leaf is None
+    where fewer than two replications give a finite value.
+
+    >>> tree = interval_tree([{"a": 1.0, "b": {"c": 2.0}, "s": "x"}, {"a": 3.0, "b": {"c": None}}])
+    >>> round(tree["a"], 4), tree["b"]
+    (12.7062, {'c': None})
+    """
+    out: dict[str, Any] = {}
+    for key, v in summaries[0].items():
+        vals = [s.get(key) for s in summaries]
+        if isinstance(v, dict):
+            out[key] = interval_tree([x if isinstance(x, dict) else {} for x in vals])
+        elif v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
+            nums = [x for x in vals if isinstance(x, int | float) and not isinstance(x, bool)]
+            if nums or v is not None:
+                out[key] = mean_interval(nums).half_width
     return out
 
 
@@ -142,8 +165,11 @@ def run(scenario: Scenario, seed: int | None = None, workers: int | None = None)
     """Run all replications of `scenario` from root `seed` (default: the scenario's seed).
 
     Tables gain a ``replication`` column; the summary holds means over replications, with the
-    per-replication headline figures under ``replications``. ``workers``: see
-    :func:`run_replications` (the output is the same for any value).
+    per-replication headline figures under ``replications``, their number under
+    ``replication_count`` and, under ``interval95``, the half-width of each numeric metric's
+    95% Student-t interval over them (the same tree as the metrics; None with one
+    replication). ``workers``: see :func:`run_replications` (the output is the same for any
+    value).
     """
     root = scenario.seed if seed is None else seed
     seeds = replication_seeds(root, scenario.replications)
@@ -165,6 +191,8 @@ def combine(results: Sequence[Accounts], seeds: Sequence[int]) -> RunOutput:
         mean_summary([r.summary for r in results]) if len(results) > 1 else dict(results[0].summary)
     )
     summary["seed"] = int(seeds[0])
+    summary["replication_count"] = len(results)
+    summary["interval95"] = interval_tree([r.summary for r in results])
     summary["replications"] = [
         {
             "replication": r,

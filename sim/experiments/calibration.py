@@ -73,18 +73,27 @@ def get_path(data: Mapping[str, Any], path: str) -> Any:
 
 def truncated(loaded: LoadedScenario, targets: Mapping[str, float]) -> LoadedScenario:
     """The scenario ending at the close of the last year any target names (if earlier)."""
-    scenario = loaded.scenario
     parts = [str(p) for path in targets for p in split_path(path)]
     years = [int(p) for p in parts if p.isdigit() and len(p) == 4]
     if not years:
         return loaded
-    end = dt.date(max(years) + 1, 1, 1)
+    return cut_horizon(
+        loaded, dt.date(max(years) + 1, 1, 1), f"the end of {max(years)}", "calibration horizon"
+    )
+
+
+def cut_horizon(
+    loaded: LoadedScenario, end: dt.date, why: str = "", what: str = "horizon"
+) -> LoadedScenario:
+    """The scenario ending at ``end`` (if earlier than its own end), with the planned
+    deliveries after it dropped (a delivery outside the horizon is an error)."""
+    scenario = loaded.scenario
     if end >= scenario.horizon.end or end <= scenario.horizon.start:
         return loaded
     days = (end - scenario.horizon.start).days
     if scenario.horizon.warmup_days >= days:
         raise UserError(
-            f"the calibration horizon, cut at the end of {max(years)}, is {days} days: "
+            f"the {what}, cut at {why or end.isoformat()}, is {days} days: "
             f"not longer than the warm-up of {scenario.horizon.warmup_days:g} days",
             file="--target",
             key="horizon.warmup_days",

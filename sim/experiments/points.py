@@ -18,7 +18,9 @@ from sim.scenario import LoadedScenario, substitute
 __all__ = ["SKIPPED_SUMMARY_KEYS", "flatten_summary", "run_point"]
 
 #: Top-level summary keys that describe the run rather than measure it.
-SKIPPED_SUMMARY_KEYS = frozenset({"scenario", "horizon", "seed", "replications"})
+SKIPPED_SUMMARY_KEYS = frozenset(
+    {"scenario", "horizon", "seed", "replications", "replication_count", "interval95"}
+)
 
 
 def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

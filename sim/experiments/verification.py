@@ -10,7 +10,15 @@ baseline and compares a simulated value with an analytic or independently recomp
 - the static TCO formula against the engine's cost per busy chip-hour in steady state;
 - the calibration targets recorded in the baseline scenario (2023 usage ratios), which is
   ``scenarios/baseline.yaml`` of the working directory unless another file is given;
-- the article ratios held by the chip catalog.
+- the article ratios held by the chip catalog;
+- comparative statics (``sim/data/levers.yaml``): each lever run on the baseline and its
+  variant on the same unseen seeds, passing when the paired 95% interval lies on the side
+  of zero the mechanism predicts (:mod:`sim.experiments.statics`).
+
+Each check has a kind: ``verification`` (the code computes the model: theory, conservation,
+recomputation), ``calibration`` (the fitted targets reproduced), ``statics`` (levers move
+outcomes the right way) or ``validation`` (the model against outside facts not used in
+fitting); they are reported apart.
 
 A stochastic check passes when the replication mean is within its tolerance of theory or
 within three standard errors of it. ``reduced`` runs fewer jobs and replications (CI).
@@ -30,6 +38,7 @@ import numpy as np
 
 from sim.accounting.runner import run_one
 from sim.experiments.calibration import evaluate, truncated
+from sim.experiments.statics import Effect, measure_all
 from sim.model import economics as ec
 from sim.model.catalog import ratio_results
 from sim.model.queueing import mmc, mmc_gang
@@ -50,6 +59,7 @@ class Check:
     tolerance: float
     passed: bool
     note: str = ""
+    kind: str = "verification"
 
     @property
     def relative_error(self) -> float:
@@ -232,28 +242,44 @@ def _exact(group: str, name: str, simulated: float, expected: float) -> Check:
 DEFAULT_BASELINE = Path("scenarios") / "baseline.yaml"
 
 
+def _baseline(baseline: Path | None, kind: str) -> LoadedScenario | Check:
+    """The baseline scenario, or a failed check saying it is not there."""
+    path = DEFAULT_BASELINE if baseline is None else Path(baseline)
+    if not path.is_file():
+        return Check(
+            kind,
+            f"baseline scenario {path} found (give another with --baseline FILE)",
+            0.0,
+            1.0,
+            0.0,
+            False,
+            kind=kind,
+        )
+    return load_scenario(path)
+
+
 def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[Check]:
     """The baseline's recorded calibration targets, re-simulated (mean over replications).
 
     ``baseline`` defaults to :data:`DEFAULT_BASELINE` (relative to the working directory); a
     baseline that is not there is a failed check, never a silent pass.
     """
-    path = DEFAULT_BASELINE if baseline is None else Path(baseline)
-    if not path.is_file():
+    loaded = _baseline(baseline, "calibration")
+    if isinstance(loaded, Check):
+        yield loaded
+        return
+    s = loaded.scenario
+    cal = s.calibration
+    if cal is None or not cal.targets:
         yield Check(
             "calibration",
-            f"baseline scenario {path} found (give another with --baseline FILE)",
+            "baseline has a calibration record",
             0.0,
             1.0,
             0.0,
             False,
+            kind="calibration",
         )
-        return
-    loaded = load_scenario(path)
-    s = loaded.scenario
-    cal = s.calibration
-    if cal is None or not cal.targets:
-        yield Check("calibration", "baseline has a calibration record", 0.0, 1.0, 0.0, False)
         return
     reps = cal.replications
     short = truncated(loaded, cal.targets).scenario
@@ -269,8 +295,38 @@ def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[
             0.1,
             abs(got / target - 1) <= 0.1,
             f"mean of {reps} replications",
+            kind="calibration",
         )
     del reduced
+
+
+def _statics_check(effect: Effect) -> Check:
+    lever, d = effect.lever, effect.difference
+    rel = effect.relative
+    hw = "n/a" if d.half_width is None else f"{d.half_width:.4g}"
+    effect_text = "" if rel is None else f" ({rel:+.1%} of the base)"
+    return Check(
+        f"comparative statics: {lever.mechanism}",
+        f"{lever.name} [{lever.metric}]",
+        d.mean,
+        0.0,
+        0.0 if d.half_width is None else d.half_width,
+        effect.passed,
+        f"paired difference {d.mean:.4g} +- {hw}{effect_text} over {d.n} seeds; "
+        f"base {effect.base_mean:.4g}, changed {effect.variant_mean:.4g}; "
+        f"predicted {lever.expect}",
+        kind="statics",
+    )
+
+
+def statics_checks(reduced: bool, baseline: Path | None = None) -> Iterator[Check]:
+    """Every shipped lever on the baseline: effect and paired interval, on unseen seeds."""
+    loaded = _baseline(baseline, "statics")
+    if isinstance(loaded, Check):
+        yield loaded
+        return
+    for effect in measure_all(loaded, reduced=reduced):
+        yield _statics_check(effect)
 
 
 def catalog_checks() -> Iterator[Check]:
@@ -304,6 +360,7 @@ def run_checks(
         record_checks(reduced),
         calibration_checks(reduced, baseline),
         catalog_checks(),
+        statics_checks(reduced, baseline),
     ):
         for check in gen:
             out.append(check)
@@ -324,6 +381,7 @@ def as_rows(checks: list[Check]) -> list[dict[str, Any]]:
             "tolerance": c.tolerance,
             "passed": c.passed,
             "note": c.note,
+            "kind": c.kind,
         }
         for c in checks
     ]

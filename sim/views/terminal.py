@@ -100,22 +100,54 @@ def _matrix(key: str, value: Mapping[Any, Any]) -> Table | None:
     return table(key, ["", *columns], rows)
 
 
+#: Summary keys that describe how the results were measured, not results to list.
+_NOT_HEADLINE = frozenset({"interval95", "replication_count"})
+
+
+def _half_width(intervals: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = intervals
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def _headline_title(summary: Mapping[str, Any]) -> str:
+    n = summary.get("replication_count")
+    if isinstance(n, int) and n > 1:
+        return (
+            f"Headline results (means over {n} replications; +- is the half-width of the "
+            "95% t-interval)"
+        )
+    return "Headline results"
+
+
 def summary_tables(summary: Mapping[str, Any]) -> list[Table]:
     """Tables for the headline results.
 
-    Top-level scalars and flat dicts go into one two-column table (``section.key``), one
-    section per dict; dicts of flat dicts (``queue: {pool: {...}}``) get a table each, rows
-    by outer key. Anything larger is left to summary.json.
+    Top-level scalars and flat dicts go into one table (``section.key``, the mean over the
+    replications and the half-width of its 95% interval), one section per dict; dicts of flat
+    dicts (``queue: {pool: {...}}``) get a table each, rows by outer key. Anything larger is
+    left to summary.json.
     """
-    headline = Table(title="Headline results", title_justify="left")
+    intervals = summary.get("interval95")
+    intervals = intervals if isinstance(intervals, Mapping) else {}
+    headline = Table(title=_headline_title(summary), title_justify="left")
     headline.add_column("result")
     headline.add_column("value", justify="right")
+    headline.add_column("+- 95%", justify="right")
+
+    def row(name: str, value: Any) -> None:
+        hw = _half_width(intervals, name)
+        headline.add_row(text(name), _cell(value), _cell(hw) if hw is not None else text(""))
+
     for key, value in sorted(summary.items()):
-        if _is_scalar(value):
-            headline.add_row(text(str(key)), _cell(value))
+        if _is_scalar(value) and key not in _NOT_HEADLINE:
+            row(str(key), value)
     matrices: list[Table] = []
     for key, value in sorted(summary.items()):
-        if not isinstance(value, Mapping) or not value:
+        if not isinstance(value, Mapping) or not value or key in _NOT_HEADLINE:
             continue
         matrix = _matrix(key, value)
         if matrix is not None:
@@ -126,7 +158,7 @@ def summary_tables(summary: Mapping[str, Any]) -> list[Table]:
             if headline.row_count:
                 headline.add_section()
             for name, x in leaves:
-                headline.add_row(text(name), _cell(x))
+                row(name, x)
     return ([headline] if headline.row_count else []) + matrices
 
 
