@@ -23,6 +23,7 @@ from sim.accounting import tables as tb
 from sim.accounting.energy import Energy, energy
 from sim.accounting.fleet import Fleet, fleet
 from sim.accounting.grid import Grid
+from sim.accounting.measures import inhouse_ratio_vs_gpu, ratios_vs_gpu, usage_summary
 from sim.accounting.program import ProgramCosts, program_costs, program_pnl
 from sim.accounting.queues import queue_months, queue_summary
 from sim.accounting.revenue import Revenue, revenue
@@ -115,14 +116,21 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         "adoption": tb.adoption_table(grid, log),
         "maturity": tb.maturity_table(grid, log),
         "ports": tb.ports_table(grid, log),
+        "choices": tb.choices_table(grid, log),
     }
     if s.outputs.jobs_table:
         tables["jobs"] = tb.jobs_table(grid, jobs)
     per_pflop, per_mtok = _cost_per_unit(ledger)
+    measures = usage_summary(grid, use, ledger.revenue)
     summary = RunSummary(
         scenario=s.name,
         horizon=HorizonSummary(s.horizon.start.isoformat(), s.horizon.end.isoformat()),
-        usage_ratio_vs_gpu=_usage_ratios(ledger),
+        usage_ratio_vs_gpu=ratios_vs_gpu(measures.chip_hours),
+        spend_ratio_vs_gpu=ratios_vs_gpu(measures.spend_usd),
+        pflop_ratio_vs_gpu=ratios_vs_gpu(measures.pflop),
+        mtok_ratio_vs_gpu=ratios_vs_gpu(measures.mtok),
+        inhouse_usage_ratio_vs_gpu=inhouse_ratio_vs_gpu(grid, measures),
+        usage=measures,
         queue=queue_summary(grid, jobs, fl.installed_h, use.busy_h),
         provider=_provider(ledger),
         inhouse_program=program_summary,
@@ -189,24 +197,6 @@ def _segment_columns(ledger: Ledger) -> dict[str, FloatArray]:
     }
 
 
-def _usage_ratios(ledger: Ledger) -> dict[str, dict[str, float | None]]:
-    """Customers' busy chip-hours per family over those on Nvidia GPUs, per calendar year."""
-    clock = ledger.grid.clock
-    years = sorted({d.year for d in clock.month_starts})
-    month_year = np.array([d.year for d in clock.month_starts])
-    billed = ledger.revenue.billed_h_psm.sum(axis=1)  # (pool, month)
-    fam = np.array([c.family for c in ledger.grid.chips])
-    out: dict[str, dict[str, float | None]] = {}
-    for f in sorted(set(fam) - {"nvidia_gpu"}):
-        out[f] = {}
-        for y in years:
-            ym = month_year == y
-            gpu = float(billed[fam == "nvidia_gpu"][:, ym].sum())
-            val = float(billed[fam == f][:, ym].sum())
-            out[f][str(y)] = val / gpu if gpu > 0 else None
-    return out
-
-
 def _cost_per_unit(ledger: Ledger) -> tuple[dict[str, float | None], dict[str, float | None]]:
     """Each pool's running cost per PFLOP trained and per Mtok served (split by busy hours)."""
     u = ledger.usage
@@ -257,8 +247,8 @@ def _customers(ledger: Ledger, log: EngineLog, serving: ServingColumns) -> Custo
     return CustomerSummary(
         spend_usd=float(ledger.revenue.revenue_usd.sum()),
         porting_spend_usd=float(sum(p.cost_usd for p in log.ports)),
-        ports_started=len(log.ports),
-        ports_failed=int(sum(1 for p in log.ports if not p.success)),
+        ports_started=float(sum(p.customers for p in log.ports)),
+        ports_failed=float(sum(p.failed for p in log.ports)),
         bypassed_jobs=len(log.bypassed),
         bypassed_pflop=float(sum(b.pflop for b in log.bypassed)),
         mtok_demanded=float(serving.mtok_demanded.sum()),

@@ -161,6 +161,41 @@ def run_replications(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _summary_of(scenario: Scenario, seed: int) -> dict[str, Any]:
+    return run_one(scenario, seed).summary
+
+
+class ReplicationPool:
+    """Worker processes kept for many batches of replications (a calibration's evaluations),
+    so that the pool starts once; summaries come back in seed order, the same for any
+    number of workers. Use as a context manager; ``workers`` 1 runs in this process."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        n = default_workers() if workers is None else workers
+        if n < 1:
+            raise ValueError(f"workers must be >= 1, got {n}")
+        self.workers = n
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ReplicationPool:
+        if self.workers > 1:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_pool_context(), initializer=_worker_init
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def summaries(self, scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
+        """The summary of each replication, in seed order."""
+        if self._pool is None or len(seeds) < 2:
+            return [_summary_of(scenario, s) for s in seeds]
+        return list(self._pool.map(_summary_of, repeat(scenario, len(seeds)), seeds))
+
+
 def run(scenario: Scenario, seed: int | None = None, workers: int | None = None) -> RunOutput:
     """Run all replications of `scenario` from root `seed` (default: the scenario's seed).
 

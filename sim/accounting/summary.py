@@ -23,6 +23,7 @@ __all__ = [
     "CustomerSummary",
     "EngineSummary",
     "HorizonSummary",
+    "InhouseShareSummary",
     "Metric",
     "ProgramSummary",
     "ProviderSummary",
@@ -31,6 +32,7 @@ __all__ = [
     "RunSummary",
     "ServingSummary",
     "TcoBreakdownSummary",
+    "UsageSummary",
     "as_dict",
     "find_metric",
     "metrics",
@@ -265,12 +267,16 @@ class CustomerSummary:
         metadata=_metric("USD", "Customer spend", "Equal to the provider's revenue.")
     )
     porting_spend_usd: float = field(
-        metadata=_metric("USD", "Porting spend", "Cost of the ports started.")
+        metadata=_metric("USD", "Porting spend", "Engineering cost of the ports started.")
     )
-    ports_started: int = field(
-        metadata=_metric("ports", "Ports started", "Ports customers started.")
+    ports_started: float = field(
+        metadata=_metric(
+            "ports", "Ports started", "Ports customers started (expected number when expected)."
+        )
     )
-    ports_failed: int = field(metadata=_metric("ports", "Ports failed", "Ports that failed."))
+    ports_failed: float = field(
+        metadata=_metric("ports", "Ports failed", "Ports that failed (expected number).")
+    )
     bypassed_jobs: int = field(
         metadata=_metric("jobs", "Jobs bypassed", "Jobs that went to the vendor's own cloud.")
     )
@@ -281,6 +287,82 @@ class CustomerSummary:
         metadata=_metric("Mtok", "Tokens demanded", "Million tokens demanded.")
     )
     mtok_served: float = field(metadata=_metric("Mtok", "Tokens served", "Million tokens served."))
+
+
+@dataclass(frozen=True)
+class InhouseShareSummary:
+    """The in-house chips' share of all customers' use, per year, by each measure."""
+
+    chip_hours: dict[str, float | None] = field(
+        metadata=_metric(
+            "fraction",
+            "In-house share of chip-hours",
+            "Of customers' busy chip-hours.",
+            key="{year}",
+        )
+    )
+    spend_usd: dict[str, float | None] = field(
+        metadata=_metric(
+            "fraction",
+            "In-house share of spend",
+            "Of customers' accelerator spend.",
+            key="{year}",
+        )
+    )
+    pflop: dict[str, float | None] = field(
+        metadata=_metric(
+            "fraction",
+            "In-house share of PFLOP",
+            "Of the training PFLOP delivered to customers.",
+            key="{year}",
+        )
+    )
+    mtok: dict[str, float | None] = field(
+        metadata=_metric(
+            "fraction",
+            "In-house share of tokens",
+            "Of the tokens served to customers.",
+            key="{year}",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """Customers' (billed segments') use of each chip family per year, three ways."""
+
+    chip_hours: dict[str, dict[str, float]] = field(
+        metadata=_metric(
+            "chip-hours",
+            "Customer chip-hours",
+            "Busy chip-hours (training and serving).",
+            key="{family}.{year}",
+        )
+    )
+    spend_usd: dict[str, dict[str, float]] = field(
+        metadata=_metric(
+            "USD",
+            "Customer spend",
+            "What customers paid for the chip-hours.",
+            key="{family}.{year}",
+        )
+    )
+    pflop: dict[str, dict[str, float]] = field(
+        metadata=_metric(
+            "PFLOP",
+            "Useful training compute",
+            "PFLOP of training delivered.",
+            key="{family}.{year}",
+        )
+    )
+    mtok: dict[str, dict[str, float]] = field(
+        metadata=_metric(
+            "Mtok", "Useful inference compute", "Million tokens served.", key="{family}.{year}"
+        )
+    )
+    inhouse_share: InhouseShareSummary = field(
+        metadata=_section("The in-house chips' share of each measure.")
+    )
 
 
 @dataclass(frozen=True)
@@ -307,6 +389,39 @@ class RunSummary:
             key="{family}.{year}",
         )
     )
+    spend_ratio_vs_gpu: dict[str, dict[str, float | None]] = field(
+        metadata=_metric(
+            "ratio",
+            "Spend vs Nvidia GPUs",
+            "Customers' spend on a chip family over their spend on Nvidia GPUs, per year.",
+            key="{family}.{year}",
+        )
+    )
+    pflop_ratio_vs_gpu: dict[str, dict[str, float | None]] = field(
+        metadata=_metric(
+            "ratio",
+            "Training compute vs Nvidia GPUs",
+            "Training PFLOP delivered on a chip family over that on Nvidia GPUs, per year.",
+            key="{family}.{year}",
+        )
+    )
+    mtok_ratio_vs_gpu: dict[str, dict[str, float | None]] = field(
+        metadata=_metric(
+            "ratio",
+            "Tokens served vs Nvidia GPUs",
+            "Tokens served on a chip family over those served on Nvidia GPUs, per year.",
+            key="{family}.{year}",
+        )
+    )
+    inhouse_usage_ratio_vs_gpu: dict[str, float | None] = field(
+        metadata=_metric(
+            "ratio",
+            "In-house usage vs Nvidia GPUs",
+            "Customers' busy chip-hours on all in-house chips over those on Nvidia GPUs.",
+            key="{year}",
+        )
+    )
+    usage: UsageSummary = field(metadata=_section("Customers' use per family, three ways."))
     queue: dict[str, QueueSummary] = field(
         metadata=_section("Training queues per pool.", key="{pool}")
     )

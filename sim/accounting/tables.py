@@ -67,34 +67,74 @@ def maturity_table(grid: Grid, log: EngineLog) -> pd.DataFrame:
 
 
 def ports_table(grid: Grid, log: EngineLog) -> pd.DataFrame:
-    """Every port customers started, with its dates (the end clipped to the horizon)."""
+    """Every group of ports a segment's customers started at a review, with its dates (the
+    end clipped to the horizon), the (expected) number of customers, failures and cost."""
     clock, horizon_h, segs = grid.clock, grid.horizon_h, grid.segments
     return pd.DataFrame(
         [
             (
                 segs[r.segment],
-                r.customer,
                 r.workload,
                 r.stack,
                 clock.date(r.start_h).isoformat(),
                 clock.date(min(r.end_h, horizon_h)).isoformat(),
+                r.customers,
+                r.failed,
                 r.cost_usd,
-                r.success,
                 r.end_h <= horizon_h,
             )
             for r in log.ports
         ],
         columns=[
             "segment",
-            "customer",
             "workload",
             "stack",
             "start",
             "end",
+            "customers",
+            "failed",
             "cost_usd",
-            "success",
             "completed_in_horizon",
         ],
+    )
+
+
+CHOICE_COLUMNS: tuple[str, ...] = (
+    "price",
+    "efficiency",
+    "porting",
+    "risk",
+    "hurdle",
+    "constants",
+    "total",
+    "probability",
+    "installed",
+    "considered",
+    "innovation",
+    "imitation",
+)
+"""The numeric columns of the choices table, after its identifying ones."""
+
+
+def choices_table(grid: Grid, log: EngineLog) -> pd.DataFrame:
+    """What each segment's customers saw of each option at each review (size-weighted means
+    of the utility terms, the choice probability and the Bass consideration), one row per
+    review, workload and pool; pools held back by a feature gate have ``gated`` set."""
+    clock, segs, pools = grid.clock, grid.segments, grid.pools
+    rec = log.choices
+    return pd.DataFrame(
+        {
+            "date": [clock.date(r.time_h).isoformat() for r in rec],
+            "segment": [segs[r.segment] for r in rec],
+            "workload": [r.workload for r in rec],
+            "pool": [pools[r.pool] for r in rec],
+            "family": [grid.chips[r.pool].family for r in rec],
+            "inhouse": [grid.chips[r.pool].inhouse for r in rec],
+            "stack": [r.stack for r in rec],
+            **{c: np.array([getattr(r, c) for r in rec], dtype=float) for c in CHOICE_COLUMNS},
+            "gated": [r.gated for r in rec],
+            "volume_usd": np.array([r.volume_usd for r in rec], dtype=float),
+        }
     )
 
 

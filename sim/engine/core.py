@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import simpy
 
-from sim.engine.decisions import CHOICE_RULES, DEFAULT_CHOICE_RULE, DecisionProcess
+from sim.engine.decisions import CHOICE_RULES, DecisionProcess
 from sim.engine.records import EngineLog, OverstayRecord
 from sim.engine.serving import ServingProcess
 from sim.engine.state import SegmentState, World
@@ -29,7 +29,7 @@ class Engine:
         self.training = TrainingProcess(self.world, scheduler_for(scenario.scheduling))
         self.serving = ServingProcess(self.world, self.training)
         self.supply = SupplyProcess(self.world, self.training, self.serving)
-        self.decisions = DecisionProcess(self.world, CHOICE_RULES[DEFAULT_CHOICE_RULE])
+        self.decisions = DecisionProcess(self.world, CHOICE_RULES[scenario.adoption.decisions])
 
     @property
     def env(self) -> simpy.Environment:

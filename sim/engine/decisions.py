@@ -2,10 +2,16 @@
 
 Every month each stack's maturity is recomputed (the exogenous logistic plus the flywheel of
 cumulative use) and with it each pool's achieved throughput. Every
-``review_interval_months`` each customer of a segment re-weighs, per workload, the pools it
-may use (see :mod:`sim.model.adoption`) and acts on one of them, picked by the segment's
-:class:`ChoiceRule`: a pool on a stack it already runs gets a further share of its work; a
-pool on a new stack starts a port, which takes time, costs money and may fail.
+``review_interval_months`` the customers of a segment re-weigh, per workload, the pools they
+may use (see :mod:`sim.model.adoption`): one array operation for all of them. The segment's
+:class:`ChoiceRule` turns the logit probabilities into action: work moves toward pools on
+stacks a customer already runs; a customer who considers a stack it does not run (Bass
+diffusion) and chooses it starts a port, which takes time, costs money and may fail.
+
+``sampled`` draws one choice per customer (and whether it considers, and whether its port
+fails); ``expected`` moves every customer by the expected outcome instead, so a segment's
+path carries no decision noise. Both act through the same state (:class:`WorkloadState`)
+and the same port events, so they differ only in the rule.
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ import datetime as dt
 import math
 from collections.abc import Generator
 from functools import partial
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.engine.records import MaturityRecord, PortRecord, ShareRecord
-from sim.engine.state import Customer, Pool, SegmentState, World, normalised
+from sim.engine.choice import CHOICE_RULES, ChoiceRule, Draws
+from sim.engine.records import ChoiceRecord, MaturityRecord, PortRecord, ShareRecord
+from sim.engine.state import Pool, SegmentState, WorkloadState, World
 from sim.model import adoption as ad
 from sim.model import economics as ec
 from sim.model.pricing import pricing_policy
@@ -29,45 +36,32 @@ from sim.model.rng import stream
 from sim.model.schema import WORKLOADS
 from sim.model.units import HOURS_PER_MONTH, HOURS_PER_YEAR, SECONDS_PER_HOUR, TOKENS_PER_MTOK
 
+FloatArray = npt.NDArray[np.float64]
 
-class ChoiceRule(Protocol):
-    """How a customer turns choice probabilities over its options into one option to act on."""
+_TINY = 1e-12
+"""Masses of customers below this are treated as none (no port started, no move)."""
 
-    name: str
-
-    def choose(self, probabilities: npt.NDArray[np.float64], rng: np.random.Generator) -> int:
-        """Index of the option the customer acts on at this review."""
-        ...
+__all__ = ["CHOICE_RULES", "ChoiceRule", "DecisionProcess"]
 
 
-class SampledChoice:
-    """One discrete choice per customer and review, drawn from the logit probabilities."""
+class _Offer(NamedTuple):
+    """The options of one review of one workload, as arrays over the options."""
 
-    name = "sampled"
-
-    def choose(self, probabilities: npt.NDArray[np.float64], rng: np.random.Generator) -> int:
-        """Inverse-CDF draw of one option (one uniform draw from the segment's stream)."""
-        pick = int(np.searchsorted(np.cumsum(probabilities), rng.random() * probabilities.sum()))
-        return min(pick, len(probabilities) - 1)
-
-
-CHOICE_RULES: dict[str, ChoiceRule] = {SampledChoice.name: SampledChoice()}
-"""Customer choice rules by name."""
-
-DEFAULT_CHOICE_RULE = SampledChoice.name
-"""The rule every scenario uses until the schema lets a scenario choose one."""
-
-
-class Market(NamedTuple):
-    """What every customer of a segment sees for one workload at one review."""
-
-    workload: str
     pools: list[Pool]
-    unit_usd: list[float]  # price per useful unit (PFLOP or Mtok) on each pool
-    terms: list[ad.PortTerms]  # what a port to each pool's stack would take
-    stack_share: dict[str, float]  # the segment's share of the workload per stack
-    volume_units: float  # work one customer expects over its planning horizon
-    months: float  # the planning horizon
+    pool_idx: npt.NDArray[np.int64]
+    stack_idx: npt.NDArray[np.int64]
+    unit_usd: FloatArray
+    efficiency: FloatArray
+    maturity: FloatArray
+
+
+class _PortStart(NamedTuple):
+    """Ports started at one review to one stack (per-customer masses)."""
+
+    stack: int
+    started: FloatArray
+    failed: FloatArray
+    target: FloatArray  # customers x pools: where each customer's work goes on success
 
 
 class DecisionProcess:
@@ -77,6 +71,7 @@ class DecisionProcess:
         self.w = world
         self.rule = rule
         self.policy = pricing_policy(world.scenario)
+        self.stack_index = {sid: i for i, sid in enumerate(world.stack_ids)}
         # computed once per run: the policy's price per chip-hour by pool and date (a policy
         # prices a pool on a date, nothing else), and the provider's own cost per busy
         # chip-hour by pool and capex per chip
@@ -145,30 +140,36 @@ class DecisionProcess:
             self.review(seg, rng)
 
     def review(self, seg: SegmentState, rng: np.random.Generator) -> None:
-        """Every customer of ``seg`` reviews each of its workloads."""
+        """The customers of ``seg`` review each of their workloads."""
         if not self.w.scenario.adoption.enabled:
             return
         changed = False
         for wl in WORKLOADS:
             if getattr(seg.spec, wl) is None:
                 continue
-            pools = self.options(seg, wl)
+            pools, gated = self.offer(seg, wl)
             if len(pools) < 2:
                 continue
-            market = self._market(seg, wl, pools)
-            for ci, cust in enumerate(seg.customers):
-                changed |= self._review_customer(seg, ci, cust, market, rng)
+            changed |= self._review_workload(seg, wl, self._arrays(seg, wl, pools), gated, rng)
         if changed:
             seg.refresh_shares()
 
     def options(self, seg: SegmentState, workload: str) -> list[Pool]:
         """The pools a customer of ``seg`` may put ``workload`` on today."""
+        return self.offer(seg, workload)[0]
+
+    def offer(
+        self, seg: SegmentState, workload: str
+    ) -> tuple[list[Pool], list[tuple[Pool, list[str]]]]:
+        """The pools offered for ``workload`` today, and those held back by a feature gate
+        (with the features their stack lacks)."""
         w = self.w
         spec = getattr(seg.spec, workload)
         today = w.clock.date(w.env.now)
         names = seg.spec.permitted.get(workload)  # type: ignore[call-overload]
         cands = [w.pools[w.pool_index[n]] for n in names] if names else w.pools
         out = []
+        gated = []
         for p in cands:
             if workload not in p.chip.workloads or p.chip.launch_date > today:
                 continue
@@ -176,144 +177,272 @@ class DecisionProcess:
             if not w.scenario.provider.pools[p.chip_id].procure and p.free() <= 0:
                 continue
             stack = w.scenario.catalog.stacks[p.chip.stack]
-            if not ad.features_met(stack, spec.requires_features, today):
+            missing = ad.missing_features(stack, spec.requires_features, today)
+            if missing:
+                gated.append((p, missing))
                 continue
             out.append(p)
-        return out
+        return out, gated
 
-    def _market(self, seg: SegmentState, wl: str, pools: list[Pool]) -> Market:
-        """Prices, port terms and peer shares of ``pools`` for ``seg``'s ``wl`` now."""
+    def _arrays(self, seg: SegmentState, wl: str, pools: list[Pool]) -> _Offer:
+        """Prices, efficiencies and maturities of the offered pools now."""
         w = self.w
         t = w.env.now
-        ads = w.scenario.adoption
-        stack_share: dict[str, float] = {}
-        for pid, v in seg.mean_shares(wl).items():
-            st = w.pools[pid].chip.stack
-            stack_share[st] = stack_share.get(st, 0.0) + v
-        unit = [self.unit_price(seg, p, wl, t) for p in pools]
-        terms = [
-            ad.port_terms(
-                w.scenario.catalog.stacks[p.chip.stack],
-                wl,
-                w.stack_maturity.get(p.chip.stack, 1.0),
-                porting_scale=seg.spec.porting_scale,
-                engineer_usd_per_month=w.scenario.economics.engineer_usd_per_month,
-                port_months_at_zero_maturity=ads.port_months_at_zero_maturity,
-                hours_per_month=HOURS_PER_MONTH,
-            )
-            for p in pools
-        ]
-        months = seg.spec.planning_horizon_months
-        volume = self.volume(seg, wl, t, months)
-        return Market(wl, pools, unit, terms, stack_share, volume, months)
-
-    def _review_customer(
-        self,
-        seg: SegmentState,
-        ci: int,
-        cust: Customer,
-        market: Market,
-        rng: np.random.Generator,
-    ) -> bool:
-        """One customer weighs its options and acts on one; True if its shares moved."""
-        ads = self.w.scenario.adoption
-        cur = cust.shares[market.workload]
-        cur_stack = self.w.pools[max(cur, key=lambda q: cur[q])].chip.stack if cur else "cuda"
-        cur_unit = min(
-            (u for p, u in zip(market.pools, market.unit_usd, strict=True) if p.idx in cur),
-            default=min(market.unit_usd),
+        floor = w.scenario.adoption.efficiency_floor
+        maturity = np.array([w.stack_maturity.get(p.chip.stack, 1.0) for p in pools])
+        return _Offer(
+            pools,
+            np.array([p.idx for p in pools], dtype=np.int64),
+            np.array([self.stack_index[p.chip.stack] for p in pools], dtype=np.int64),
+            np.array([self.unit_price(seg, p, wl, t) for p in pools]),
+            np.array([ad.software_efficiency(m, floor) for m in maturity]),
+            maturity,
         )
-        delay_cost = market.volume_units / market.months * ads.failure_delay_months * cur_unit
-        util = ad.option_utilities(
-            self._customer_options(cust, market, cur_stack),
-            volume_units=market.volume_units,
-            delay_cost_usd=delay_cost,
-            risk_aversion=seg.spec.risk_aversion,
-            switching_hurdle_fraction=seg.spec.switching_hurdle_fraction,
-            adoption=ads,
-            workload=market.workload,
-        )
-        pick = self.rule.choose(ad.logit_shares(util), rng)
-        return self._act(seg, ci, cust, market, pick, rng)
 
-    def _customer_options(self, cust: Customer, market: Market, cur_stack: str) -> list[ad.Option]:
-        """The market's pools as ``cust`` sees them (ports it has done cost nothing)."""
-        opts = []
-        for p, u, pt in zip(market.pools, market.unit_usd, market.terms, strict=True):
-            st = p.chip.stack
-            ported = st in cust.ported
-            opts.append(
-                ad.Option(
-                    pool=p.chip_id,
-                    stack=st,
-                    family=p.chip.family,
-                    unit_cost_usd=u,
-                    port_cost_usd=0.0 if ported else pt.cost_usd,
-                    port_failure_probability=0.0 if ported else pt.failure_probability,
-                    peer_share=market.stack_share.get(st, 0.0),
-                    current=st == cur_stack,
-                    maturity=self.w.stack_maturity.get(st, 1.0),
+    def _terms(self, seg: SegmentState, wl: str, offer: _Offer) -> list[ad.PortTerms]:
+        """What a port of the segment's tier to each option's stack takes now."""
+        s = self.w.scenario
+        ads = s.adoption
+        tier = seg.spec.porting_tier.get(wl, "a")  # type: ignore[call-overload]
+        cache: dict[str, ad.PortTerms] = {}
+        for p, m in zip(offer.pools, offer.maturity, strict=True):
+            sid = p.chip.stack
+            if sid not in cache:
+                cache[sid] = ad.port_terms(
+                    s.catalog.stacks[sid],
+                    tier,
+                    float(m),
+                    failure_at_zero_maturity=ads.failure_probability_at_zero_maturity,
+                    friction_scale=ads.friction_scale,
                 )
-            )
-        return opts
+        return [cache[p.chip.stack] for p in offer.pools]
 
-    def _act(
+    def _review_workload(
         self,
         seg: SegmentState,
-        ci: int,
-        cust: Customer,
-        market: Market,
-        pick: int,
+        wl: str,
+        offer: _Offer,
+        gated: list[tuple[Pool, list[str]]],
         rng: np.random.Generator,
     ) -> bool:
-        """Move work to the picked pool, or start a port to its stack; True if shares moved."""
+        """Every customer of ``seg`` weighs ``offer`` for ``wl`` and acts; True if shares moved."""
         w = self.w
-        t = w.env.now
-        wl = market.workload
-        chosen = market.pools[pick]
-        st = chosen.chip.stack
-        if st in cust.ported:
-            cust.shares[wl] = normalised(
-                ad.move_toward(
-                    cust.shares[wl], {chosen.idx: 1.0}, w.scenario.adoption.max_fraction_per_review
-                )
+        s = w.scenario
+        ads = s.adoption
+        spec = seg.spec
+        state = seg.workloads[wl]
+        months = spec.planning_horizon_months
+        volume = self.volume(seg, wl, w.env.now, months) * seg.weights
+        cur = state.shares[:, offer.pool_idx]
+        held = cur.sum(axis=1)
+        cur_unit = np.where(
+            held > 0, (cur @ offer.unit_usd) / np.maximum(held, _TINY), offer.unit_usd.min()
+        )
+        terms = self._terms(seg, wl, offer)
+        engineer_usd = spec.engineer_usd_per_month or s.economics.engineer_usd_per_month
+        port_usd = np.array([t.engineer_months for t in terms]) * spec.porting_scale * engineer_usd
+        delay = np.array([t.expected_delay_months(ads.overrun_fraction) for t in terms])
+        monthly_usd = volume / months * cur_unit
+        new = 1.0 - state.ported[:, offer.stack_idx]
+        parts = ad.utility_parts(
+            volume_units=volume,
+            unit_usd=offer.unit_usd,
+            efficiency=offer.efficiency,
+            port_usd=new * port_usd[None, :],
+            risk_usd=new
+            * (spec.risk_aversion * ads.delay_months_of_compute * delay)[None, :]
+            * monthly_usd[:, None],
+            hurdle_fraction=new * spec.switching_hurdle_fraction,
+            constants=np.array(
+                [
+                    ad.residual_constant(ads, p.chip.stack, p.chip.family, wl, float(m))
+                    for p, m in zip(offer.pools, offer.maturity, strict=True)
+                ]
+            ),
+            logit_scale=ads.logit_scale,
+        )
+        probabilities = ad.choice_probabilities(parts.total)
+        draws = self.rule.draws(len(seg.weights), rng)
+        acted = self.rule.act(probabilities, draws)
+        changed = self._move(state, acted * state.ported[:, offer.stack_idx], offer.pool_idx)
+        dt_years = spec.review_interval_months / 12.0
+        considered: dict[int, float] = {}
+        for k in dict.fromkeys(offer.stack_idx.tolist()):
+            considered[k] = ad.consideration_probability(
+                ads.bass, seg.installed_share(wl, k), dt_years
             )
-            return True
-        key = (wl, st)
-        if key in cust.porting or cust.blocked_until.get(key, -1.0) > t:
+            start = self._port_start(state, offer, k, acted, considered[k], terms, draws)
+            if start is not None:
+                self._begin_port(seg, wl, start, terms[offer.stack_idx.tolist().index(k)])
+        self._record(seg, wl, offer, parts, probabilities, considered, gated, volume @ cur_unit)
+        return changed
+
+    def _move(
+        self, state: WorkloadState, move: FloatArray, pool_idx: npt.NDArray[np.int64]
+    ) -> bool:
+        """Move ``max_fraction_per_review`` of each customer's work toward the options it acts
+        on (``move``: customers x options, weights on options whose stack it runs)."""
+        mass = move.sum(axis=1)
+        if not (mass > _TINY).any():
             return False
-        pt = market.terms[pick]
-        cust.porting.add(key)
-        fail = bool(rng.random() < pt.failure_probability)
-        end = t + pt.duration_hours
-        w.log.ports.append(PortRecord(seg.idx, ci, wl, st, t, end, pt.cost_usd, not fail))
-        ev = w.env.timeout(pt.duration_hours)
-        ev.callbacks.append(partial(self._port_done, seg, cust, key, chosen.idx, fail))
-        return False
+        rate = self.w.scenario.adoption.max_fraction_per_review
+        toward = np.zeros_like(state.shares)
+        toward[:, pool_idx] = move
+        state.shares += rate * (toward - mass[:, None] * state.shares)
+        return True
 
-    def _port_done(
+    def _port_start(
+        self,
+        state: WorkloadState,
+        offer: _Offer,
+        k: int,
+        acted: FloatArray,
+        consider: float,
+        terms: list[ad.PortTerms],
+        draws: Draws | None,
+    ) -> _PortStart | None:
+        """The ports customers start to stack ``k`` at this review (None if none)."""
+        on_k = offer.stack_idx == k
+        weight = acted[:, on_k].sum(axis=1)
+        if not (weight > _TINY).any():
+            return None
+        started = self.rule.start(state.available()[:, k], consider, weight, draws)
+        if float(started.sum()) <= _TINY:
+            return None
+        p_fail = terms[int(np.flatnonzero(on_k)[0])].failure_probability
+        target = np.zeros_like(state.shares)
+        target[:, offer.pool_idx[on_k]] = acted[:, on_k] / np.maximum(weight, _TINY)[:, None]
+        return _PortStart(k, started, self.rule.fail(started, p_fail, draws), target)
+
+    def _begin_port(
         self,
         seg: SegmentState,
-        cust: Customer,
-        key: tuple[str, str],
-        pool_idx: int,
-        failed: bool,
-        _ev: simpy.Event,
+        wl: str,
+        start: _PortStart,
+        terms: ad.PortTerms,
     ) -> None:
-        """A port ends: on success the customer runs the stack and moves work to the pool."""
+        """Book the ports of ``start`` and schedule their end."""
+        w = self.w
+        t = w.env.now
+        state = seg.workloads[wl]
+        state.porting[:, start.stack] += start.started
+        duration = terms.calendar_months * HOURS_PER_MONTH
+        cost = float(start.started.sum()) * float(
+            terms.engineer_months
+            * seg.spec.porting_scale
+            * (seg.spec.engineer_usd_per_month or w.scenario.economics.engineer_usd_per_month)
+        )
+        w.log.ports.append(
+            PortRecord(
+                seg.idx,
+                wl,
+                w.stack_ids[start.stack],
+                t,
+                t + duration,
+                float(start.started.sum()),
+                float(start.failed.sum()),
+                cost,
+            )
+        )
+        ev = w.env.timeout(duration)
+        ev.callbacks.append(partial(self._port_done, seg, wl, start))
+
+    def _port_done(self, seg: SegmentState, wl: str, start: _PortStart, _ev: simpy.Event) -> None:
+        """Ports end: the successful ones run the stack and move work to their target pools;
+        the failed ones wait ``failure_delay_months`` before the stack is considered again."""
         w = self.w
         w.log.events += 1
-        cust.porting.discard(key)
         ads = w.scenario.adoption
-        if failed:
-            cust.blocked_until[key] = w.env.now + ads.failure_delay_months * HOURS_PER_MONTH
-            return
-        cust.ported.add(key[1])
-        wl = key[0]
-        cust.shares[wl] = normalised(
-            ad.move_toward(cust.shares[wl], {pool_idx: 1.0}, ads.max_fraction_per_review)
+        state = seg.workloads[wl]
+        k = start.stack
+        state.porting[:, k] = np.maximum(state.porting[:, k] - start.started, 0.0)
+        succeeded = start.started - start.failed
+        state.ported[:, k] = np.minimum(state.ported[:, k] + succeeded, 1.0)
+        state.shares += (
+            ads.max_fraction_per_review * succeeded[:, None] * (start.target - state.shares)
         )
+        if float(start.failed.sum()) > _TINY:
+            state.blocked[:, k] += start.failed
+            ev = w.env.timeout(ads.failure_delay_months * HOURS_PER_MONTH)
+            ev.callbacks.append(partial(self._unblock, state, k, start.failed))
         seg.refresh_shares()
+
+    @staticmethod
+    def _unblock(state: WorkloadState, k: int, failed: FloatArray, _ev: simpy.Event) -> None:
+        """Customers whose port failed may consider the stack again."""
+        state.blocked[:, k] = np.maximum(state.blocked[:, k] - failed, 0.0)
+
+    def _record(
+        self,
+        seg: SegmentState,
+        wl: str,
+        offer: _Offer,
+        parts: ad.UtilityParts,
+        probabilities: FloatArray,
+        considered: dict[int, float],
+        gated: list[tuple[Pool, list[str]]],
+        volume_usd: float,
+    ) -> None:
+        """The review's choice records: size-weighted means per option, and the gated pools."""
+        w = self.w
+        t = w.env.now
+        bass = w.scenario.adoption.bass
+        p = bass.innovation_per_year if bass else math.nan
+        q = bass.imitation_per_year if bass else math.nan
+        wts = seg.weights
+        means = {term: wts @ getattr(parts, term) for term in (*ad.UTILITY_TERMS, "total")}
+        prob = wts @ probabilities
+        for j, pool in enumerate(offer.pools):
+            k = int(offer.stack_idx[j])
+            installed = seg.installed_share(wl, k)
+            w.log.choices.append(
+                ChoiceRecord(
+                    time_h=t,
+                    segment=seg.idx,
+                    workload=wl,
+                    pool=pool.idx,
+                    stack=pool.chip.stack,
+                    price=float(means["price"][j]),
+                    efficiency=float(means["efficiency"][j]),
+                    porting=float(means["porting"][j]),
+                    risk=float(means["risk"][j]),
+                    hurdle=float(means["hurdle"][j]),
+                    constants=float(means["constants"][j]),
+                    total=float(means["total"][j]),
+                    probability=float(prob[j]),
+                    installed=installed,
+                    considered=considered[k],
+                    innovation=p,
+                    imitation=q * installed if bass else math.nan,
+                    gated="",
+                    volume_usd=float(volume_usd),
+                )
+            )
+        nan = math.nan
+        for pool, missing in gated:
+            w.log.choices.append(
+                ChoiceRecord(
+                    time_h=t,
+                    segment=seg.idx,
+                    workload=wl,
+                    pool=pool.idx,
+                    stack=pool.chip.stack,
+                    price=nan,
+                    efficiency=nan,
+                    porting=nan,
+                    risk=nan,
+                    hurdle=nan,
+                    constants=nan,
+                    total=nan,
+                    probability=0.0,
+                    installed=0.0,
+                    considered=0.0,
+                    innovation=p,
+                    imitation=nan,
+                    gated=",".join(missing),
+                    volume_usd=float(volume_usd),
+                )
+            )
 
     # ----------------------------------------------------------------- what customers see
 
@@ -348,14 +477,13 @@ class DecisionProcess:
         return per_hour / work if work > 0 else math.inf
 
     def volume(self, seg: SegmentState, workload: str, t: float, months: float) -> float:
-        """Units of work (PFLOP or Mtok) one customer expects over ``months`` from ``t``."""
-        n = len(seg.customers)
+        """Units of work (PFLOP or Mtok) the segment expects over ``months`` from ``t``."""
         if workload == "training":
             tr = seg.spec.training
             if tr is None:
                 return 0.0
             growth = (1.0 + tr.growth_per_year) ** (t / HOURS_PER_YEAR)
-            return float(tr.jobs_per_month * growth * tr.size.mean_pflop * months / n)
+            return float(tr.jobs_per_month * growth * tr.size.mean_pflop * months)
         inf = seg.spec.inference
         if inf is None:
             return 0.0
@@ -363,4 +491,4 @@ class DecisionProcess:
         mtok_per_month = (
             inf.tokens_per_s * growth * SECONDS_PER_HOUR / TOKENS_PER_MTOK * HOURS_PER_MONTH
         )
-        return float(mtok_per_month * months / n)
+        return float(mtok_per_month * months)

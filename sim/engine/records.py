@@ -79,16 +79,52 @@ class OverstayRecord(NamedTuple):
 
 
 class PortRecord(NamedTuple):
-    """A customer's port of a workload to a software stack."""
+    """Ports of a workload to a software stack that a segment's customers started together.
+
+    Under sampled decisions ``customers`` and ``failed`` count customers; under expected
+    decisions they are the expected numbers (sums of each customer's chance).
+    """
 
     segment: int
-    customer: int
     workload: str
     stack: str
     start_h: float
     end_h: float
+    customers: float
+    failed: float
     cost_usd: float
-    success: bool
+
+
+class ChoiceRecord(NamedTuple):
+    """What a segment's customers saw of one option at one review (means weighted by size).
+
+    The utility terms are those of :class:`sim.model.adoption.UtilityParts`; ``probability``
+    is the logit choice probability, ``considered`` the chance a customer not yet on the
+    option's stack considers it at this review (Bass: p + q x ``installed``), ``gated`` the
+    required features the stack lacks (then the option was not offered and the terms are
+    NaN), ``volume_usd`` the segment's spend on the workload over its planning horizon at
+    its current prices (a weight for averaging reviews).
+    """
+
+    time_h: float
+    segment: int
+    workload: str
+    pool: int
+    stack: str
+    price: float
+    efficiency: float
+    porting: float
+    risk: float
+    hurdle: float
+    constants: float
+    total: float
+    probability: float
+    installed: float
+    considered: float
+    innovation: float
+    imitation: float
+    gated: str
+    volume_usd: float
 
 
 class BypassRecord(NamedTuple):
@@ -301,6 +337,7 @@ class EngineLog:
     cohorts: list[CohortRecord] = field(default_factory=list)
     overstays: list[OverstayRecord] = field(default_factory=list)
     ports: list[PortRecord] = field(default_factory=list)
+    choices: list[ChoiceRecord] = field(default_factory=list)
     bypassed: list[BypassRecord] = field(default_factory=list)
     shares: list[ShareRecord] = field(default_factory=list)
     maturity: list[MaturityRecord] = field(default_factory=list)

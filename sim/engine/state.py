@@ -18,6 +18,7 @@ import numpy.typing as npt
 import simpy
 
 from sim.engine.records import EngineLog, OverstayRecord
+from sim.model.adoption import customer_weights
 from sim.model.pricing import capex_usd_per_chip
 from sim.model.schema import WORKLOADS, ChipSpec, Scenario, Segment
 from sim.model.timeline import Clock
@@ -139,33 +140,57 @@ class DailyProfile:
         return demanded, served
 
 
-class Customer:
-    """One decision maker of a segment: its shares per workload and the stacks it runs."""
+class WorkloadState:
+    """One workload's choice state over a segment's customers, as arrays.
 
-    __slots__ = ("blocked_until", "ported", "porting", "shares")
+    ``shares`` (customers x pools): each customer's share of the workload per pool.
+    ``ported``, ``porting`` and ``blocked`` (customers x stacks): the chance the customer
+    runs the stack (it has ported, or started on it), has a port to it under way, or waits
+    after a failed port before trying again. Under sampled decisions each is 0 or 1; under
+    expected decisions they are the expected values, and the three never sum above 1.
+    """
 
-    def __init__(self, shares: dict[str, dict[int, float]], ported: set[str]) -> None:
-        self.shares = shares
-        self.ported = ported
-        self.porting: set[tuple[str, str]] = set()
-        self.blocked_until: dict[tuple[str, str], float] = {}
+    __slots__ = ("blocked", "ported", "porting", "shares")
+
+    def __init__(self, n_customers: int, n_pools: int, n_stacks: int) -> None:
+        self.shares = np.zeros((n_customers, n_pools))
+        self.ported = np.zeros((n_customers, n_stacks))
+        self.porting = np.zeros((n_customers, n_stacks))
+        self.blocked = np.zeros((n_customers, n_stacks))
+
+    def available(self) -> FloatArray:
+        """The chance each customer could start a port to each stack now."""
+        return np.asarray(np.clip(1.0 - self.ported - self.porting - self.blocked, 0.0, 1.0))
 
 
 class SegmentState:
-    """Demand and decision state of one customer segment."""
+    """Demand and decision state of one customer segment and its population of customers."""
 
-    def __init__(self, idx: int, sid: str, spec: Segment, pool_index: dict[str, int]) -> None:
+    def __init__(
+        self,
+        idx: int,
+        sid: str,
+        spec: Segment,
+        pool_index: dict[str, int],
+        pool_stacks: list[int],
+        n_stacks: int,
+    ) -> None:
         self.idx = idx
         self.id = sid
         self.spec = spec
-        shares = {
-            wl: {pool_index[p]: v for p, v in spec.platforms.get(wl, {}).items() if v > 0}
-            for wl in WORKLOADS
-        }
-        self.customers = [
-            Customer({wl: dict(s) for wl, s in shares.items()}, set())
-            for _ in range(spec.customers)
-        ]
+        n = spec.customers
+        self.weights = customer_weights(n, spec.size_distribution, list(spec.anchors.values()))
+        rest = range(len(spec.anchors) + 1, n + 1)
+        self.customer_names = [*spec.anchors, *(f"{sid}#{k}" for k in rest)]
+        self.workloads: dict[str, WorkloadState] = {}
+        for wl in WORKLOADS:
+            state = WorkloadState(n, len(pool_stacks), n_stacks)
+            for p, v in spec.platforms.get(wl, {}).items():
+                if v > 0:
+                    state.shares[:, pool_index[p]] = v
+                    # a customer runs the stacks of the pools it starts on
+                    state.ported[:, pool_stacks[pool_index[p]]] = 1.0
+            self.workloads[wl] = state
         self.route_weights: dict[int, float] = {}
         # smooth weighted round-robin: pools in order, their weights and their credit
         self._route_pools: list[int] = []
@@ -177,13 +202,13 @@ class SegmentState:
         self.refresh_shares()
 
     def mean_shares(self, workload: str) -> dict[int, float]:
-        """The segment's share of a workload per pool (mean over its customers)."""
-        out: dict[int, float] = {}
-        n = len(self.customers)
-        for c in self.customers:
-            for p, v in c.shares[workload].items():
-                out[p] = out.get(p, 0.0) + v / n
-        return {p: v for p, v in sorted(out.items()) if v > 1e-12}
+        """The segment's share of a workload per pool (customers weighted by size)."""
+        mean = self.weights @ self.workloads[workload].shares
+        return {int(p): float(mean[p]) for p in np.flatnonzero(mean > 1e-12)}
+
+    def installed_share(self, workload: str, stack: int) -> float:
+        """The share of the segment's customers, weighted by size, that run ``stack``."""
+        return float(self.weights @ self.workloads[workload].ported[:, stack])
 
     def refresh_shares(self) -> None:
         """Recompute routing weights after shares changed (each pool keeps its routing credit)."""
@@ -219,17 +244,6 @@ class SegmentState:
         return self._route_pools[best]
 
 
-def normalised(shares: dict[int, float]) -> dict[int, float]:
-    """Shares without negligible entries, summing to 1.
-
-    >>> normalised({0: 1.0, 1: 3.0, 2: 1e-15})
-    {0: 0.25, 1: 0.75}
-    """
-    kept = {p: v for p, v in shares.items() if v > 1e-12}
-    total = sum(kept.values())
-    return {p: v / total for p, v in kept.items()}
-
-
 @dataclass
 class World:
     """What every process of one run shares."""
@@ -244,6 +258,7 @@ class World:
     segments: list[SegmentState]
     spill: dict[int, list[int]]
     horizon_h: float
+    stack_ids: list[str] = field(default_factory=list)
     stack_maturity: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -252,8 +267,10 @@ class World:
         chips = scenario.catalog.chips
         pools = [Pool(i, pid, chips[pid]) for i, pid in enumerate(scenario.provider.pools)]
         pool_index = {p.chip_id: p.idx for p in pools}
+        stack_ids = list(scenario.catalog.stacks)
+        pool_stacks = [stack_ids.index(p.chip.stack) for p in pools]
         segments = [
-            SegmentState(i, sid, seg, pool_index)
+            SegmentState(i, sid, seg, pool_index, pool_stacks, len(stack_ids))
             for i, (sid, seg) in enumerate(scenario.segments.items())
         ]
         log = EngineLog(pool_ids=[p.chip_id for p in pools], segment_ids=[s.id for s in segments])
@@ -261,12 +278,6 @@ class World:
             pool_index[a]: [pool_index[b] for b in bs]
             for a, bs in scenario.scheduling.spill.items()
         }
-        # a customer runs the stacks of the pools it starts on
-        for seg in segments:
-            for c in seg.customers:
-                for wl in WORKLOADS:
-                    for p in c.shares[wl]:
-                        c.ported.add(pools[p].chip.stack)
         clock = Clock(scenario.horizon.start, scenario.horizon.end)
         return cls(
             scenario,
@@ -279,6 +290,7 @@ class World:
             segments,
             spill,
             clock.horizon_hours,
+            stack_ids,
         )
 
     def capex_usd(self, pool: Pool, t: float, batch: int = 1) -> float:

@@ -1,13 +1,19 @@
 """Calibration: fit free scenario parameters so that summary metrics hit targets (no I/O).
 
 Targets name summary leaves by dotted path (``usage_ratio_vs_gpu.trainium.2023``); free
-parameters name scenario fields by dotted path (``adoption.stack_preference.neuron.training``)
-with bounds. Every evaluation runs the same replication seeds (common random numbers), so the
-objective changes only because the parameters do. Runs stop at the end of the last target year,
-which is all a target can depend on. The objective is the sum of squared log residuals
-(relative errors, symmetric in over- and undershoot), minimised by scipy's bounded
-Nelder-Mead, which needs no gradients: the simulated metrics are step functions of the
-parameters because customers make discrete choices.
+parameters name scenario fields by dotted path (``adoption.friction_scale``) with bounds.
+Every evaluation runs the same replication seeds (common random numbers), so the objective
+changes only because the parameters do. Runs stop at the end of the last target year, which
+is all a target can depend on. The objective is the sum of squared log residuals (relative
+errors, symmetric in over- and undershoot), minimised by scipy's bounded Nelder-Mead, which
+needs no gradients (under sampled decisions the metrics are step functions of the
+parameters).
+
+:func:`calibrate_with_uncertainty` repeats the fit on independent *seed sets* (set 0 is the
+root seed's replications, set b the replications of the b-th seed spawned from it) and
+reports each fitted value as the mean over sets with its 95% Student-t interval, then
+re-simulates the targets at those values on *held-out* seeds (from :data:`HOLDOUT_SEED`,
+used by nothing that fits), which is what ``xpusim verify`` checks again.
 """
 
 from __future__ import annotations
@@ -17,19 +23,33 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from sim.accounting.runner import mean_summary, run_one
+from sim.accounting.runner import ReplicationPool, mean_summary
 from sim.accounting.summary import find_metric
 from sim.errors import UserError
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
+from sim.model.statistics import Interval, mean_interval
 from sim.scenario import LoadedScenario, substitute
 from sim.scenario.paths import dotted, split_path, value_at
 
 RELATIVE_FLOOR = 0.01  # a metric of 0 counts as 1% of its target in the log residual
+
+#: Root seed of the held-out replications on which a calibration is checked: never used to
+#: fit (fits use the scenario's seed and seeds spawned from it), nor by the comparative
+#: statics (:data:`sim.experiments.statics.STATICS_SEED`).
+HOLDOUT_SEED = 161803398
+
+Summaries = Callable[[Scenario, Sequence[int]], list[dict[str, Any]]]
+"""Runs replications of a scenario on the given seeds and returns their summaries."""
+
+
+def _serial(scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
+    return ReplicationPool(1).summaries(scenario, seeds)
 
 
 @dataclass(frozen=True)
@@ -124,14 +144,34 @@ def check_targets(targets: Mapping[str, float]) -> None:
             )
 
 
-def evaluate(scenario: Scenario, targets: Sequence[str], seeds: Sequence[int]) -> dict[str, float]:
+def evaluate(
+    scenario: Scenario,
+    targets: Sequence[str],
+    seeds: Sequence[int],
+    summaries: Summaries | None = None,
+) -> dict[str, float]:
     """Mean over replications of each target metric."""
-    summaries = [run_one(scenario, s).summary for s in seeds]
-    mean = mean_summary(summaries) if len(summaries) > 1 else summaries[0]
+    runs = (summaries or _serial)(scenario, seeds)
+    mean = mean_summary(runs) if len(runs) > 1 else runs[0]
     out = {}
     for t in targets:
         v = get_path(mean, t)
         out[t] = float(v) if isinstance(v, int | float) else 0.0
+    return out
+
+
+def evaluate_each(
+    scenario: Scenario,
+    targets: Sequence[str],
+    seeds: Sequence[int],
+    summaries: Summaries | None = None,
+) -> dict[str, Interval]:
+    """Each target metric's mean over replications with its 95% t-interval."""
+    runs = (summaries or _serial)(scenario, seeds)
+    out = {}
+    for t in targets:
+        vals = [get_path(r, t) for r in runs]
+        out[t] = mean_interval([float(v) if isinstance(v, int | float) else 0.0 for v in vals])
     return out
 
 
@@ -163,8 +203,10 @@ class _Fit:
         max_evaluations: int,
         tolerance: float,
         progress: Progress | None,
+        summaries: Summaries | None = None,
     ) -> None:
         self.base = base
+        self.summaries = summaries
         self.targets = targets
         self.names = list(targets)
         self.free = free
@@ -190,7 +232,9 @@ class _Fit:
     def loss(self, x: np.ndarray) -> float:
         """Sum of squared log residuals at parameter values ``x`` (one evaluation)."""
         values = {p.path: float(v) for p, v in zip(self.free, x, strict=True)}
-        achieved = evaluate(substitute(self.base, values).scenario, self.names, self.seeds)
+        achieved = evaluate(
+            substitute(self.base, values).scenario, self.names, self.seeds, self.summaries
+        )
         r = log_residuals(achieved, self.targets)
         value = float(np.sum(r * r))
         self.history.append((values, achieved, value))
@@ -223,10 +267,14 @@ def calibrate(
     max_evaluations: int = 60,
     tolerance: float = 0.05,
     progress: Progress | None = None,
+    summaries: Summaries | None = None,
+    initial_scale: float = 0.25,
 ) -> CalibrationResult:
     """Fit `free` so the replication-mean metrics match `targets`.
 
     Stops when every relative error is within `tolerance` or after `max_evaluations`.
+    ``summaries`` runs the replications (default: one after another, here);
+    ``initial_scale`` is the first simplex's step as a fraction of each parameter's range.
     """
     from scipy import optimize  # deferred: scipy.optimize is slow to import
 
@@ -236,11 +284,18 @@ def calibrate(
         raise ValueError("calibration needs at least one free parameter")
     seeds = replication_seeds(seed, replications)
     fit = _Fit(
-        truncated(loaded, targets), targets, free, seeds, max_evaluations, tolerance, progress
+        truncated(loaded, targets),
+        targets,
+        free,
+        seeds,
+        max_evaluations,
+        tolerance,
+        progress,
+        summaries,
     )
     # Restarted Nelder-Mead: the objective has plateaus (discrete choices), on which a
     # simplex collapses; each restart begins at the best point with a simplex half as large.
-    scale = 0.25
+    scale = initial_scale
     x_best = np.array([p.start for p in free])
     while len(fit.history) < max_evaluations:
         before = len(fit.history)
@@ -274,4 +329,100 @@ def calibrate(
         seed=seed,
         success=all(abs(v) <= tolerance for v in residuals.values()),
         history=fit.history,
+    )
+
+
+@dataclass
+class UncertainCalibration:
+    """A fit repeated on independent seed sets, and its check on held-out seeds.
+
+    ``values`` are the means of the fitted values over the seed sets and ``intervals`` their
+    95% t-intervals; ``fits`` the fit on each set; ``holdout`` the targets re-simulated at
+    ``values`` on the held-out seeds (mean and interval), ``holdout_residuals`` their
+    relative errors.
+    """
+
+    values: dict[str, float]
+    intervals: dict[str, Interval]
+    fits: list[CalibrationResult]
+    holdout: dict[str, Interval]
+    holdout_residuals: dict[str, float]
+    holdout_seed: int
+    holdout_replications: int
+
+    @property
+    def main(self) -> CalibrationResult:
+        """The fit on the first seed set (the root seed's replications)."""
+        return self.fits[0]
+
+    @property
+    def residuals(self) -> dict[str, float]:
+        """Mean over seed sets of each target's relative error at that set's fit."""
+        keys = self.main.residuals
+        return {k: float(np.mean([f.residuals[k] for f in self.fits])) for k in keys}
+
+    @property
+    def success(self) -> bool:
+        """Every set's fit converged."""
+        return all(f.success for f in self.fits)
+
+
+def seed_set_roots(seed: int, seed_sets: int) -> list[int]:
+    """Root seeds of the seed sets: the root itself, then seeds spawned from it.
+
+    >>> seed_set_roots(7, 3)[0], len(set(seed_set_roots(7, 3)))
+    (7, 3)
+    """
+    return replication_seeds(seed, seed_sets)
+
+
+def calibrate_with_uncertainty(
+    loaded: LoadedScenario,
+    targets: Mapping[str, float],
+    free: Sequence[FreeParameter],
+    *,
+    replications: int,
+    seed: int,
+    seed_sets: int,
+    holdout_replications: int,
+    holdout_seed: int = HOLDOUT_SEED,
+    max_evaluations: int = 60,
+    tolerance: float = 0.05,
+    progress: Callable[[int, int, dict[str, float], dict[str, float], float], None] | None = None,
+    summaries: Summaries | None = None,
+) -> UncertainCalibration:
+    """Fit on ``seed_sets`` independent sets of ``replications`` seeds; report the mean fitted
+    values with 95% intervals and the targets re-simulated there on held-out seeds.
+
+    Sets after the first start from the first set's fit with a smaller simplex.
+    """
+    fits: list[CalibrationResult] = []
+    start = list(free)
+    for b, root in enumerate(seed_set_roots(seed, seed_sets)):
+        tick = None if progress is None else partial(progress, b)
+        fits.append(
+            calibrate(
+                loaded,
+                targets,
+                start,
+                replications=replications,
+                seed=root,
+                max_evaluations=max_evaluations,
+                tolerance=tolerance,
+                progress=tick,
+                summaries=summaries,
+                initial_scale=0.25 if b == 0 else 0.05,
+            )
+        )
+        if b == 0:
+            start = [FreeParameter(p.path, p.low, p.high, fits[0].values[p.path]) for p in free]
+    intervals = {p.path: mean_interval([f.values[p.path] for f in fits]) for p in free}
+    values = {k: iv.mean for k, iv in intervals.items()}
+    short = truncated(substitute(loaded, values), targets).scenario
+    held = evaluate_each(
+        short, list(targets), replication_seeds(holdout_seed, holdout_replications), summaries
+    )
+    residuals = {k: (held[k].mean / t - 1.0) if t else held[k].mean for k, t in targets.items()}
+    return UncertainCalibration(
+        values, intervals, fits, held, residuals, holdout_seed, holdout_replications
     )

@@ -110,13 +110,25 @@ class StackSpec(Frozen):
         description="Decimal year at which the exogenous logistic is halfway to 1."
     )
     maturity_steepness_per_year: PosFloat = Field(description="Slope of that logistic, 1/year.")
-    porting_engineer_months_training: NonNegFloat = Field(
-        description="Engineer-months to port the reference training workload at maturity 0."
+    # Porting a workload from CUDA, by tier, at the stack's maturity on 2023-01-01
+    # (maturity_start), when the public evidence was gathered; both shrink in proportion to
+    # the remaining gap (1 - maturity) / (1 - maturity_start).
+    porting_engineer_months_a: NonNegFloat = Field(
+        description="Engineer-months to port a model the stack supports (tier a), 2023."
     )
-    porting_engineer_months_inference: NonNegFloat = Field(
-        description="Engineer-months to port the reference inference workload at maturity 0."
+    porting_engineer_months_b: NonNegFloat = Field(
+        description="Engineer-months to port a model with custom kernels (tier b), 2023."
     )
-    port_failure_probability: Fraction = Field(description="Chance a port fails at maturity 0.")
+    porting_engineer_months_c: NonNegFloat = Field(
+        description="Engineer-months to port a large-scale training stack (tier c), 2023."
+    )
+    porting_calendar_months_a: NonNegFloat = Field(description="Calendar months of a tier-a port.")
+    porting_calendar_months_b: NonNegFloat = Field(description="Calendar months of a tier-b port.")
+    porting_calendar_months_c: NonNegFloat = Field(description="Calendar months of a tier-c port.")
+    scarcity_at_zero_maturity: NonNegFloat = Field(
+        default=0.0,
+        description="Engineer scarcity: effort is multiplied by 1 + this x (1 - maturity).",
+    )
     features: dict[str, StackFeature] = Field(default_factory=dict)
 
 

@@ -248,14 +248,28 @@ class Outputs(Frozen):
 
 
 class CalibrationRecord(Frozen):
-    """What `xpusim calibrate` fitted, recorded in the calibrated scenario."""
+    """What `xpusim calibrate` fitted, recorded in the calibrated scenario.
+
+    ``bounds`` are the search bounds of the free parameters (``calibrate`` without
+    ``--free`` refits them); ``intervals`` the 95% interval of each fitted value over
+    ``seed_sets`` independent sets of ``replications`` seeds; ``holdout_residuals`` the
+    relative errors at the fitted values on ``holdout_replications`` seeds from
+    ``holdout_seed``, which no fit has seen (``xpusim verify`` re-simulates those).
+    """
 
     targets: dict[str, float] = Field(default_factory=dict)
     target_sources: dict[str, str] = Field(default_factory=dict)
+    measure: str = Field(default="", description="What the targets measure, and why.")
     free_parameters: dict[str, float] = Field(default_factory=dict)
+    bounds: dict[str, list[float]] = Field(default_factory=dict)
+    intervals: dict[str, list[float]] = Field(default_factory=dict)
     residuals: dict[str, float] = Field(default_factory=dict)
     replications: int = 1
     seed: int = 0
+    seed_sets: int = 1
+    holdout_seed: int | None = None
+    holdout_replications: int | None = None
+    holdout_residuals: dict[str, float] = Field(default_factory=dict)
     method: str = ""
     date: str = ""
 
