@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sim import __version__
-from sim.cli import calibrate, economics, experiments, outputs, scenarios
+from sim.cli import calibrate, economics, experiments, outputs, scenarios, verify
 from sim.cli.common import CommandGroup
 
 __all__ = ["app", "main"]
@@ -52,7 +52,7 @@ for _name, _command in (
     ("catalog", economics.catalog),
     ("tco", economics.tco),
     ("calibrate", calibrate.calibrate),
-    ("verify", calibrate.verify),
+    ("verify", verify.verify),
     ("plot", outputs.plot),
     ("report", outputs.report),
     ("sweep", experiments.sweep),

@@ -1,33 +1,37 @@
-"""``xpusim calibrate`` and ``xpusim verify``: fitting the model to targets, checking it
-against theory."""
+"""``xpusim calibrate``: fitting the model to targets, with intervals and held-out residuals.
+
+Run on a scenario that records a calibration (``calibration:`` with targets and bounds), the
+command needs nothing else: ``xpusim calibrate scenarios/baseline.yaml --in-place`` refits
+the recorded free parameters to the recorded targets on the recorded seeds and seed sets,
+and rewrites the values and the record.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
 from rich.console import Console
 
+from sim.accounting.runner import ReplicationPool
 from sim.cli.common import AllowLargeRunOption, SeedOption, SetOption, load
 from sim.errors import UserError
 from sim.experiments.calibration import (
-    CalibrationResult,
+    HOLDOUT_SEED,
     FreeParameter,
+    UncertainCalibration,
+    calibrate_with_uncertainty,
     check_targets,
     truncated,
 )
-from sim.experiments.calibration import (
-    calibrate as fit,
-)
-from sim.experiments.verification import DEFAULT_BASELINE, as_rows, run_checks
 from sim.model.estimate import check_run_size
-from sim.model.schema import MAX_REPLICATIONS
+from sim.model.schema import MAX_REPLICATIONS, CalibrationRecord
 from sim.safeio import check_not_link, write_text
 from sim.scenario import LoadedScenario, substitute
 from sim.scenario.edit import replace_top_level_block, set_scalars
@@ -35,12 +39,17 @@ from sim.scenario.marks import read_text
 from sim.scenario.paths import nested, value_at
 from sim.views.terminal import console, table, text
 
-__all__ = ["calibrate", "verify"]
+__all__ = ["DEFAULT_SEED_SETS", "calibrate"]
 
 _METHOD = (
-    "xpusim calibrate: scipy.optimize Nelder-Mead on squared log residuals, "
-    "common random numbers, horizon cut at the last target year"
+    "xpusim calibrate: scipy.optimize Nelder-Mead on squared log residuals, common random "
+    "numbers, horizon cut at the last target year; refitted on independent seed sets "
+    "(value = mean over sets, interval = 95% Student-t over sets); residuals re-simulated "
+    "on held-out seeds"
 )
+
+#: Seed sets a calibration is repeated on when neither the command nor the record says.
+DEFAULT_SEED_SETS = 4
 
 
 def _parse_target(given: str) -> tuple[str, float]:
@@ -76,12 +85,27 @@ def _start_value(given: str, path: str, loaded: LoadedScenario) -> float:
         ) from None
 
 
+def _default_bounds(path: str, start: float, loaded: LoadedScenario) -> tuple[float, float]:
+    """The recorded bounds, else an uncertain number's range, else start +- 10."""
+    cal = loaded.scenario.calibration
+    if cal is not None and len(cal.bounds.get(path, ())) == 2:
+        low, high = cal.bounds[path]
+        return float(low), float(high)
+    dist = loaded.distributions.get(path)
+    if dist is not None:
+        low, high = dist.bounds()
+        return float(low), float(high)
+    return start - 10.0, start + 10.0
+
+
 def _parse_free(given: str, loaded: LoadedScenario) -> FreeParameter:
     path, *rest = given.split(":")
     path = path.strip()
     start = _start_value(given, path, loaded)
     try:
-        low, high = (float(rest[0]), float(rest[1])) if rest else (start - 10.0, start + 10.0)
+        low, high = (
+            (float(rest[0]), float(rest[1])) if rest else _default_bounds(path, start, loaded)
+        )
     except (ValueError, IndexError):
         raise UserError(
             "bad --free", file="--free", expected="PATH or PATH:LOW:HIGH", found=repr(given)
@@ -121,39 +145,103 @@ def _check_replications(reps: int) -> None:
         )
 
 
-def _printer(terminal: Console) -> Callable[[int, dict[str, float], dict[str, float], float], None]:
-    def progress(i: int, values: dict[str, float], achieved: dict[str, float], loss: float) -> None:
+def _printer(
+    terminal: Console,
+) -> Callable[[int, int, dict[str, float], dict[str, float], float], None]:
+    def progress(
+        b: int, i: int, values: dict[str, float], achieved: dict[str, float], loss: float
+    ) -> None:
         vals = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" for k, v in values.items())
         got = ", ".join(f"{v:.4g}" for v in achieved.values())
-        terminal.print(text(f"eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
+        terminal.print(text(f"set {b} eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
 
     return progress
 
 
-def _show_fit(terminal: Console, result: CalibrationResult, tolerance: float) -> None:
-    targets = result.targets
-    rows = [[k, targets[k], result.achieved[k], f"{result.residuals[k]:+.1%}"] for k in targets]
-    terminal.print(table("Calibration fit", ["target", "wanted", "achieved", "error"], rows))
-    terminal.print(table("Fitted parameters", ["parameter", "value"], list(result.values.items())))
+def _interval_text(low: float | None, high: float | None) -> str:
+    return "n/a (one seed set)" if low is None or high is None else f"[{low:.4g}, {high:.4g}]"
+
+
+def _show_fit(terminal: Console, fit: UncertainCalibration, tolerance: float) -> None:
+    rows = [
+        [
+            k,
+            f"{iv.mean:.4g}",
+            _interval_text(iv.low, iv.high),
+            ", ".join(f"{f.values[k]:.4g}" for f in fit.fits),
+        ]
+        for k, iv in fit.intervals.items()
+    ]
+    terminal.print(
+        table(
+            "Fitted parameters (mean over seed sets, 95% interval)",
+            ["parameter", "value", "95% interval", "per seed set"],
+            rows,
+        )
+    )
+    targets = fit.main.targets
+    held = fit.holdout
+    terminal.print(
+        table(
+            f"Targets on {fit.holdout_replications} held-out replications "
+            f"(seed {fit.holdout_seed}), at the fitted values",
+            ["target", "wanted", "fit (mean over sets)", "held-out mean +- 95%", "error"],
+            [
+                [
+                    k,
+                    f"{t:.4g}",
+                    f"{t * (1 + fit.residuals[k]):.4g}",
+                    f"{held[k].mean:.4g} +- "
+                    + ("n/a" if held[k].half_width is None else f"{held[k].half_width:.2g}"),
+                    f"{fit.holdout_residuals[k]:+.1%}",
+                ]
+                for k, t in targets.items()
+            ],
+        )
+    )
+    evals = sum(f.evaluations for f in fit.fits)
+    ok = fit.success(tolerance)
     terminal.print(
         text(
-            f"{result.evaluations} evaluations x {result.replications} replications, "
-            f"seed {result.seed}: "
-            + ("converged" if result.success else f"NOT within {tolerance:.0%}")
+            f"{len(fit.fits)} seed sets x {fit.main.replications} replications, "
+            f"{evals} evaluations: "
+            + ("held-out residuals within " if ok else "held-out residuals NOT within ")
+            + f"{tolerance:.0%}"
         )
     )
 
 
-def _record(result: CalibrationResult, sources: dict[str, str]) -> str:
+def _record(
+    fit: UncertainCalibration,
+    sources: dict[str, str],
+    measure: str,
+    free: list[FreeParameter],
+    seed: int,
+) -> str:
     """The ``calibration:`` block recorded in the calibrated scenario."""
+
+    def r6(v: float | None) -> float | None:
+        return None if v is None else round(v, 6)
+
     record = {
         "calibration": {
-            "targets": result.targets,
+            "targets": fit.main.targets,
             "target_sources": sources,
-            "free_parameters": {k: round(v, 6) for k, v in result.values.items()},
-            "residuals": {k: round(v, 6) for k, v in result.residuals.items()},
-            "replications": result.replications,
-            "seed": result.seed,
+            **({"measure": measure} if measure else {}),
+            "free_parameters": {k: round(v, 6) for k, v in fit.values.items()},
+            "bounds": {p.path: [p.low, p.high] for p in free},
+            "intervals": {
+                k: [r6(iv.low), r6(iv.high)]
+                for k, iv in fit.intervals.items()
+                if iv.half_width is not None
+            },
+            "residuals": {k: round(v, 6) for k, v in fit.residuals.items()},
+            "replications": fit.main.replications,
+            "seed": seed,
+            "seed_sets": len(fit.fits),
+            "holdout_seed": fit.holdout_seed,
+            "holdout_replications": fit.holdout_replications,
+            "holdout_residuals": {k: round(v, 6) for k, v in fit.holdout_residuals.items()},
             "method": _METHOD,
             "date": dt.date.today().isoformat(),
         }
@@ -188,29 +276,89 @@ def _write(dest: Path, body: str) -> None:
         raise UserError(f"cannot write {dest}: {exc.strerror or exc}") from exc
 
 
+def _recorded(loaded: LoadedScenario) -> CalibrationRecord:
+    return loaded.scenario.calibration or CalibrationRecord()
+
+
+def _targets_and_free(
+    loaded: LoadedScenario,
+    target: list[str] | None,
+    free: list[str] | None,
+    target_source: list[str] | None,
+) -> tuple[dict[str, float], dict[str, str], list[FreeParameter]]:
+    """The targets, their sources and the free parameters: given, or the recorded ones."""
+    cal = _recorded(loaded)
+    targets = dict(_parse_target(t) for t in target) if target else dict(cal.targets)
+    if not targets:
+        raise UserError(
+            "nothing to calibrate: give --target KEY=VALUE (the scenario records no targets)",
+            file="--target",
+        )
+    sources = _sources(target_source, targets) if target_source else dict(cal.target_sources)
+    names = free or list(cal.bounds or cal.free_parameters)
+    if not names:
+        raise UserError(
+            "nothing to fit: give --free PATH (the scenario records no free parameters)",
+            file="--free",
+        )
+    return (
+        targets,
+        {k: v for k, v in sources.items() if k in targets},
+        [_parse_free(f, loaded) for f in names],
+    )
+
+
 def calibrate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
     target: Annotated[
-        list[str],
-        typer.Option("--target", "-t", help="KEY=VALUE: a summary metric and its target."),
-    ],
+        list[str] | None,
+        typer.Option(
+            "--target", "-t", help="KEY=VALUE: a summary metric and its target (default: recorded)."
+        ),
+    ] = None,
     free: Annotated[
-        list[str],
-        typer.Option("--free", "-f", help="PATH[:LOW:HIGH]: a scenario number to fit."),
-    ],
+        list[str] | None,
+        typer.Option(
+            "--free", "-f", help="PATH[:LOW:HIGH]: a scenario number to fit (default: recorded)."
+        ),
+    ] = None,
     target_source: Annotated[
         list[str] | None,
         typer.Option("--target-source", help="KEY=SOURCE: where a target comes from."),
     ] = None,
     set_: SetOption = None,
     replications: Annotated[
-        int | None, typer.Option(min=1, help="Replications per evaluation (default: scenario's).")
+        int | None,
+        typer.Option(min=1, help="Replications per evaluation (default: recorded, or scenario's)."),
     ] = None,
     seed: SeedOption = None,
-    max_evaluations: Annotated[int, typer.Option(min=1, help="Simulation budget.")] = 60,
+    seed_sets: Annotated[
+        int | None,
+        typer.Option(
+            "--seed-sets",
+            min=1,
+            help=f"Independent seed sets to fit on (default: recorded, or {DEFAULT_SEED_SETS}).",
+        ),
+    ] = None,
+    holdout_replications: Annotated[
+        int | None,
+        typer.Option(
+            "--holdout-replications", min=2, help="Held-out replications (default: as fitting)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-w", min=1, help="Processes for the replications (default: all cores)."
+        ),
+    ] = None,
+    max_evaluations: Annotated[
+        int, typer.Option(min=1, help="Simulation budget per seed set.")
+    ] = 40,
     tolerance: Annotated[
-        float, typer.Option(min=0.0, help="Stop when every relative error is within this.")
-    ] = 0.05,
+        float,
+        typer.Option(min=0.0, help="Held-out relative errors must be within this (else exit 1)."),
+    ] = 0.1,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the calibrated scenario here.")
     ] = None,
@@ -219,42 +367,50 @@ def calibrate(
     ] = False,
     allow_large: AllowLargeRunOption = False,
 ) -> None:
-    """Fit free parameters so that summary metrics hit targets (scipy, common random numbers).
+    """Fit free parameters so that summary metrics hit targets, on independent seed sets
+    (each fitted value with its 95% interval), and check the fit on held-out seeds.
 
-    Example: xpusim calibrate scenarios/baseline.yaml
-    --target usage_ratio_vs_gpu.trainium.2023=0.005 --free adoption.family_preference.trainium
+    Example: xpusim calibrate scenarios/baseline.yaml --in-place (the recorded targets and
+    free parameters); or --target usage_ratio_vs_gpu.trainium.2023=0.005 --free
+    adoption.friction_scale
     """
     dest = scenario if in_place else out
     if dest is not None:
         check_not_link(dest)  # refused before the fit, not after it
     loaded = load(scenario, set_)
-    targets = dict(_parse_target(t) for t in target)
-    sources = _sources(target_source, targets)
-    params = [_parse_free(f, loaded) for f in free]
+    cal = _recorded(loaded)
+    targets, sources, params = _targets_and_free(loaded, target, free, target_source)
     check_targets(targets)
-    reps = replications or loaded.scenario.replications
-    root = loaded.scenario.seed if seed is None else seed
-    _check_replications(reps)
+    reps = replications or (cal.replications if cal.targets else loaded.scenario.replications)
+    root = seed if seed is not None else (cal.seed if cal.targets else loaded.scenario.seed)
+    sets = seed_sets or (cal.seed_sets if cal.targets else DEFAULT_SEED_SETS)
+    held_reps = holdout_replications or cal.holdout_replications or reps
+    _check_replications(max(reps, held_reps))
     if not allow_large:
         # each evaluation runs the replications on the horizon cut at the last target year
         check_run_size(
             truncated(loaded, targets).scenario,
             replications=reps,
-            evaluations=max_evaluations,
+            evaluations=max_evaluations * sets + max(1, held_reps // reps),
             file=str(scenario),
         )
     terminal = console()
+    began = time.monotonic()
     try:
-        result = fit(
-            loaded,
-            targets,
-            params,
-            replications=reps,
-            seed=root,
-            max_evaluations=max_evaluations,
-            tolerance=tolerance,
-            progress=_printer(terminal),
-        )
+        with ReplicationPool(workers) as pool:
+            result = calibrate_with_uncertainty(
+                loaded,
+                targets,
+                params,
+                replications=reps,
+                seed=root,
+                seed_sets=sets,
+                holdout_replications=held_reps,
+                holdout_seed=cal.holdout_seed if cal.holdout_seed is not None else HOLDOUT_SEED,
+                max_evaluations=max_evaluations,
+                progress=_printer(terminal),
+                summaries=pool.summaries,
+            )
     except KeyError as exc:  # a metric of the summary that this scenario does not have
         raise UserError(
             "unknown target metric",
@@ -263,92 +419,12 @@ def calibrate(
             hint="metric keys are dotted paths of summary.json",
         ) from None
     _show_fit(terminal, result, tolerance)
+    terminal.print(text(f"calibration took {time.monotonic() - began:.0f} s"))
     if dest is not None:
         fitted = {k: round(v, 6) for k, v in result.values.items()}
         body = _calibrated_text(scenario, dest, in_place, fitted)
-        _write(dest, replace_top_level_block(body, "calibration", _record(result, sources)))
+        record = _record(result, sources, cal.measure, params, root)
+        _write(dest, replace_top_level_block(body, "calibration", record))
         terminal.print(text(f"calibrated scenario written to {dest}"))
-    if not result.success:
-        raise typer.Exit(1)
-
-
-def _tolerance(t: float) -> str:
-    return f"{t:.0%}" if t >= 0.01 else f"{t:.0e}"
-
-
-#: The kinds of check, each printed as its own table (verification is not validation).
-KIND_TITLES = (
-    ("verification", "Verification: simulated against analytic or recomputed values"),
-    ("calibration", "Calibration: the fitted targets re-simulated"),
-    ("statics", "Comparative statics: each lever paired with the base on unseen seeds"),
-    ("validation", "Validation: the model against outside facts not used in fitting"),
-)
-
-
-def _checks_table(kind: str, title: str, rows: list[dict[str, Any]]) -> Any:
-    if kind == "statics":
-        return table(
-            title,
-            ["mechanism", "lever [metric]", "effect (paired mean +- 95%)", "result"],
-            [
-                [
-                    r["group"].removeprefix("comparative statics: "),
-                    r["check"],
-                    r["note"],
-                    "pass" if r["passed"] else "FAIL",
-                ]
-                for r in rows
-            ],
-        )
-    return table(
-        title,
-        ["group", "check", "simulated", "expected", "rel. error", "tolerance", "result"],
-        [
-            [
-                r["group"],
-                r["check"],
-                f"{r['simulated']:.6g}",
-                f"{r['expected']:.6g}",
-                f"{r['relative_error']:+.2%}",
-                _tolerance(r["tolerance"]),
-                "pass" if r["passed"] else "FAIL",
-            ]
-            for r in rows
-        ],
-    )
-
-
-def verify(
-    reduced: Annotated[
-        bool, typer.Option("--reduced", help="Fewer jobs and replications (as CI runs it).")
-    ] = False,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the table as JSON here.")
-    ] = None,
-    baseline: Annotated[
-        Path,
-        typer.Option(
-            "--baseline",
-            help="The scenario whose calibration record is re-simulated.",
-        ),
-    ] = DEFAULT_BASELINE,
-) -> None:
-    """Check the simulation against theory (Erlang C, M/M/(c/k), Little's law, conservation,
-    static TCO, the catalog's article ratios), the calibration targets, and comparative
-    statics (levers paired on unseen seeds), each kind in its own table. Exit 1 on a failure.
-    """
-    if json_out is not None:
-        check_not_link(json_out)  # refused before the checks run, not after
-    terminal = console()
-    terminal.print(text("running checks (a few minutes; --reduced for a quick pass) ..."))
-    checks = run_checks(reduced=reduced, baseline=baseline)
-    for kind, title in KIND_TITLES:
-        rows = [r for r in as_rows(checks) if r["kind"] == kind]
-        if rows:
-            terminal.print(_checks_table(kind, title, rows))
-    failed = [c for c in checks if not c.passed]
-    terminal.print(text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
-    if json_out is not None:
-        _write(json_out, json.dumps(as_rows(checks), indent=2) + "\n")
-    if failed:
+    if not result.success(tolerance):
         raise typer.Exit(1)

@@ -168,10 +168,13 @@ class DecisionProcess:
         today = w.clock.date(w.env.now)
         names = seg.spec.permitted.get(workload)  # type: ignore[call-overload]
         cands = [w.pools[w.pool_index[n]] for n in names] if names else w.pools
+        excluded = set(seg.spec.excluded.get(workload, ()))  # type: ignore[call-overload]
         out = []
         gated = []
         for p in cands:
             if workload not in p.chip.workloads or p.chip.launch_date > today:
+                continue
+            if p.chip_id in excluded:
                 continue
             # a fleet the provider no longer buys is offered only while it has room
             if not w.scenario.provider.pools[p.chip_id].procure and p.free() <= 0:
@@ -253,9 +256,13 @@ class DecisionProcess:
             * (spec.risk_aversion * ads.delay_months_of_compute * delay)[None, :]
             * monthly_usd[:, None],
             hurdle_fraction=new * spec.switching_hurdle_fraction,
+            # the residual constants are fitted to customers' usage: the provider's own
+            # teams (internal segments, outside the targets) carry none
             constants=np.array(
                 [
-                    ad.residual_constant(ads, p.chip.stack, p.chip.family, wl, float(m))
+                    0.0
+                    if spec.internal
+                    else ad.residual_constant(ads, p.chip.stack, p.chip.family, wl, float(m))
                     for p, m in zip(offer.pools, offer.maturity, strict=True)
                 ]
             ),

@@ -27,9 +27,18 @@ def _find(node: yaml.Node, path: Sequence[str | int]) -> yaml.Node | None:
                 break
         else:
             return None
-    if isinstance(node, yaml.MappingNode):  # a sourced figure: edit its `value`
-        return _find(node, ["value"])
+    if isinstance(node, yaml.MappingNode):
+        keys = {k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+        if "dist" in keys:  # an uncertain number: edit its central value
+            central = next((c for c in _CENTRAL_KEYS if c in keys), None)
+            return None if central is None else _find(node, [central])
+        return _find(node, ["value"])  # a sourced figure: edit its `value`
     return node
+
+
+_CENTRAL_KEYS = ("mode", "mean", "value")
+"""The key holding the central value of a distribution written in YAML (triangular: mode;
+normal: mean); a distribution without one (uniform) cannot be set in place."""
 
 
 def _scalar_text(value: Any) -> str:
@@ -40,12 +49,17 @@ def _scalar_text(value: Any) -> str:
 def set_scalars(text: str, values: Mapping[str, Any]) -> tuple[str, list[str]]:
     """Replace the scalar at each dotted path in YAML `text`; return new text and paths missing.
 
+    A sourced figure gets its ``value`` set, a triangular or normal distribution its ``mode``
+    or ``mean``.
+
     >>> t = "a:\\n  b: 1.0  # keep me\\n  c: {value: 2, source: x}\\n"
-    >>> new, missing = set_scalars(t, {"a.b": 3.5, "a.c": 4, "a.d": 1})
+    >>> t += "  e: {dist: triangular, low: 0, mode: 1, high: 3}\\n"
+    >>> new, missing = set_scalars(t, {"a.b": 3.5, "a.c": 4, "a.d": 1, "a.e": 2})
     >>> print(new, end="")
     a:
       b: 3.5  # keep me
       c: {value: 4, source: x}
+      e: {dist: triangular, low: 0, mode: 2, high: 3}
     >>> missing
     ['a.d']
     """

@@ -139,6 +139,10 @@ class Segment(Frozen):
         default_factory=dict,
         description="Pools a workload may move to (default: every pool serving it).",
     )
+    excluded: dict[Workload, list[str]] = Field(
+        default_factory=dict,
+        description="Pools a workload never moves to (e.g. a chip marketed for the other one).",
+    )
     risk_aversion: NonNegFloat = Field(
         default=1.0, description="Weight on the expected cost of a failed port."
     )

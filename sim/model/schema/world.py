@@ -443,14 +443,15 @@ def _segment_problems(s: Scenario, sid: str, seg: Segment) -> list[CrossReferenc
         out.extend(_platform_problems(s, sid, wl, shares))
         if not shares:
             continue
-        for j, pid in enumerate(seg.permitted.get(wl, ())):
-            if pid not in s.provider.pools:
-                out.append(
-                    CrossReferenceError(
-                        ("segments", sid, "permitted", wl, j),
-                        f"{pid!r} is not a pool of the provider",
+        for field in ("permitted", "excluded"):
+            for j, pid in enumerate(getattr(seg, field).get(wl, ())):
+                if pid not in s.provider.pools:
+                    out.append(
+                        CrossReferenceError(
+                            ("segments", sid, field, wl, j),
+                            f"{pid!r} is not a pool of the provider",
+                        )
                     )
-                )
     return out
 
 
