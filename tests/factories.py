@@ -36,9 +36,12 @@ STACK: dict[str, Any] = {
     "maturity_start": 1.0,
     "maturity_midpoint_year": 2010.0,
     "maturity_steepness_per_year": 1.0,
-    "porting_engineer_months_training": 0.0,
-    "porting_engineer_months_inference": 0.0,
-    "port_failure_probability": 0.0,
+    "porting_engineer_months_a": 0.0,
+    "porting_engineer_months_b": 0.0,
+    "porting_engineer_months_c": 0.0,
+    "porting_calendar_months_a": 0.0,
+    "porting_calendar_months_b": 0.0,
+    "porting_calendar_months_c": 0.0,
     "features": {"fsdp": {"available_from": dt.date(2022, 1, 1)}},
 }
 ECONOMICS: dict[str, Any] = {

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.accounting.runner import run
 from sim.model import adoption as ad
-from sim.model.schema import Adoption, StackSpec
+from sim.model.schema import StackSpec
+from sim.model.schema.demand import Bass, SizeDistribution
 from tests.factories import CHIP, STACK, build, mmc_dict
 
 NEURON_LIKE = StackSpec(
@@ -21,47 +25,33 @@ NEURON_LIKE = StackSpec(
     maturity_start=0.2,
     maturity_midpoint_year=2026.0,
     maturity_steepness_per_year=1.0,
-    porting_engineer_months_training=20.0,
-    porting_engineer_months_inference=5.0,
-    port_failure_probability=0.4,
+    porting_engineer_months_a=1.0,
+    porting_engineer_months_b=4.0,
+    porting_engineer_months_c=20.0,
+    porting_calendar_months_a=1.0,
+    porting_calendar_months_b=3.0,
+    porting_calendar_months_c=6.0,
+    scarcity_at_zero_maturity=0.5,
 )
 
 
 def _prob_inhouse(unit_cost: float, maturity: float, gpu_cost: float = 1.0) -> float:
-    """Logit probability that a customer picks the in-house option."""
-    terms = ad.port_terms(
-        NEURON_LIKE,
-        "training",
-        maturity,
-        porting_scale=1.0,
-        engineer_usd_per_month=25000.0,
-        port_months_at_zero_maturity=6.0,
-        hours_per_month=730.0,
-    )
+    """Logit probability that a customer picks the in-house option (tier-c training port)."""
+    terms = ad.port_terms(NEURON_LIKE, "c", maturity, failure_at_zero_maturity={"c": 0.4})
     eff = ad.software_efficiency(maturity, 0.5)
-    opts = [
-        ad.Option("gpu", "cuda", "nvidia_gpu", gpu_cost, 0.0, 0.0, 0.9, True),
-        ad.Option(
-            "chip",
-            "inhouse",
-            "trainium",
-            unit_cost / eff,
-            terms.cost_usd,
-            terms.failure_probability,
-            0.1,
-            False,
-        ),
-    ]
-    u = ad.option_utilities(
-        opts,
-        volume_units=1e6,
-        delay_cost_usd=1e5,
-        risk_aversion=1.0,
-        switching_hurdle_fraction=0.1,
-        adoption=Adoption(logit_scale=3.0, peer_influence=1.0),
-        workload="training",
+    volume = 1e6
+    monthly_usd = volume * gpu_cost / 24.0
+    parts = ad.utility_parts(
+        volume_units=np.array([volume]),
+        unit_usd=np.array([gpu_cost, unit_cost / eff]),
+        efficiency=np.array([1.0, eff]),
+        port_usd=np.array([[0.0, terms.engineer_months * 25000.0]]),
+        risk_usd=np.array([[0.0, terms.expected_delay_months(0.3) * monthly_usd]]),
+        hurdle_fraction=np.array([[0.0, 0.1]]),
+        constants=np.array([0.0, 0.0]),
+        logit_scale=3.0,
     )
-    return float(ad.logit_shares(u)[1])
+    return float(ad.choice_probabilities(parts.total)[0, 1])
 
 
 @settings(max_examples=200, deadline=None)
@@ -92,7 +82,12 @@ def test_maturity_rises_over_time_and_with_use(year: float, dy: float, share: fl
 
 
 def _two_chip_scenario(
-    *, fsdp_from: dt.date | None, friction: bool, price: float, years: int = 3
+    *,
+    fsdp_from: dt.date | None,
+    friction: bool,
+    price: float,
+    years: int = 3,
+    decisions: str = "expected",
 ) -> Any:
     """A GPU pool and an in-house pool; one segment of 20 customers starting on the GPU."""
     d = mmc_dict(arrival_rate_per_hour=0.5, service_rate_per_hour=0.1, chips=64, years=years)
@@ -108,8 +103,9 @@ def _two_chip_scenario(
         "vendor": "aws",
         "maturity_start": 1.0 if not friction else 0.2,
         "maturity_midpoint_year": 2030.0,
-        "porting_engineer_months_training": 0.0 if not friction else 0.5,
-        "port_failure_probability": 0.0 if not friction else 0.5,
+        "porting_engineer_months_b": 0.0 if not friction else 6.0,
+        "porting_calendar_months_b": 0.0 if not friction else 3.0,
+        "scarcity_at_zero_maturity": 0.0 if not friction else 0.5,
         "features": {"fsdp": {"available_from": fsdp_from}},
     }
     d["catalog"]["chips"]["chip"] = chip
@@ -120,13 +116,17 @@ def _two_chip_scenario(
     seg["training"]["gang_chips"] = 4
     seg["training"]["requires_features"] = ["fsdp"]
     seg["review_interval_months"] = 3.0
+    seg["porting_tier"] = {"training": "b", "inference": "a"}
     seg["switching_hurdle_fraction"] = 0.0 if not friction else 0.2
     d["adoption"] = {
         "enabled": True,
         "logit_scale": 5.0,
         "max_fraction_per_review": 0.5,
         "efficiency_floor": 0.5,
-        "port_months_at_zero_maturity": 3.0 if friction else 0.0,
+        "failure_probability_at_zero_maturity": {"b": 0.5 if friction else 0.0},
+        "overrun_fraction": 0.3,
+        "delay_months_of_compute": 1.0,
+        "decisions": decisions,
     }
     return build(d)
 
@@ -165,3 +165,63 @@ def test_friction_slows_adoption() -> None:
     hard = run(_two_chip_scenario(fsdp_from=dt.date(2020, 1, 1), friction=True, price=2.8))
     assert _inhouse_share(hard, "2025-12-01") < _inhouse_share(easy, "2025-12-01")
     assert hard.summary["customers"]["porting_spend_usd"] > 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(m=st.floats(0.0, 0.99), s1=st.floats(0.1, 5.0), s2=st.floats(0.1, 5.0))
+def test_friction_scale_scales_effort_and_time(m: float, s1: float, s2: float) -> None:
+    lo, hi = sorted((s1, s2))
+    a = ad.port_terms(NEURON_LIKE, "c", m, failure_at_zero_maturity={}, friction_scale=lo)
+    b = ad.port_terms(NEURON_LIKE, "c", m, failure_at_zero_maturity={}, friction_scale=hi)
+    assert b.engineer_months * lo == pytest.approx(a.engineer_months * hi)
+    assert b.calendar_months * lo == pytest.approx(a.calendar_months * hi)
+
+
+def test_a_stack_at_parity_costs_nothing_to_port_to() -> None:
+    t = ad.port_terms(NEURON_LIKE, "c", 1.0, failure_at_zero_maturity={"c": 0.4})
+    assert (t.engineer_months, t.calendar_months, t.failure_probability) == (0.0, 0.0, 0.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(f1=st.floats(0.0, 1.0), f2=st.floats(0.0, 1.0), dt_years=st.floats(0.01, 2.0))
+def test_bass_consideration_grows_with_installed_share(
+    f1: float, f2: float, dt_years: float
+) -> None:
+    bass = Bass(innovation_per_year=0.3, imitation_per_year=0.4)
+    lo, hi = sorted((f1, f2))
+    p_lo = ad.consideration_probability(bass, lo, dt_years)
+    assert 0.0 < p_lo <= ad.consideration_probability(bass, hi, dt_years) < 1.0
+    # the hazard of a Bass model: 1 - exp(-(p + qF) dt)
+    assert p_lo == pytest.approx(1.0 - math.exp(-(0.3 + 0.4 * lo) * dt_years))
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 2000), tail=st.floats(1.05, 3.0), anchor=st.floats(0.0, 0.9))
+def test_customer_weights_are_shares_with_anchors_first(n: int, tail: float, anchor: float) -> None:
+    anchors = [anchor] if n > 1 and anchor > 0 else []
+    w = ad.customer_weights(n, SizeDistribution(law="pareto", tail_index=tail), anchors)
+    assert len(w) == n and (w > 0).all()
+    assert float(w.sum()) == pytest.approx(1.0)
+    if anchors:
+        assert w[0] == pytest.approx(anchor)
+    rest = w[len(anchors) :]
+    assert (np.diff(rest) <= 1e-15).all()  # the others from the largest down
+
+
+def test_expected_decisions_carry_no_decision_noise() -> None:
+    # no flywheel, fixed prices: the expected rule's shares are the same on any seed
+    sc = _two_chip_scenario(fsdp_from=dt.date(2020, 1, 1), friction=True, price=2.8)
+    a, b = (run(sc, s).tables["adoption"].drop(columns="seed") for s in (1, 2))
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    assert _inhouse_share(run(sc, 1), "2025-12-01") > 0.0
+
+
+def test_sampled_decisions_average_near_the_expected_path() -> None:
+    kw: dict[str, Any] = {"fsdp_from": dt.date(2020, 1, 1), "friction": False, "price": 3.2}
+    expected = _inhouse_share(run(_two_chip_scenario(**kw)), "2025-12-01")
+    sampled = [
+        _inhouse_share(run(_two_chip_scenario(**kw, decisions="sampled"), s), "2025-12-01")
+        for s in range(8)
+    ]
+    assert len(set(sampled)) > 1  # the sampled rule does draw
+    assert float(np.mean(sampled)) == pytest.approx(expected, abs=0.15)

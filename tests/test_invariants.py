@@ -49,9 +49,11 @@ def scenarios(draw: st.DrawFn) -> Any:
         "vendor": "aws",
         "maturity_start": draw(st.floats(0.0, 1.0)),
         "maturity_midpoint_year": draw(st.floats(2023.0, 2030.0)),
-        "porting_engineer_months_training": draw(st.floats(0.0, 5.0)),
-        "porting_engineer_months_inference": draw(st.floats(0.0, 5.0)),
-        "port_failure_probability": draw(st.floats(0.0, 1.0)),
+        "porting_engineer_months_a": draw(st.floats(0.0, 5.0)),
+        "porting_engineer_months_b": draw(st.floats(0.0, 20.0)),
+        "porting_engineer_months_c": draw(st.floats(0.0, 100.0)),
+        "porting_calendar_months_b": draw(st.floats(0.0, 6.0)),
+        "porting_calendar_months_c": draw(st.floats(0.0, 12.0)),
     }
     d["provider"]["pools"]["other"] = {
         "initial_chips": draw(st.integers(0, 64)),
@@ -148,9 +150,6 @@ def test_idle_months_book_no_negative_hours() -> None:
         "vendor": "aws",
         "maturity_start": 0.0,
         "maturity_midpoint_year": 2023.0,
-        "porting_engineer_months_training": 0.0,
-        "porting_engineer_months_inference": 0.0,
-        "port_failure_probability": 0.0,
     }
     d["provider"]["pools"]["other"] = {
         "initial_chips": 0,

@@ -58,9 +58,7 @@ def make_scenario(**economics: Any) -> Scenario:
         "maturity_start": 1.0,
         "maturity_midpoint_year": 2020.0,
         "maturity_steepness_per_year": 1.0,
-        "porting_engineer_months_training": 0.0,
-        "porting_engineer_months_inference": 0.0,
-        "port_failure_probability": 0.0,
+        **{f"porting_{k}_months_{t}": 0.0 for k in ("engineer", "calendar") for t in "abc"},
     }
     data: dict[str, Any] = {
         "name": "tco-test",
