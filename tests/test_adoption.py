@@ -225,3 +225,34 @@ def test_sampled_decisions_average_near_the_expected_path() -> None:
     ]
     assert len(set(sampled)) > 1  # the sampled rule does draw
     assert float(np.mean(sampled)) == pytest.approx(expected, abs=0.15)
+
+
+def test_explain_decomposes_the_baseline_2023_choices(tmp_path: Any) -> None:
+    import json as _json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from sim.accounting.choices import EXPLAIN_TERMS
+    from sim.cli import app
+
+    baseline = str(Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml")
+    out = tmp_path / "run"
+    small = ["--set", "horizon.end=2024-01-01", "--set", "replications=1"]
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", baseline, *small, "--out", str(out), "-q"]).exit_code == 0
+    dest = tmp_path / "explain.json"
+    res = runner.invoke(app, ["explain", str(out), "--year", "2023", "--json", str(dest)])
+    assert res.exit_code == 0, res.output
+    assert "share of each term" in res.output and "fsdp" in res.output
+    rows = _json.loads(dest.read_text())
+    offered = [r for r in rows if not r["gated"]]
+    assert offered, "no segment weighed an in-house option"
+    for r in offered:
+        # the terms add up to the gap, and the shares to 1
+        assert sum(r[t] for t in EXPLAIN_TERMS if t != "imitation") == pytest.approx(r["gap"])
+        assert sum(r[f"share_{t}"] for t in EXPLAIN_TERMS) == pytest.approx(1.0)
+    # Meta and Netflix training waits for FSDP on Neuron (bi-2024-05)
+    assert any(r["segment"] == "large_tech" and r["gated"] == "fsdp" for r in rows)
+    bad = runner.invoke(app, ["explain", str(out), "--year", "2029"])
+    assert bad.exit_code == 2 and "2029" in bad.output and "Traceback" not in bad.output

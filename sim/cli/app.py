@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from sim import __version__
-from sim.cli import calibrate, economics, experiments, outputs, scenarios, verify
+from sim.cli import calibrate, economics, experiments, explain, outputs, scenarios, verify
 from sim.cli.common import CommandGroup
 
 __all__ = ["app", "main"]
@@ -53,6 +53,7 @@ for _name, _command in (
     ("tco", economics.tco),
     ("calibrate", calibrate.calibrate),
     ("verify", verify.verify),
+    ("explain", explain.explain),
     ("plot", outputs.plot),
     ("report", outputs.report),
     ("sweep", experiments.sweep),

@@ -8,9 +8,13 @@ baseline and compares a simulated value with an analytic or independently recomp
 - Little's law L = lambda W on the per-job records;
 - conservation: busy chip-hours, energy and money recomputed from the records and tables;
 - the static TCO formula against the engine's cost per busy chip-hour in steady state;
-- the calibration targets recorded in the baseline scenario (2023 usage ratios), which is
+- the calibration targets recorded in the baseline scenario (2023 usage ratios), on the
+  record's held-out seeds (never the fitting seeds), the baseline being
   ``scenarios/baseline.yaml`` of the working directory unless another file is given;
 - the article ratios held by the chip catalog;
+- validation (``sim/data/validation.yaml``): outside facts not used in fitting (the Graviton
+  precedent, the in-house share of AWS's accelerator compute in 2025), each against the
+  model on seeds no fit has used (:mod:`sim.experiments.validation`);
 - comparative statics (``sim/data/levers.yaml``): each lever run on the baseline and its
   variant on the same unseen seeds, passing when the paired 95% interval lies on the side
   of zero the mechanism predicts (:mod:`sim.experiments.statics`).
@@ -37,8 +41,9 @@ from typing import Any
 import numpy as np
 
 from sim.accounting.runner import run_one
-from sim.experiments.calibration import evaluate, truncated
+from sim.experiments.calibration import HOLDOUT_SEED, evaluate, truncated
 from sim.experiments.statics import Effect, measure_all
+from sim.experiments.validation import Validation, validate_all
 from sim.model import economics as ec
 from sim.model.catalog import ratio_results
 from sim.model.queueing import mmc, mmc_gang
@@ -281,9 +286,11 @@ def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[
             kind="calibration",
         )
         return
-    reps = cal.replications
+    # held-out seeds: never those the fit used, so this check can fail
+    seed = cal.holdout_seed if cal.holdout_seed is not None else HOLDOUT_SEED
+    reps = cal.holdout_replications or cal.replications
     short = truncated(loaded, cal.targets).scenario
-    means = evaluate(short, list(cal.targets), replication_seeds(cal.seed, reps))
+    means = evaluate(short, list(cal.targets), replication_seeds(seed, reps))
     for key, target in cal.targets.items():
         got = means[key]
         source = cal.target_sources.get(key, "")
@@ -294,7 +301,7 @@ def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[
             target,
             0.1,
             abs(got / target - 1) <= 0.1,
-            f"mean of {reps} replications",
+            f"mean of {reps} held-out replications (seed {seed}, never used to fit)",
             kind="calibration",
         )
     del reduced
@@ -329,6 +336,37 @@ def statics_checks(reduced: bool, baseline: Path | None = None) -> Iterator[Chec
         yield _statics_check(effect)
 
 
+def _validation_check(v: Validation) -> Check:
+    f = v.fact
+    hw = "n/a" if v.model.half_width is None else f"{v.model.half_width:.3g}"
+    spread = max(f.high - f.fact, f.fact - f.low)
+    return Check(
+        "validation",
+        f"{f.name} [{f.source}]",
+        v.model.mean,
+        f.fact,
+        spread / abs(f.fact) if f.fact else spread,
+        v.passed,
+        v.problem
+        or (
+            f"{f.metric} = {v.model.mean:.3g} +- {hw} over {v.model.n} seeds ({f.scenario}); "
+            f"fact {f.fact:g}, band [{f.low:g}, {f.high:g}]"
+        ),
+        kind="validation",
+    )
+
+
+def validation_checks(reduced: bool, baseline: Path | None = None) -> Iterator[Check]:
+    """The outside facts of ``sim/data/validation.yaml``, none used in fitting."""
+    loaded = _baseline(baseline, "validation")
+    if isinstance(loaded, Check):
+        yield loaded
+        return
+    path = DEFAULT_BASELINE if baseline is None else Path(baseline)
+    for v in validate_all(path, reduced=reduced):
+        yield _validation_check(v)
+
+
 def catalog_checks() -> Iterator[Check]:
     """The article ratios the catalog must hold."""
     catalog, _ = load_catalog()
@@ -361,6 +399,7 @@ def run_checks(
         calibration_checks(reduced, baseline),
         catalog_checks(),
         statics_checks(reduced, baseline),
+        validation_checks(reduced, baseline),
     ):
         for check in gen:
             out.append(check)
