@@ -117,8 +117,11 @@ def test_a_lever_that_moves_its_metric_passes_and_the_wrong_sign_fails() -> None
 
 def test_a_lever_that_moves_nothing_fails() -> None:
     loaded = load_scenario(TINY)
-    # the discount rate does not enter the power bill: no effect, so no pass
-    still = measure(loaded, _lever(changes={"economics.discount_rate_per_year": 0.2}), workers=1)
+    # what Amazon paid for Annapurna Labs enters no price, cost per hour or choice, so not the
+    # power bill: no effect, so no pass (the discount rate no longer qualifies: it prices the
+    # provider's own teams' chip-hours, which steer their choices)
+    lever = _lever(changes={"provider.inhouse_program.acquisition_usd": 1.0e9})
+    still = measure(loaded, lever, workers=1)
     assert still.difference.mean == 0.0 and not still.passed
 
 
