@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,9 +19,35 @@ MALFORMED = sorted((ROOT / "tests" / "malformed").glob("*.yaml"))
 SMALL = ["--set", "horizon.end=2026-01-01", "--set", "replications=1"]
 
 
-def test_verify_reduced_passes_every_check() -> None:
-    checks = run_checks(reduced=True, baseline=ROOT / "scenarios" / "baseline.yaml")
-    failed = [c for c in checks if not c.passed]
+#: Checks that fail on the shipped baseline, each a reported finding about the model (verify
+#: prints them as FAIL and exits 1), never a reason to loosen the check. They are pinned here
+#: so that the day one starts to pass, this test says so.
+KNOWN_FINDINGS = {
+    # validation: the baseline holds no anchor commitment like Project Rainier, so customers'
+    # in-house share of spend in 2025 stays near 0.05 against the 0.42 [0.32-0.53] of
+    # Amazon's accelerator compute (research log V14)
+    "in-house share of AWS accelerator compute, 2025",
+    # comparative statics: at the calibrated friction scale (0.5) the engineers' dollars of a
+    # port are small beside a segment's compute; x3 moves 2027 in-house usage by about -7%,
+    # within the paired interval at CI's 3 replications
+    "porting cost x3 lowers in-house usage",
+}
+
+
+@pytest.fixture(scope="module")
+def reduced_checks() -> list[Any]:
+    return run_checks(reduced=True, baseline=ROOT / "scenarios" / "baseline.yaml")
+
+
+def _is_known(check: Any) -> bool:
+    return any(check.name.startswith(k) for k in KNOWN_FINDINGS)
+
+
+def test_verify_reduced_passes_every_check_but_the_known_findings(
+    reduced_checks: list[Any],
+) -> None:
+    checks = reduced_checks
+    failed = [c for c in checks if not c.passed and not _is_known(c)]
     assert not failed, failed
     groups = {c.group for c in checks}
     assert {
@@ -31,7 +58,21 @@ def test_verify_reduced_passes_every_check() -> None:
         "static TCO",
         "calibration",
         "catalog ratios",
+        "validation",
     } <= groups
+    kinds = {c.kind for c in checks}
+    assert kinds == {"verification", "calibration", "statics", "validation"}
+    # the calibration check runs on held-out seeds, never the fitting ones
+    assert all("held-out" in c.note for c in checks if c.kind == "calibration")
+
+
+def test_known_findings_still_fail(reduced_checks: list[Any]) -> None:
+    known = [c for c in reduced_checks if _is_known(c)]
+    assert {k for k in KNOWN_FINDINGS if any(c.name.startswith(k) for c in known)} == (
+        KNOWN_FINDINGS
+    )
+    now_passing = [c.name for c in known if c.passed]
+    assert not now_passing, f"a known finding now passes; drop it from KNOWN_FINDINGS: {now_passing}"
 
 
 def test_verify_without_its_baseline_fails_the_calibration_check(tmp_path: Path) -> None:
