@@ -43,6 +43,7 @@ SECTIONS: tuple[str, ...] = (
     "The question",
     "Headline results",
     "Figures",
+    "Why customers chose",
     "Assumptions and their sources",
     "What differs from the baseline",
     "Versions",
@@ -181,8 +182,63 @@ def _figures(data: Folder, files: Sequence[Path]) -> list[Block]:
     return blocks
 
 
-def _assumptions(data: Folder) -> list[Block]:
+#: The year the report explains when the run has customer reviews in it (the calibration
+#: year of the baseline [bi-2024-05]); otherwise the run's first year with reviews.
+EXPLAIN_YEAR = 2023
+
+
+def _share_text(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, float) and value == value else ""
+
+
+def _choices(data: Folder) -> list[Block]:
+    """Why customers chose: the utility gap of each segment's in-house option against CUDA,
+    split into its terms (as ``xpusim explain``)."""
+    from sim.accounting.choices import EXPLAIN_TERMS, decompose
+
     blocks: list[Block] = [Heading(2, SECTIONS[3])]
+    choices = data.table("choices") if data.is_run else None
+    if choices is None or choices.empty:
+        blocks.append(Paragraph("This folder holds no customer reviews.", note=True))
+        return blocks
+    years = sorted({int(str(d)[:4]) for d in choices["date"].unique()})
+    year = EXPLAIN_YEAR if EXPLAIN_YEAR in years else years[0]
+    rows = decompose(choices, year)
+    if rows.empty:
+        blocks.append(Paragraph(f"No segment weighed an in-house option in {year}.", note=True))
+        return blocks
+    terms = list(EXPLAIN_TERMS)
+    body = []
+    for _, r in rows.iterrows():
+        gap = "" if r["gated"] else f"{r['gap']:+.2f}"
+        shares = (
+            [f"gated: {r['gated']}"] + [""] * (len(terms) - 1)
+            if r["gated"]
+            else [_share_text(r[f"share_{t}"]) for t in terms]
+        )
+        body.append([str(r["segment"]), str(r["workload"]), gap, *shares])
+    blocks.append(
+        Paragraph(
+            f"In {year}, each segment's utility gap between its best in-house option and its "
+            "best CUDA option (logit units; negative keeps customers on CUDA) and each term's "
+            "share of it: price per useful unit, software-efficiency penalty, porting cost, "
+            "risk of a failed or late port, switching hurdle, residual constants, imitation "
+            "(Bass). The command xpusim explain prints the terms themselves."
+        )
+    )
+    blocks.append(
+        Table(
+            ["segment", "workload", "gap", *terms],
+            body,
+            f"Decomposition of the {year} choices (choices.parquet)",
+            numeric=frozenset(range(2, 3 + len(terms))),
+        )
+    )
+    return blocks
+
+
+def _assumptions(data: Folder) -> list[Block]:
+    blocks: list[Block] = [Heading(2, SECTIONS[4])]
     prov = data.manifest.get("provenance")
     scn = data.scenario or {}
     if not isinstance(prov, Mapping) or not prov:
@@ -268,7 +324,7 @@ def baseline_differences(
 
 
 def _baseline(data: Folder, baseline: Path | None) -> list[Block]:
-    blocks: list[Block] = [Heading(2, SECTIONS[4])]
+    blocks: list[Block] = [Heading(2, SECTIONS[5])]
     diffs, note = baseline_differences(data, baseline)
     if diffs is None:
         blocks.append(Paragraph(note, note=True))
@@ -313,7 +369,7 @@ def _versions(data: Folder) -> list[Block]:
         rows.extend([str(k), str(v) if v else "not installed"] for k, v in sorted(packages.items()))
     rows.append(["matplotlib (figures)", matplotlib.__version__])
     rows.append(["xpusim (report)", __version__])
-    return [Heading(2, SECTIONS[5]), Table(["Component", "Version"], rows, "From manifest.json")]
+    return [Heading(2, SECTIONS[6]), Table(["Component", "Version"], rows, "From manifest.json")]
 
 
 def build_report(
@@ -334,6 +390,7 @@ def build_report(
     blocks += _question(data)
     blocks += [Heading(2, SECTIONS[1]), *headline(data)]
     blocks += _figures(data, figures)
+    blocks += _choices(data)
     blocks += _assumptions(data)
     blocks += _baseline(data, baseline)
     blocks += _versions(data)
