@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.accounting import runner
@@ -211,6 +211,7 @@ def _grid() -> Grid:
     return Grid.of(s, simulate(s, 0))
 
 
+@settings(deadline=None)  # no wall-clock limit in tests (a loaded CI machine)
 @given(rows=INTERVALS)
 def test_installed_at_month_end_counts_every_live_record(
     rows: list[tuple[int, float, float, float]],
