@@ -12,7 +12,15 @@ from rich.table import Table
 
 from sim.accounting.runner import RunOutput
 from sim.accounting.runner import run as run_replications
-from sim.cli.common import AllowLargeRunOption, SeedOption, SetOption, collect, load
+from sim.cli.common import (
+    AllowLargeRunOption,
+    FormatOption,
+    SeedOption,
+    SetOption,
+    collect,
+    emit,
+    load,
+)
 from sim.errors import UserError, printable
 from sim.model.estimate import check_run_size
 from sim.results.run_folder import read_summary, write_run
@@ -24,7 +32,9 @@ from sim.scenario import (
     saved_yaml,
     scenario_json_schema,
 )
-from sim.views.terminal import console, diff_value, summary_tables, text
+from sim.views.headline import headline_tables
+from sim.views.tables import check_format
+from sim.views.terminal import console, diff_value, text
 
 __all__ = ["diff", "producer", "run", "schema", "show", "validate"]
 
@@ -48,7 +58,8 @@ def run(
         ),
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the run folder path.")
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar; print only the run folder path."),
     ] = False,
     allow_large: AllowLargeRunOption = False,
     workers: Annotated[
@@ -61,11 +72,21 @@ def run(
             "Results are the same for any number.",
         ),
     ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
+    ] = False,
+    fmt: FormatOption = "table",
 ) -> None:
-    """Run a scenario and write its run folder.
+    """Run a scenario, write its run folder and print the headline results.
+
+    The headline gives the provider's, customers' and in-house program's metrics and the
+    usage ratios with their 95% intervals over the replications (--all: every metric).
+    With --format csv or json, stdout holds only the table; the folder is named on stderr.
 
     Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
     """
+    fmt = check_format(fmt)
     loaded = load(scenario, set_)
     if not allow_large:
         check_run_size(loaded.scenario, file=str(scenario))
@@ -74,11 +95,12 @@ def run(
     if quiet:
         typer.echo(printable(folder))
         return
-    terminal = console()
-    for table in summary_tables(read_summary(folder)):
-        terminal.print(table)
-    terminal.print(text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
-    terminal.print(text(f"run folder: {folder}"))
+    emit(headline_tables(read_summary(folder), everything=everything), fmt)
+    where = printable(f"run folder: {folder}")
+    if fmt in ("csv", "json"):
+        typer.echo(where, err=True)
+    else:
+        console().print(text(where))
 
 
 def validate(

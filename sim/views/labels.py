@@ -3,7 +3,7 @@ chips, chip families and swept parameters."""
 
 from __future__ import annotations
 
-from sim.accounting.summary import find_metric
+from sim.accounting.summary import Metric, find_metric
 
 __all__ = [
     "FAMILY_LABELS",
@@ -11,6 +11,7 @@ __all__ = [
     "family_label",
     "metric_label",
     "metric_name",
+    "metric_row_label",
     "metric_unit",
     "param_label",
 ]
@@ -73,3 +74,43 @@ def chip_label(chip: str) -> str:
 def family_label(family: str) -> str:
     """Display name of a chip family."""
     return FAMILY_LABELS.get(family, family)
+
+
+#: Units a formatted value already shows (or that need no saying).
+_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", ""})
+
+
+def _instances(metric: Metric, key: str) -> list[str]:
+    """The parts of a concrete key that stand for the metric's ``{placeholders}``."""
+    parts = key.split(".")
+    templ = metric.key.split(".")
+    if len(parts) != len(templ):
+        return []
+    return [p for p, t in zip(parts, templ, strict=True) if t.startswith("{")]
+
+
+def metric_row_label(key: str) -> str:
+    """A metric's declared label, with the pools, segments, families or years its key names
+    and its unit when the value does not show it.
+
+    >>> metric_row_label("provider.tco_usd"), metric_row_label("provider.energy_mwh")
+    ('Provider TCO', 'Energy (MWh)')
+    >>> metric_row_label("customers.ports_started")
+    'Ports started'
+    >>> metric_row_label("usage_ratio_vs_gpu.trainium.2030")
+    'Usage vs Nvidia GPUs: trainium 2030 (ratio)'
+    >>> metric_row_label("queue.h100.mean_wait_hours"), metric_row_label("no.such")
+    ('Mean wait: h100 (hours)', 'no.such')
+    """
+    name = metric_name(key)
+    metric = find_metric(name)
+    if metric is None:
+        return name
+    label = metric.label
+    where = _instances(metric, name)
+    if where:
+        label = f"{label}: {' '.join(where)}"
+    unit = metric.unit
+    if unit in _SHOWN_UNITS or unit.lower() in metric.label.lower():
+        return label
+    return f"{label} ({unit})"

@@ -12,11 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from sim.accounting.summary import find_metric
 from sim.experiments.sensitivity import swing, swing_order
 from sim.results.folders import Folder
 from sim.scenario.paths import value_at
-from sim.views.labels import metric_name, metric_unit, param_label
+from sim.views.labels import metric_name, metric_row_label, metric_unit, param_label
 from sim.views.numbers import fmt_value
 from sim.views.report.blocks import Block, Paragraph, Table
 from sim.views.sensitivity import sobol_table
@@ -42,27 +41,6 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "customers.ports_failed",
 )
 """The run metrics the report's first table shows, in order."""
-
-#: Units a formatted value already shows (or that need no saying).
-_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", ""})
-
-
-def metric_row_label(key: str) -> str:
-    """A metric's declared label, with its unit when the value does not show it.
-
-    >>> metric_row_label("provider.tco_usd"), metric_row_label("provider.energy_mwh")
-    ('Provider TCO', 'Energy (MWh)')
-    >>> metric_row_label("customers.ports_started")
-    'Ports started'
-    """
-    metric = find_metric(key)
-    if metric is None:
-        return key
-    unit = metric.unit
-    if unit in _SHOWN_UNITS or unit.lower() in metric.label.lower():
-        return metric.label
-    return f"{metric.label} ({unit})"
-
 
 def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
     blocks: list[Block] = []
