@@ -314,7 +314,12 @@ def test_run_writes_folder_and_prints_headlines(
     assert calls and calls[0][1] == 4  # the scenario's seed
     assert calls[0][0].economics.pue == 1.2
     assert str(out) in result.stdout
-    assert "1,234,568" in result.stdout and "mean_wait_hours" in result.stdout
+    assert "Provider TCO" in result.stdout and "$1B" in result.stdout  # labelled, in dollars
+    assert "one replication (no interval" in result.stdout
+    assert "mean_wait_hours" not in result.stdout  # queues only with --all
+    everything = invoke(runner, "run", scenario, "--out", tmp_path / "all", "--all")
+    assert "Training queues per pool" in everything.stdout
+    assert "queue.h100.mean_wait_hours" in everything.stdout
     assert (out / "timeseries.parquet").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 4 and manifest["scenario"]["economics"]["pue"] == 1.2

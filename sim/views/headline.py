@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +30,8 @@ __all__ = [
     "headline_rows",
     "headline_tables",
     "interval_at",
-    "replication_count",
     "leaves",
+    "replication_count",
     "value_at_key",
 ]
 
@@ -108,9 +108,10 @@ def group_title(section: str) -> str:
 
 
 def _order() -> dict[str, int]:
-    """Top-level sections in declaration order."""
+    """Top-level sections: the headline's groups first, then the rest in declaration order."""
     hints = typing.get_type_hints(RunSummary)
-    return {name: i for i, name in enumerate(hints)}
+    names = [g for g, _ in GROUPS] + [n for n in hints if n not in dict(GROUPS)]
+    return {name: i for i, name in enumerate(names)}
 
 
 def _rank() -> Any:
@@ -161,17 +162,29 @@ def headline_rows(summary: Mapping[str, Any], *, everything: bool = False) -> li
     rows = []
     for key in keys:
         metric = find_metric(key)
+        value = value_at_key(summary, key)
         rows.append(
             HeadlineRow(
                 key=key,
                 group=key.split(".", 1)[0],
                 label=metric_row_label(key).strip(),
                 unit=metric.unit if metric is not None else "",
-                value=value_at_key(summary, key),
-                half_width=interval_at(summary, key),
+                value=value,
+                half_width=_visible(interval_at(summary, key), value),
             )
         )
     return rows
+
+
+def _visible(half_width: float | None, value: Any) -> float | None:
+    """A half-width, 0 where it is round-off (under a billionth of the value).
+
+    >>> _visible(4.2e-6, 6.4e10), _visible(0.5, 3.0), _visible(None, 1.0)
+    (0.0, 0.5, None)
+    """
+    if half_width is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return half_width
+    return 0.0 if abs(half_width) <= abs(value) * 1e-9 else half_width
 
 
 def replication_count(summary: Mapping[str, Any]) -> int:
@@ -203,7 +216,7 @@ def _caption(summary: Mapping[str, Any], shown: int, everything: bool) -> str:
         parts.append(f"horizon {horizon.get('start')} to {horizon.get('end')}")
     if not everything:
         total = len(_all_keys(summary))
-        parts.append(f"{shown} of {total} metrics (--all: every one; the key names it for --metric)")
+        parts.append(f"{shown} of {total} metrics (--all: every one)")
     return "; ".join(parts)
 
 

@@ -77,16 +77,26 @@ def family_label(family: str) -> str:
 
 
 #: Units a formatted value already shows (or that need no saying).
-_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", ""})
+_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", "ratio", ""})
+
+
+def _instance_label(placeholder: str, part: str) -> str:
+    """The display name of one key part: a chip family's or chip's name, else the part."""
+    if placeholder == "{family}":
+        return family_label(part)
+    if placeholder in ("{pool}", "{chip}"):
+        return chip_label(part)
+    return part
 
 
 def _instances(metric: Metric, key: str) -> list[str]:
-    """The parts of a concrete key that stand for the metric's ``{placeholders}``."""
+    """Display names of the parts of a concrete key that stand for the metric's
+    ``{placeholders}`` (families and chips by name)."""
     parts = key.split(".")
     templ = metric.key.split(".")
     if len(parts) != len(templ):
         return []
-    return [p for p, t in zip(parts, templ, strict=True) if t.startswith("{")]
+    return [_instance_label(t, p) for p, t in zip(parts, templ, strict=True) if t.startswith("{")]
 
 
 def metric_row_label(key: str) -> str:
@@ -98,9 +108,11 @@ def metric_row_label(key: str) -> str:
     >>> metric_row_label("customers.ports_started")
     'Ports started'
     >>> metric_row_label("usage_ratio_vs_gpu.trainium.2030")
-    'Usage vs Nvidia GPUs: trainium 2030 (ratio)'
+    'Usage vs Nvidia GPUs: Trainium 2030'
+    >>> metric_row_label("cost_per_pflop_usd.h100")
+    'Provider cost per PFLOP: H100'
     >>> metric_row_label("queue.h100.mean_wait_hours"), metric_row_label("no.such")
-    ('Mean wait: h100 (hours)', 'no.such')
+    ('Mean wait: H100 (hours)', 'no.such')
     """
     name = metric_name(key)
     metric = find_metric(name)
@@ -113,4 +125,6 @@ def metric_row_label(key: str) -> str:
     unit = metric.unit
     if unit in _SHOWN_UNITS or unit.lower() in metric.label.lower():
         return label
+    if unit.startswith("USD/") and f"per {unit[4:]}".lower() in metric.label.lower():
+        return label  # '$' shows the dollars, the label the 'per ...'
     return f"{label} ({unit})"

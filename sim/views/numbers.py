@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "RANKING",
     "HEADLINE",
     "PLAIN_UNITS",
+    "RANKING",
     "REPORT",
     "TERMINAL",
     "TICK",
@@ -57,12 +57,15 @@ class NumberStyle:
     percent: bool = True
     joined: bool = False
     usd_digits: int = 2
+    compact: bool = False
+    """Millions and more as 9.869M, 22.05B (``digits`` significant digits)."""
 
 
 TERMINAL = NumberStyle(digits=6, nonfinite=None, percent=False)
 """Tables of the command line: 1,234,568; 0.123457; 3; yes."""
-HEADLINE = NumberStyle(digits=4, percent=False, usd_digits=4)
-"""The run headline and comparisons: 4 significant digits, $18.77B, '-' for what is missing."""
+HEADLINE = NumberStyle(digits=4, percent=False, usd_digits=4, compact=True)
+"""The run headline and comparisons: 4 significant digits, $18.77B, 22.05B, '-' for what is
+missing."""
 RANKING = NumberStyle(group_ints=False, bool_words=False, nonfinite=None, percent=False)
 """Sensitivity rankings on the terminal: 4 significant digits, plain whole numbers."""
 TICK = NumberStyle(whole_from=1e4, grouped=True, group_ints=False, bool_words=False, nonfinite=None)
@@ -117,9 +120,16 @@ def fmt_number(x: float, style: NumberStyle = REPORT) -> str:
     ('1,234,568', '0.123457')
     >>> fmt_number(1234.5, TICK), fmt_number(123456.0, TICK), fmt_number(float("nan"), TICK)
     ('1,234', '123,456', 'nan')
+    >>> fmt_number(22052276334.0, HEADLINE), fmt_number(-9868989.0, HEADLINE)
+    ('22.05B', '-9.869M')
     """
     if not math.isfinite(x):
         return str(x) if style.nonfinite is None else style.nonfinite
+    if style.compact and abs(x) >= 1e6:
+        sign, a = ("-" if x < 0 else ""), abs(x)
+        for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+            if a >= scale:
+                return f"{sign}{trim(a / scale, style.digits)}{suffix}"
     if abs(x) >= style.whole_from:
         return f"{x:,.0f}"
     return f"{x:,.{style.digits}g}" if style.grouped else f"{x:.{style.digits}g}"

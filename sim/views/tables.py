@@ -59,7 +59,7 @@ class Tabular:
 
     title: str
     columns: tuple[Column, ...]
-    rows: list[Mapping[str, Any]] = field(default_factory=list)
+    rows: Sequence[Mapping[str, Any]] = field(default_factory=list)
     name: str = ""
     style: NumberStyle = TERMINAL
     sections: tuple[int, ...] = ()
@@ -129,6 +129,10 @@ def _cell(row: Mapping[str, Any], column: Column, style: NumberStyle) -> str:
     return printable(fmt_value(value, unit, style))
 
 
+LABEL_WIDTH = 46
+"""Characters of a table's first text column kept unfolded on a narrow terminal."""
+
+
 def rich_table(t: Tabular) -> Table:
     """``t`` as a rich table: text columns fold, number columns never wrap."""
     out = Table(
@@ -136,10 +140,20 @@ def rich_table(t: Tabular) -> Table:
         title_justify="left",
         caption=Text(printable(t.caption)) if t.caption else None,
         caption_justify="left",
+        show_edge=False,
+        pad_edge=False,
     )
+    cells = [[_cell(row, c, t.style) for c in t.columns] for row in t.rows]
     for i, c in enumerate(t.columns):
         if c.text:
-            out.add_column(Text(printable(c.title)), justify="left", overflow="fold", ratio=1)
+            # the first (label) column keeps up to LABEL_WIDTH; later text columns fold first
+            widest = max((len(r[i]) for r in cells), default=0)
+            out.add_column(
+                Text(printable(c.title)),
+                justify="left",
+                overflow="fold",
+                min_width=min(widest, LABEL_WIDTH) if i == 0 else None,
+            )
         else:
             out.add_column(
                 Text(printable(c.title)),
@@ -149,7 +163,7 @@ def rich_table(t: Tabular) -> Table:
             )
     for j, row in enumerate(t.rows):
         out.add_row(
-            *(Text(_cell(row, c, t.style)) for c in t.columns),
+            *(Text(cell) for cell in cells[j]),
             end_section=(j + 1) in t.sections,
             style="bold" if row.get("group_row") else None,
         )

@@ -42,6 +42,7 @@ HEADLINE_METRICS: tuple[str, ...] = (
 )
 """The run metrics the report's first table shows, in order."""
 
+
 def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
     blocks: list[Block] = []
     rows = []
