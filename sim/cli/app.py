@@ -49,6 +49,7 @@ for _name, _command in (
     ("show", scenarios.show),
     ("schema", scenarios.schema),
     ("diff", scenarios.diff),
+    ("compare", scenarios.compare),
     ("catalog", economics.catalog),
     ("tco", economics.tco),
     ("calibrate", calibrate.calibrate),

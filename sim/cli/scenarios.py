@@ -32,11 +32,12 @@ from sim.scenario import (
     saved_yaml,
     scenario_json_schema,
 )
+from sim.views.compare import comparison_tables
 from sim.views.headline import headline_tables
 from sim.views.tables import check_format
 from sim.views.terminal import console, diff_value, text
 
-__all__ = ["diff", "producer", "run", "schema", "show", "validate"]
+__all__ = ["compare", "diff", "producer", "run", "schema", "show", "validate"]
 
 
 def producer(
@@ -177,7 +178,7 @@ def diff(
 ) -> None:
     """List the resolved assumptions that differ between two scenarios.
 
-    Example: xpusim diff scenarios/baseline.yaml scenarios/low_friction.yaml
+    Example: xpusim diff scenarios/baseline.yaml scenarios/neuron-parity.yaml
     """
     rows = diff_scenarios(load(a, set_a).scenario, load(b, set_b).scenario)
     terminal = console()
@@ -191,3 +192,84 @@ def diff(
     for path, left_value, right_value in rows:
         table.add_row(text(str(path)), text(diff_value(left_value)), text(diff_value(right_value)))
     terminal.print(table)
+
+
+def _run_or_folder(
+    item: Path, seed: int | None, allow_large: bool, workers: int | None
+) -> tuple[str, Path]:
+    """A run folder as given, or the run folder of a scenario file, run first."""
+    if item.is_dir():
+        return item.name, item
+    loaded = load(item, None)
+    if not allow_large:
+        check_run_size(loaded.scenario, file=str(item))
+    run_seed = loaded.scenario.seed if seed is None else seed
+    folder = write_run(None, loaded, run_seed, producer(loaded, run_seed, workers))
+    typer.echo(printable(f"ran {item}: {folder}"), err=True)
+    return item.stem, folder
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Names made distinct by their position where two are the same.
+
+    >>> _unique(["a", "b", "a"])
+    ['a', 'b', 'a (3)']
+    """
+    seen: set[str] = set()
+    out = []
+    for i, n in enumerate(names, start=1):
+        out.append(n if n not in seen else f"{n} ({i})")
+        seen.add(n)
+    return out
+
+
+def compare(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Two or more run folders or scenario files (a scenario is run first; the "
+            "first is the base the others are compared with).",
+            show_default=False,
+        ),
+    ],
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Root seed for the scenario files given (default: each scenario's own; the "
+            "same seed pairs the differences).",
+        ),
+    ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
+    ] = False,
+    fmt: FormatOption = "table",
+    allow_large: AllowLargeRunOption = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", min=1, help="Processes for scenario runs."),
+    ] = None,
+) -> None:
+    """Compare runs: each headline metric in every run, its difference from the first run,
+    the 95% interval of the difference (paired when the runs share seeds) and the relative
+    difference.
+
+    Example: xpusim compare scenarios/baseline.yaml scenarios/neuron-parity.yaml
+    """
+    fmt = check_format(fmt)
+    if len(runs) < 2:
+        raise UserError(
+            "compare needs at least two runs",
+            key="RUNS",
+            expected="2 or more",
+            found=str(len(runs)),
+        )
+    for item in runs:
+        if not item.is_dir() and not item.is_file():
+            raise UserError(f"{item}: no such run folder or scenario file")
+    folders = [_run_or_folder(item, seed, allow_large, workers) for item in runs]
+    names = _unique([n for n, _ in folders])
+    named = [(n, read_summary(f)) for n, (_, f) in zip(names, folders, strict=True)]
+    emit(comparison_tables(named, everything=everything), fmt)

@@ -246,7 +246,7 @@ def headline_tables(
     columns: list[Column] = [
         Column("label", "metric", text=True),
         Column("value", "value", unit_from="unit"),
-        Column("half_width", "± 95%", unit_from="unit"),
+        Column("half_width", "± 95%", unit_from="unit", missing=""),
     ]
     if keys:
         columns.append(Column("key", "summary.json key", text=True))

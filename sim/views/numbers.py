@@ -161,6 +161,8 @@ def _fmt_with_unit(x: float, unit: str, style: NumberStyle) -> str | None:
     nothing."""
     if unit in PLAIN_UNITS and x == int(x):
         return str(int(x))
+    if unit == "relative":
+        return f"{x:+.1%}"
     if unit.startswith("USD"):
         return fmt_usd(x, digits=style.usd_digits)
     fraction = unit.startswith("fraction") and "utilization" not in unit
@@ -186,6 +188,8 @@ def fmt_value(value: Any, unit: str = "", style: NumberStyle = REPORT) -> str:
     ('2026', '20240529')
     >>> fmt_value(1.8768e10, "USD", HEADLINE), fmt_value(35.75, "ports", HEADLINE)
     ('$18.77B', '35.75')
+    >>> fmt_value(-0.0312, "relative", HEADLINE), fmt_value(0.5, "relative", HEADLINE)
+    ('-3.1%', '+50.0%')
     """
     if value is None:
         return "-"

@@ -46,6 +46,8 @@ class Column:
     text: bool = False
     unit_from: str = ""
     """A row key whose value is the unit of this column's cell in that row."""
+    missing: str = "-"
+    """What a missing value (None) shows."""
 
     @property
     def title(self) -> str:
@@ -69,6 +71,8 @@ class Tabular:
     """The row keys CSV and JSON write (default: the columns' keys)."""
     skip_in_data: str = ""
     """A row key marking rows shown on the terminal only (a group's title row)."""
+    data_names: Mapping[str, str] = field(default_factory=dict)
+    """Names CSV and JSON give row keys (default: the key)."""
 
 
 def check_format(fmt: str, allowed: Sequence[str] = FORMATS) -> str:
@@ -97,6 +101,8 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return value.strip()  # a label's indent is for the terminal
     return value
 
 
@@ -114,7 +120,7 @@ def to_records(tables: Sequence[Tabular]) -> list[dict[str, Any]]:
                 continue
             record: dict[str, Any] = {"table": t.name or t.title} if several else {}
             keys = t.data_columns or tuple(c.key for c in t.columns)
-            record.update({k: _plain(row.get(k)) for k in keys})
+            record.update({t.data_names.get(k, k): _plain(row.get(k)) for k in keys})
             out.append(record)
     return out
 
@@ -123,8 +129,8 @@ def _cell(row: Mapping[str, Any], column: Column, style: NumberStyle) -> str:
     value = row.get(column.key)
     if isinstance(value, dt.date | dt.datetime) or hasattr(value, "isoformat"):
         return str(_plain(value))
-    if value is None and (column.unit_from or row.get("group_row")):
-        return "-" if column.key == "value" and not row.get("group_row") else ""
+    if value is None:
+        return "" if row.get("group_row") else column.missing
     unit = str(row.get(column.unit_from) or "") if column.unit_from else column.unit
     return printable(fmt_value(value, unit, style))
 
