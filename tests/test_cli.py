@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -415,3 +417,35 @@ def test_run_imports_no_heavy_optional_library(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "run" / "summary.json").is_file()
+
+
+def test_tco_date_prices_on_that_date(runner: CliRunner) -> None:
+    """gpu-shortage-2023 doubles Nvidia's street price from 2023-01-01 to 2024-07-01."""
+    shortage = Path(__file__).parent.parent / "scenarios" / "gpu-shortage-2023.yaml"
+
+    def h100(date: str) -> dict[str, Any]:
+        result = invoke(runner, "tco", shortage, "--date", date, "--format", "json")
+        assert result.exit_code == 0, result.output
+        return next(r for r in json.loads(result.stdout) if r["chip"] == "h100")
+
+    before, during = h100("2022-06-01"), h100("2023-06-01")
+    assert before["date"] == "2022-06-01" and during["date"] == "2023-06-01"
+    assert before["street_price_multiplier"] == 1.0 and during["street_price_multiplier"] == 2.0
+    assert during["capex_usd_per_chip"] == pytest.approx(2 * before["capex_usd_per_chip"])
+    assert during["tco_usd_per_chip_hour"] > before["tco_usd_per_chip_hour"]
+    assert_clean_error(invoke(runner, "tco", shortage, "--date", "2023-13-01"), "YYYY-MM-DD")
+
+
+def test_tco_formats_and_100_columns(runner: CliRunner, scenario: Path) -> None:
+    rows = list(
+        csv.DictReader(io.StringIO(invoke(runner, "tco", scenario, "--format", "csv").stdout))
+    )
+    assert [r["chip"] for r in rows] == ["h100", "trainium2"] and rows[0]["date"] == "2024-01-01"
+    md = invoke(runner, "tco", scenario, "--format", "md").stdout
+    assert "| chip | capex |" in md
+    wide = CliRunner(env={"COLUMNS": "100"})
+    table = invoke(wide, "tco", scenario, "--all-chips").stdout
+    assert all(len(line) <= 100 for line in table.splitlines())
+    tco = float(rows[0]["tco_usd_per_chip_hour"])
+    assert f"${tco:.3g}" in table or f"${tco:.4g}" in table  # whole on its line
+    assert_clean_error(invoke(runner, "tco", scenario, "--format", "xml"), "--format")

@@ -161,10 +161,11 @@ def rich_table(t: Tabular) -> Table:
                 min_width=min(widest, LABEL_WIDTH) if i == 0 else None,
             )
         else:
+            widest = max((len(r[i]) for r in cells), default=0)
             out.add_column(
                 Text(printable(c.title)),
                 justify="left" if i == 0 else "right",
-                no_wrap=True,
+                min_width=widest,  # a number is never cut or wrapped: headers and text wrap
                 overflow="ellipsis" if i == 0 else "fold",
             )
     for j, row in enumerate(t.rows):
