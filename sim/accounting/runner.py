@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -146,26 +146,44 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def run_replications(
-    scenario: Scenario, seeds: Sequence[int], workers: int | None = None
+    scenario: Scenario,
+    seeds: Sequence[int],
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Accounts]:
     """:func:`run_one` for each seed, in seed order, over ``workers`` processes.
 
     ``workers`` None means one per core (:func:`default_workers`), at most one per seed;
     1 runs the replications here, one after another. The results do not depend on it.
+    ``progress(done, total)`` is called as replications finish (in seed order).
     """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     n = min(default_workers() if workers is None else workers, len(seeds))
+    tick = progress or (lambda done, total: None)
+    out: list[Accounts] = []
+    tick(0, len(seeds))
     if n <= 1:
-        return [run_one(scenario, s) for s in seeds]
+        for s in seeds:
+            out.append(run_one(scenario, s))
+            tick(len(out), len(seeds))
+        return out
     pool = ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_worker_init)
     try:
-        return list(pool.map(run_one, repeat(scenario, len(seeds)), seeds))
+        for accounts in pool.map(run_one, repeat(scenario, len(seeds)), seeds):
+            out.append(accounts)
+            tick(len(out), len(seeds))
+        return out
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run(scenario: Scenario, seed: int | None = None, workers: int | None = None) -> RunOutput:
+def run(
+    scenario: Scenario,
+    seed: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunOutput:
     """Run all replications of `scenario` from root `seed` (default: the scenario's seed).
 
     Tables gain a ``replication`` column; the summary holds means over replications, with the
@@ -177,7 +195,7 @@ def run(scenario: Scenario, seed: int | None = None, workers: int | None = None)
     """
     root = scenario.seed if seed is None else seed
     seeds = replication_seeds(root, scenario.replications)
-    return combine(run_replications(scenario, seeds, workers), seeds)
+    return combine(run_replications(scenario, seeds, workers, progress), seeds)
 
 
 def combine(results: Sequence[Accounts], seeds: Sequence[int]) -> RunOutput:

@@ -18,7 +18,7 @@ app = typer.Typer(
     cls=CommandGroup,
     help="Simulate the economics of cloud AI accelerators (Nvidia GPUs vs in-house chips).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

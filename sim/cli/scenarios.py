@@ -35,17 +35,23 @@ from sim.scenario import (
 from sim.views.compare import comparison_tables
 from sim.views.headline import headline_tables
 from sim.views.tables import check_format
-from sim.views.terminal import console, diff_value, text
+from sim.views.terminal import console, diff_value, progress_bar, text
 
 __all__ = ["compare", "diff", "producer", "run", "schema", "show", "validate"]
 
 
 def producer(
-    loaded: LoadedScenario, seed: int, workers: int | None = None
+    loaded: LoadedScenario,
+    seed: int,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Callable[[], RunOutput]:
     """The engine's run of the loaded scenario from root seed ``seed`` on ``workers``
-    processes (None: one per core; the output is the same for any number)."""
-    return lambda: run_replications(loaded.scenario, seed, workers=workers)
+    processes (None: one per core; the output is the same for any number); ``progress``
+    hears of each finished replication."""
+    if progress is None:
+        return lambda: run_replications(loaded.scenario, seed, workers=workers)
+    return lambda: run_replications(loaded.scenario, seed, workers=workers, progress=progress)
 
 
 def run(
@@ -92,7 +98,9 @@ def run(
     if not allow_large:
         check_run_size(loaded.scenario, file=str(scenario))
     run_seed = loaded.scenario.seed if seed is None else seed
-    folder = write_run(out, loaded, run_seed, producer(loaded, run_seed, workers))
+    label = f"run {loaded.scenario.name}"
+    with progress_bar(label, quiet or fmt != "table", unit="replications") as update:
+        folder = write_run(out, loaded, run_seed, producer(loaded, run_seed, workers, update))
     if quiet:
         typer.echo(printable(folder))
         return

@@ -158,8 +158,11 @@ def sample_ranking_note(result: Mapping[str, Any]) -> str | None:
 
 
 @contextmanager
-def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar with ETA on stderr, or nothing when quiet or not on a terminal."""
+def progress_bar(
+    label: str, quiet: bool, unit: str = "runs"
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar with ETA on stderr (counting ``unit``), or nothing when quiet or
+    not on a terminal."""
     if quiet or not sys.stderr.isatty():
         yield None
         return
@@ -176,7 +179,7 @@ def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("runs"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
