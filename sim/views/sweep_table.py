@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from scipy import stats
 
 from sim.accounting.summary import find_metric
 from sim.errors import UserError
@@ -39,6 +38,8 @@ def interval_warning(replications: int) -> str | None:
     >>> interval_warning(5) is None
     True
     """
+    from scipy import stats  # deferred: off the start-up path of every command
+
     if replications <= 1:
         return "one replication a point: no intervals (--replications 2 or more for them)"
     if replications < 4:
