@@ -34,6 +34,7 @@ from sim.errors import UserError
 from sim.results.folders import Folder
 from sim.scenario import load_scenario
 from sim.views.adoption import plot_adoption
+from sim.views.compare_figure import plot_compare
 from sim.views.cost import cost_curves, plot_cost, street_price_band
 from sim.views.figures import RUN_KINDS, draw, figure_meta, figure_reasons, plot_folder
 from sim.views.labels import chip_label, metric_label
@@ -571,7 +572,23 @@ def test_formatters() -> None:
 # --------------------------------------------------------------------------- image baselines
 
 
-BASELINE_FIGURES: tuple[str, ...] = ("tco_breakdown", "tornado", "program")
+def compare_runs() -> list[tuple[str, dict[str, Any]]]:
+    """The baseline summary (tests/data) and two variants: +5% TCO under the same seeds
+    (paired), -3% under other seeds (unpaired)."""
+    import copy
+
+    base = json.loads((Path(__file__).parent / "data" / "baseline_summary.json").read_text())
+    up, down = copy.deepcopy(base), copy.deepcopy(base)
+    for summary, factor in ((up, 1.05), (down, 0.97)):
+        summary["provider"]["tco_usd"] *= factor
+        for rep in summary["replications"]:
+            rep["provider"]["tco_usd"] *= factor
+    for rep in down["replications"]:
+        rep["seed"] += 1
+    return [("base", base), ("tco +5%", up), ("tco -3%", down)]
+
+
+BASELINE_FIGURES: tuple[str, ...] = ("tco_breakdown", "tornado", "program", "compare")
 """The figures compared with an image in tests/baseline_images/."""
 
 
@@ -581,6 +598,8 @@ def baseline_figure(name: str) -> Figure:
         return plot_tco_breakdown(timeseries(), meta=META)
     if name == "tornado":
         return plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
+    if name == "compare":
+        return plot_compare(compare_runs(), meta=META)
     return plot_program(program(replications=2), breakeven_date="2024-04-01", meta=META)
 
 
@@ -700,3 +719,38 @@ def test_sensitivity_json_as_the_sensitivity_command_writes_it(tmp_path: Path) -
         "tornado.png",
         "sobol.png",
     ]
+
+
+def test_compare_figure_draws_each_metric_with_its_interval() -> None:
+    runs = compare_runs()
+    fig = plot_compare(runs, meta=META)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Provider TCO" in labels and len(labels) >= 20
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["tco +5% (partly paired)", "tco -3% (unpaired)"]
+    # the TCO dot of the +5% run sits at +5% (markers are the Line2D with one marker style)
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    y_tco = len(labels) - 1 - labels.index("Provider TCO")
+    (x_tco,) = [x for x, y in zip(*dots[0].get_data(), strict=True) if abs(y - y_tco) < 0.5]
+    assert x_tco == pytest.approx(5.0)
+    with pytest.raises(UserError):
+        plot_compare(runs[:1], meta=META)
+
+
+def test_plot_compare_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests.test_cli import invoke
+
+    folders = []
+    for name, summary in compare_runs():
+        folder = tmp_path / name.replace(" ", "_").replace("%", "pct").replace("+", "up")
+        folder.mkdir()
+        (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+        folders.append(folder)
+    result = invoke(CliRunner(), "plot", *folders, "--kind", "compare", "--format", "png")
+    assert result.exit_code == 0, result.output
+    assert (folders[0] / "figures" / "compare.png").is_file()
+    bad = invoke(CliRunner(), "plot", *folders, "--kind", "cost")
+    assert bad.exit_code == 2 and "--kind compare" in bad.stderr

@@ -17,8 +17,10 @@ from matplotlib.figure import Figure
 from sim import __version__
 from sim.errors import UserError
 from sim.results.folders import Folder, figures_folder, open_output_folder
+from sim.results.run_folder import read_summary
 from sim.scenario.paths import value_at
 from sim.views.adoption import plot_adoption
+from sim.views.compare_figure import plot_compare
 from sim.views.cost import plot_cost
 from sim.views.program import plot_learning, plot_program
 from sim.views.queue import plot_queue
@@ -262,3 +264,26 @@ def plot_folder(
     for kind in todo:
         written.extend(save_figure(draw(data, kind), out_dir / kind, fmts))
     return written
+
+
+def plot_compare_folders(
+    folders: Sequence[Path | str], formats: Sequence[str] | None = None
+) -> list[Path]:
+    """Draw the compare figure of run ``folders`` (the first the base) into the first
+    folder's ``figures/compare``."""
+    fmts = check_formats(FORMATS if formats is None else formats)
+    paths = [Path(f) for f in folders]
+    if len(paths) < 2:
+        raise UserError("--kind compare needs two run folders or more")
+    names = [p.name for p in paths]
+    named = [
+        (n if names.count(n) == 1 else f"{n} ({i + 1})", read_summary(p))
+        for i, (n, p) in enumerate(zip(names, paths, strict=True))
+    ]
+    base = named[0][1]
+    meta = FigureMeta(
+        str(base.get("scenario", "unnamed scenario")),
+        base.get("seed") if isinstance(base.get("seed"), int) else None,
+    )
+    fig = plot_compare(named, meta=meta)
+    return save_figure(fig, figures_folder(paths[0]) / "compare", fmts)
