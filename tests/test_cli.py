@@ -449,3 +449,22 @@ def test_tco_formats_and_100_columns(runner: CliRunner, scenario: Path) -> None:
     tco = float(rows[0]["tco_usd_per_chip_hour"])
     assert f"${tco:.3g}" in table or f"${tco:.4g}" in table  # whole on its line
     assert_clean_error(invoke(runner, "tco", scenario, "--format", "xml"), "--format")
+
+
+def test_every_help_example_names_files_that_exist(runner: CliRunner) -> None:
+    """The 'Example:' of each command's --help names scenario files of this repository."""
+    import glob
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    examples = 0
+    for command in app.registered_commands:
+        name, doc = command.name, command.callback.__doc__ if command.callback else ""
+        for example in re.findall(r"Example: (xpusim [^\n]+(?:\n    --[^\n]+)?)", doc or ""):
+            for token in example.split():
+                if token.endswith(".yaml"):
+                    examples += 1
+                    assert glob.glob(str(root / token)), f"{name}: {token} does not exist"
+    assert examples >= 8
+    help_text = invoke(runner, "sensitivity", "--help").stdout
+    assert "scenarios/baseline.yaml" in help_text

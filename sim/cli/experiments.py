@@ -260,7 +260,7 @@ def sensitivity(
     runs nothing: it ranks the sweep's sampled parameters by RBD-FAST first-order indices
     (with bootstrap confidence) and Spearman rank correlations of the per-point means.
 
-    Example: xpusim sensitivity my_uncertain.yaml --metric provider.tco_usd --n 64
+    Example: xpusim sensitivity scenarios/baseline.yaml --metric provider.tco_usd --n 64
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
