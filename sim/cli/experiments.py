@@ -23,7 +23,12 @@ from sim.results.manifest import scenario_fields
 from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
 from sim.results.sweep_folder import read_finished_sweep, read_point_means, read_points
 from sim.scenario import substitute
-from sim.views.sweep_table import DEFAULT_SWEEP_METRICS, interval_warning, points_table
+from sim.views.sweep_table import (
+    DEFAULT_SWEEP_METRICS,
+    interval_warning,
+    points_table,
+    sobol_warning,
+)
 from sim.views.tables import check_format
 from sim.views.terminal import (
     console,
@@ -318,6 +323,9 @@ def sensitivity(
     for result in results:
         for table in ranking_tables(result):
             terminal.print(table)
+        warning = sobol_warning(result, design.n)
+        if warning is not None:
+            typer.echo(f"warning: {warning}", err=True)
     terminal.print(text(f"sensitivity folder: {folder}"))
 
 

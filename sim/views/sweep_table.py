@@ -14,7 +14,7 @@ from sim.views.labels import metric_row_label, param_label
 from sim.views.numbers import HEADLINE, param_unit
 from sim.views.tables import Column, Tabular
 
-__all__ = ["DEFAULT_SWEEP_METRICS", "interval_warning", "points_table"]
+__all__ = ["DEFAULT_SWEEP_METRICS", "interval_warning", "points_table", "sobol_warning"]
 
 DEFAULT_SWEEP_METRICS: tuple[str, ...] = (
     "provider.tco_usd",
@@ -49,6 +49,36 @@ def interval_warning(replications: int) -> str | None:
             f"is {t:.1f}, against 2.0 for many); use --replications 4 or more to read them"
         )
     return None
+
+
+def sobol_warning(result: dict[str, Any], n: int) -> str | None:
+    """A warning when the Sobol' indices of ``result`` are too uncertain to rank by: an
+    index lies in [0, 1], so a confidence half-width above 0.1 of that range cannot order
+    parameters whose indices differ by less.
+
+    >>> w = sobol_warning({"metric": "m", "sobol": {"S1_conf": [1.58, 0.2], "ST_conf": [None]}}, 2)
+    >>> w[:70]
+    "Sobol' indices of m from --n 2 are unreliable: their confidence half-w"
+    >>> "reach 1.58" in w
+    True
+    >>> sobol_warning({"metric": "m", "sobol": {"S1_conf": [0.05]}}, 512) is None
+    True
+    """
+    sobol = result.get("sobol") or {}
+    widths = [
+        float(w)
+        for k in ("S1_conf", "ST_conf")
+        for w in sobol.get(k) or []
+        if isinstance(w, int | float)
+    ]
+    widest = max(widths, default=0.0)
+    if widest <= 0.1:
+        return None
+    return (
+        f"Sobol' indices of {result.get('metric')} from --n {n} are unreliable: their "
+        f"confidence half-widths reach {widest:.3g} (indices lie in 0 to 1); raise --n "
+        "(a power of two, e.g. 256)"
+    )
 
 
 def points_table(
