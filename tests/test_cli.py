@@ -468,3 +468,12 @@ def test_every_help_example_names_files_that_exist(runner: CliRunner) -> None:
     assert examples >= 8
     help_text = invoke(runner, "sensitivity", "--help").stdout
     assert "scenarios/baseline.yaml" in help_text
+
+
+def test_catalog_formats(runner: CliRunner) -> None:
+    records = json.loads(invoke(runner, "catalog", "--format", "json").stdout)
+    h100 = next(r for r in records if r["id"] == "h100")
+    assert h100["vendor"] == "nvidia" and h100["training_tflops"] > 0
+    assert "assumption" in h100["sources"] or "." in h100["sources"]  # sources in full
+    rows = list(csv.DictReader(io.StringIO(invoke(runner, "catalog", "--format", "csv").stdout)))
+    assert [r["id"] for r in rows] == [r["id"] for r in records]

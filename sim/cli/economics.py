@@ -49,8 +49,10 @@ def catalog(
     chip: Annotated[
         str | None, typer.Option("--chip", help="Show one chip, each figure with its source.")
     ] = None,
+    fmt: FormatOption = "table",
 ) -> None:
-    """Print the shipped chip catalog with the sources of its numbers.
+    """Print the shipped chip catalog with the sources of its numbers (--format: the
+    listing as csv, json or md, every source in full).
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
@@ -64,6 +66,11 @@ def catalog(
         return
     chips = catalog_table(cat, provenance)
     chips["training_tflops"] = [cat.chips[c].training_tflops for c in chips["id"]]
+    if check_format(fmt) != "table":
+        records = [{str(k): v for k, v in r.items()} for r in chips.to_dict("records")]
+        columns = tuple(Column(c, h) for h, c in _CATALOG_COLUMNS)
+        emit([Tabular(f"Chip catalog ({len(chips)} chips)", columns, records)], fmt)
+        return
     chips["sources"] = [_short_sources(s) for s in chips["sources"]]
     terminal.print(
         table(
