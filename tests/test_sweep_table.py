@@ -4,6 +4,7 @@ replications are too few for the intervals it prints."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -46,3 +47,18 @@ def test_unknown_metric_and_warnings() -> None:
         points_table(points, ["provider.tco_usd"])
     assert interval_warning(1) is not None and "no intervals" in str(interval_warning(1))
     assert interval_warning(3) is not None and interval_warning(4) is None
+
+
+def test_plot_metric_draws_every_metric_asked_for(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "sweep"
+    args = ["sweep", TINY, "--grid", "economics.pue=1.1,1.4", "--replications", "2", "-q"]
+    assert invoke(runner, *args, "--out", out).exit_code == 0
+    keys = ["provider.energy_mwh", "provider.tco_usd", "customers.spend_usd"]
+    metric_args = [a for k in keys for a in ("--metric", k)]
+    result = invoke(runner, "plot", out, "--kind", "sweep", "--format", "svg", *metric_args)
+    assert result.exit_code == 0, result.output
+    svg = (out / "figures" / "sweep.svg").read_text(encoding="utf-8")
+    assert len(re.findall(r'<g id="axes_\d+"', svg)) == len(keys)
+    bad = invoke(runner, "plot", out, "--kind", "sweep", "--metric", "provider.tco_us")
+    assert bad.exit_code == 2 and "did you mean 'provider.tco_usd'" in bad.stderr

@@ -48,6 +48,15 @@ def plot(
             help="Image format (repeatable). Default: png and svg.",
         ),
     ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            metavar="KEY",
+            help="Metric of the sweep figure (repeatable; every one is drawn). Default: the "
+            "headline ones.",
+        ),
+    ] = None,
 ) -> None:
     """Draw figures of a run, sweep or sensitivity folder into DIR/figures/.
 
@@ -68,7 +77,9 @@ def plot(
             )
         written = plot_compare_folders(folders, formats=fmt or None)
     else:
-        written = plot_folder(folders[0], kinds=kind or None, formats=fmt or None)
+        written = plot_folder(
+            folders[0], kinds=kind or None, formats=fmt or None, metrics=metric or None
+        )
     for path in written:
         typer.echo(printable(path))
 

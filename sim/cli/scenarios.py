@@ -100,7 +100,12 @@ def run(
     run_seed = loaded.scenario.seed if seed is None else seed
     label = f"run {loaded.scenario.name}"
     with progress_bar(label, quiet or fmt != "table", unit="replications") as update:
-        folder = write_run(out, loaded, run_seed, producer(loaded, run_seed, workers, update))
+        make = (
+            producer(loaded, run_seed, workers)
+            if update is None
+            else producer(loaded, run_seed, workers, update)
+        )
+        folder = write_run(out, loaded, run_seed, make)
     if quiet:
         typer.echo(printable(folder))
         return

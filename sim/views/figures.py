@@ -238,13 +238,16 @@ def plot_folder(
     folder: Path | str,
     kinds: Sequence[str] | None = None,
     formats: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> list[Path]:
     """Draw the figures of a run, sweep or sensitivity folder into ``<folder>/figures/``.
 
     With ``kinds`` None, every figure that fits the folder; otherwise exactly those kinds
     (one that does not fit is a :class:`UserError` saying why). Returns the files written,
     in :data:`KINDS` order, then format order. ``formats`` None means every format
-    (:data:`~sim.views.style.FORMATS`).
+    (:data:`~sim.views.style.FORMATS`). ``metrics`` (summary keys) are the metrics of the
+    sweep figure, every one drawn (a UserError for one the sweep does not have, or for a
+    folder that draws no sweep figure).
     """
     data = open_output_folder(folder)
     fmts = check_formats(FORMATS if formats is None else formats)
@@ -259,11 +262,38 @@ def plot_folder(
             why = reasons[k]
             if why is not None:
                 raise UserError(f"cannot draw '{k}' for {data.folder}: {why}")
+    if metrics and "sweep" not in todo:
+        raise UserError(
+            "--metric chooses the metrics of the sweep figure; this draws none",
+            key="--metric",
+            hint="give a sweep folder (and --kind sweep)",
+        )
     out_dir = figures_folder(data.folder)
     written: list[Path] = []
     for kind in todo:
-        written.extend(save_figure(draw(data, kind), out_dir / kind, fmts))
+        if kind == "sweep" and metrics:
+            fig = plot_sweep(data.need("runs"), metrics=_sweep_columns(data, metrics),
+                             meta=figure_meta(data))  # fmt: skip
+        else:
+            fig = draw(data, kind)
+        written.extend(save_figure(fig, out_dir / kind, fmts))
     return written
+
+
+def _sweep_columns(data: Folder, metrics: Sequence[str]) -> list[str]:
+    """The runs.parquet columns of ``metrics`` (a UserError naming a close key for one the
+    sweep does not have)."""
+    runs = data.need("runs")
+    known = [str(c).removeprefix("metric.") for c in runs.columns if str(c).startswith("metric.")]
+    out = []
+    for m in metrics:
+        key = m.removeprefix("metric.")
+        if key not in known:
+            raise UserError(
+                f"the sweep has no metric {key!r}", key="--metric", hint=_did_you_mean(key, known)
+            )
+        out.append(f"metric.{key}")
+    return out
 
 
 def plot_compare_folders(
