@@ -24,17 +24,21 @@ from sim.scenario import (
     saved_yaml,
     scenario_json_schema,
 )
+from sim.views.program_text import value_lines
 from sim.views.terminal import console, diff_value, summary_tables, text
 
 __all__ = ["diff", "producer", "run", "schema", "show", "validate"]
 
 
 def producer(
-    loaded: LoadedScenario, seed: int, workers: int | None = None
+    loaded: LoadedScenario, seed: int, workers: int | None = None, counterfactual: bool = True
 ) -> Callable[[], RunOutput]:
     """The engine's run of the loaded scenario from root seed ``seed`` on ``workers``
-    processes (None: one per core; the output is the same for any number)."""
-    return lambda: run_replications(loaded.scenario, seed, workers=workers)
+    processes (None: one per core; the output is the same for any number), with the world
+    without its in-house program unless ``counterfactual`` is False."""
+    return lambda: run_replications(
+        loaded.scenario, seed, workers=workers, counterfactual=counterfactual
+    )
 
 
 def run(
@@ -61,8 +65,19 @@ def run(
             "Results are the same for any number.",
         ),
     ] = None,
+    no_counterfactual: Annotated[
+        bool,
+        typer.Option(
+            "--no-counterfactual",
+            help="Skip the world without the in-house program (half the run time; no "
+            "program value). Also: --set outputs.counterfactual=false.",
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario and write its run folder.
+
+    A scenario with an in-house chip program is also run without it, on the same seeds,
+    and the program's value is reported (twice the run time; see --no-counterfactual).
 
     Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
     """
@@ -70,13 +85,17 @@ def run(
     if not allow_large:
         check_run_size(loaded.scenario, file=str(scenario))
     run_seed = loaded.scenario.seed if seed is None else seed
-    folder = write_run(out, loaded, run_seed, producer(loaded, run_seed, workers))
+    produce = producer(loaded, run_seed, workers, counterfactual=not no_counterfactual)
+    folder = write_run(out, loaded, run_seed, produce)
     if quiet:
         typer.echo(printable(folder))
         return
     terminal = console()
-    for table in summary_tables(read_summary(folder)):
+    summary = read_summary(folder)
+    for table in summary_tables(summary):
         terminal.print(table)
+    for line in value_lines(summary):
+        terminal.print(text(line))
     terminal.print(text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
     terminal.print(text(f"run folder: {folder}"))
 

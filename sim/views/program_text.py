@@ -1,0 +1,61 @@
+"""The in-house program's value in a few lines of text (the terminal headline of ``run``).
+
+Free of plotting: ``xpusim run`` imports it without matplotlib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sim.scenario.paths import value_at
+from sim.views.numbers import fmt_usd
+
+__all__ = ["value_lines"]
+
+
+def value_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The program's value in a few lines of text (empty without one)."""
+    pv = summary.get("program_value")
+    if not isinstance(pv, Mapping):
+        return []
+    half = value_at(summary, "interval95.program_value")
+    half = half if isinstance(half, Mapping) else {}
+    n = summary.get("replication_count", 1)
+
+    def pm(key: str, fmt: Callable[[float], str] = fmt_usd) -> str:
+        value, h = pv.get(key), half.get(key)
+        if not isinstance(value, int | float):
+            return "none"
+        return fmt(value) + (f" +- {fmt(h)}" if isinstance(h, int | float) else "")
+
+    prog = summary.get("inhouse_program") or {}
+    sunk = prog.get("sunk_usd") if isinstance(prog, Mapping) else None
+    included = "included" if pv.get("sunk_costs_included") else "not included"
+    lines = [
+        f"Program value: the provider with minus without its in-house chips ({n} paired "
+        "replications, 95% intervals)",
+        f"  NPV {pm('npv_usd')}; incremental profit {pm('incremental_profit_usd')} "
+        f"(revenue {pm('incremental_revenue_usd')}, cost {pm('incremental_cost_usd')})",
+        f"  IRR {pm('irr_per_year', _percent)} ({pv.get('irr_note')}); payback "
+        f"{pm('payback_years', _years)} in {_share(pv.get('paid_back'))} of replications; "
+        f"discounted break-even {pv.get('breakeven_date') or 'not in every replication'}",
+    ]
+    if isinstance(sunk, int | float) and sunk:
+        lines.append(
+            f"  sunk before the horizon: {fmt_usd(sunk)} "
+            f"({fmt_usd(float(prog.get('sunk_at_start_usd', 0.0)))} at its start), {included}"
+        )
+    return lines
+
+
+def _percent(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _years(x: float) -> str:
+    return f"{x:.1f} years"
+
+
+def _share(x: Any) -> str:
+    return f"{x:.0%}" if isinstance(x, int | float) else "-"
