@@ -459,12 +459,25 @@ def test_program_cumulative_cash_flow_and_band() -> None:
     mean = {str(ln.get_label()): ln for ln in bottom.get_lines()}
     line = mean["Cumulative profit (mean)"]
     expected = table.groupby("year")["cumulative_profit_usd"].mean().to_numpy()
-    np.testing.assert_allclose(np.asarray(line.get_ydata(), float), expected)
-    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), [2024, 2025, 2026, 2027])
+    # nothing at the horizon start (no sunk costs in the table), then each year's end
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), float), [0.0, *expected])
+    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), [2024, 2025, 2026, 2027, 2028])
     assert "95% interval\nof the mean" in [str(c.get_label()) for c in bottom.collections]
+    # 2.5 years after 2024-01-01 is July 2026, drawn on the same time axis as the points
     payback = mean["Mean payback (100% of\nreplications pay back):\nJul 2026"]
-    assert payback.get_xdata()[0] == pytest.approx(2025.5, abs=0.01)
-    assert [t.get_text() for t in bottom.get_xticklabels()] == ["2024", "2025", "2026", "2027"]
+    assert payback.get_xdata()[0] == pytest.approx(2026.5, abs=0.01)
+    ticks = [t.get_text() for t in bottom.get_xticklabels()]
+    assert ticks == ["2024", "2025", "2026", "2027", "2028"]
+
+
+def test_program_cumulative_starts_at_minus_the_sunk_costs_when_included() -> None:
+    table, summary = program_value(replications=2)
+    sunk = -5.0e8
+    table = table.assign(sunk_usd=np.where(table["year"] == 2024, sunk, 0.0))
+    fig = plot_program(table, summary, meta=META)
+    lines = {str(ln.get_label()): ln for ln in fig.axes[1].get_lines()}
+    y = np.asarray(lines["Cumulative profit (mean)"].get_ydata(), float)
+    assert y[0] == sunk
 
 
 def test_program_without_a_value_says_so() -> None:

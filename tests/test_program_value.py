@@ -407,3 +407,32 @@ def test_program_checks_report_a_missing_baseline() -> None:
     assert checks[-1] is missing
     # the checks on a world without in-house chips run regardless, and pass
     assert [c.passed for c in checks[:-1]] == [True, True]
+
+
+def test_run_text_says_which_replications_have_an_irr_and_a_payback() -> None:
+    from sim.views.program_text import value_lines
+
+    def text(**pv: object) -> str:
+        base: dict[str, object] = {
+            "npv_usd": 1.0e9,
+            "incremental_profit_usd": 2.0e9,
+            "incremental_revenue_usd": 0.0,
+            "incremental_cost_usd": -2.0e9,
+            "irr_per_year": 0.12,
+            "irr_note": "unique",
+            "payback_years": 3.0,
+            "paid_back": 0.5,
+            "breakeven_date": None,
+        }
+        summary = {"program_value": {**base, **pv}, "replication_count": 2}
+        return "\n".join(value_lines(summary))
+
+    assert "IRR 12.0%;" in text()
+    assert "(mean of the 50% of replications that pay back)" in text()
+    mixed = text(irr_note="none: the NPV keeps one sign")
+    assert "IRR 12.0% in the replications that have one (most: none: the NPV" in mixed
+    assert "IRR none (none: no sign change)" in text(
+        irr_per_year=None, irr_note="none: no sign change"
+    )
+    assert "no payback within the horizon" in text(payback_years=None, paid_back=0.0)
+    assert value_lines({"program_value": None}) == []

@@ -19,6 +19,7 @@ from sim.accounting.value import WATERFALL_ITEMS
 from sim.model.pricing import learning_curve_usd
 from sim.model.schema import Scenario
 from sim.model.statistics import mean_interval
+from sim.model.units import DAYS_PER_YEAR
 from sim.scenario.paths import value_at
 from sim.views.axes import (
     FloatArray,
@@ -224,17 +225,27 @@ def _draw_waterfall(ax: Axes, summary: Mapping[str, Any]) -> list[Any]:
 
 
 def _draw_cumulative(ax: Axes, table: pd.DataFrame, summary: Mapping[str, Any]) -> list[Any]:
-    """Cumulative incremental profit by year end: each replication, the mean and its 95%
-    t-interval band; the cumulative present value dashed."""
+    """Cumulative incremental profit from the horizon start to each year's end (on a time
+    axis): each replication, the mean and its 95% t-interval band; the cumulative present
+    value dashed; the mean payback as a dated line."""
     handles: list[Any] = []
     years = sorted({int(y) for y in table["year"]})
-    x = np.array(years, dtype=float)
+    start = value_at(summary, "horizon.start")
+    end = value_at(summary, "horizon.end")
+    first = _decimal_year(dt.date.fromisoformat(start)) if isinstance(start, str) else years[0]
+    last = _decimal_year(dt.date.fromisoformat(end)) if isinstance(end, str) else years[-1] + 1
+    # the horizon start (nothing yet, or the sunk costs when they are included), then each
+    # year's end (the horizon's end for a year it cuts short)
+    x = np.array([first, *(min(y + 1.0, last) for y in years)], dtype=float)
+    first_year = table[table["year"] == years[0]].sort_values("replication")
+    at_start = first_year.get("sunk_usd", pd.Series(0.0, index=first_year.index))
+    at_start = at_start.to_numpy(float)
     for col, label, ls in (
         ("cumulative_profit_usd", "Cumulative profit", "-"),
         ("cumulative_present_value_usd", "Cumulative present\nvalue", "--"),
     ):
         wide = table.pivot_table(index="replication", columns="year", values=col)
-        values = wide.reindex(columns=years).to_numpy(float)
+        values = np.column_stack([at_start, wide.reindex(columns=years).to_numpy(float)])
         mean = values.mean(axis=0)
         if col == "cumulative_profit_usd":
             for row in values:
@@ -257,15 +268,12 @@ def _draw_cumulative(ax: Axes, table: pd.DataFrame, summary: Mapping[str, Any]) 
     ax.axhline(0.0, color="#999999", linewidth=0.8)
     payback = value_at(summary, "program_value.payback_years")
     paid = value_at(summary, "program_value.paid_back")
-    start = value_at(summary, "horizon.start")
     if isinstance(payback, int | float) and isinstance(start, str):
-        when = dt.date.fromisoformat(start) + dt.timedelta(days=float(payback) * 365.0)
+        when = dt.date.fromisoformat(start) + dt.timedelta(days=float(payback) * DAYS_PER_YEAR)
         share = f" ({paid:.0%} of\nreplications pay back)" if isinstance(paid, float) else ""
-        # a year's point is its end: the date's position is its year plus the part gone - 1
-        position = when.year - 1 + (when.timetuple().tm_yday - 1) / 365.0
         handles.append(
             ax.axvline(
-                position,
+                _decimal_year(when),
                 color="black",
                 linestyle=":",
                 linewidth=1.2,
@@ -273,10 +281,17 @@ def _draw_cumulative(ax: Axes, table: pd.DataFrame, summary: Mapping[str, Any]) 
             )
         )
     usd_axis(ax)
-    ax.set_xticks(x, [str(y) for y in years])
+    ticks = range(int(np.floor(first)), int(np.ceil(last)) + 1)
+    ax.set_xticks([float(y) for y in ticks], [str(y) for y in ticks])
     ax.set_ylabel("USD, with minus without the program")
-    ax.set_xlabel("Year (cumulative to its end)")
+    ax.set_xlabel("Date (ticks at 1 January; points at the horizon start and each year's end)")
     return handles
+
+
+def _decimal_year(day: dt.date) -> float:
+    """``day`` as a year and the fraction of it gone (1 January is the whole year)."""
+    length = (dt.date(day.year + 1, 1, 1) - dt.date(day.year, 1, 1)).days
+    return day.year + (day - dt.date(day.year, 1, 1)).days / length
 
 
 def _band(values: FloatArray) -> tuple[FloatArray | None, FloatArray | None]:

@@ -37,8 +37,7 @@ def value_lines(summary: Mapping[str, Any]) -> list[str]:
         "replications, 95% intervals)",
         f"  NPV {pm('npv_usd')}; incremental profit {pm('incremental_profit_usd')} "
         f"(revenue {pm('incremental_revenue_usd')}, cost {pm('incremental_cost_usd')})",
-        f"  IRR {pm('irr_per_year', _percent)} ({pv.get('irr_note')}); payback "
-        f"{pm('payback_years', _years)} in {_share(pv.get('paid_back'))} of replications; "
+        f"  {_irr(pv, pm('irr_per_year', _percent))}; {_payback(pv, pm('payback_years', _years))}; "
         f"discounted break-even {pv.get('breakeven_date') or 'not in every replication'}",
     ]
     if isinstance(sunk, int | float) and sunk:
@@ -47,6 +46,26 @@ def value_lines(summary: Mapping[str, Any]) -> list[str]:
             f"({fmt_usd(float(prog.get('sunk_at_start_usd', 0.0)))} at its start), {included}"
         )
     return lines
+
+
+def _irr(pv: Mapping[str, Any], shown: str) -> str:
+    """The IRR, saying when some replications have none (``irr_note`` is the most common
+    replication's note; the mean is over the replications that have an IRR)."""
+    note = pv.get("irr_note")
+    if not isinstance(pv.get("irr_per_year"), int | float):
+        return f"IRR none ({note})"
+    if note == "unique":
+        return f"IRR {shown}"
+    return f"IRR {shown} in the replications that have one (most: {note})"
+
+
+def _payback(pv: Mapping[str, Any], shown: str) -> str:
+    """The payback: the mean over the replications that pay back, and their share."""
+    if not isinstance(pv.get("payback_years"), int | float):
+        return "no payback within the horizon"
+    return (
+        f"payback {shown} (mean of the {_share(pv.get('paid_back'))} of replications that pay back)"
+    )
 
 
 def _percent(x: float) -> str:
