@@ -104,8 +104,9 @@ CAPTIONS: dict[str, str] = {
         "maintenance differences; they sum to the NPV. Capital is the TCO's annuity charge "
         "at the discount rate. Costs spent before the horizon (the acquisition, earlier "
         "NRE) are sunk: left out unless the scenario includes them. Bottom: the cumulative "
-        "incremental profit by year, one thin line per replication, the mean with its 95% "
-        "interval band, the cumulative present value dashed and the mean payback dotted."
+        "incremental profit from the horizon start to each year's end, one thin line per "
+        "replication, the mean with its 95% interval band, the cumulative present value "
+        "dashed and, dotted, the mean payback of the replications that pay back."
     ),
     "queue": (
         "Mean wait of the training jobs started each month (weighted by jobs over "
