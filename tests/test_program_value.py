@@ -436,3 +436,12 @@ def test_run_text_says_which_replications_have_an_irr_and_a_payback() -> None:
     )
     assert "no payback within the horizon" in text(payback_years=None, paid_back=0.0)
     assert value_lines({"program_value": None}) == []
+    scaled = "\n".join(
+        value_lines(
+            {
+                "program_value": {"npv_usd": 1.0, "irr_note": "unique"},
+                "inhouse_program": {"scale_fraction": 0.13},
+            }
+        )
+    )
+    assert "this world is 13% of the provider's AI business" in scaled

@@ -40,6 +40,13 @@ def value_lines(summary: Mapping[str, Any]) -> list[str]:
         f"  {_irr(pv, pm('irr_per_year', _percent))}; {_payback(pv, pm('payback_years', _years))}; "
         f"discounted break-even {pv.get('breakeven_date') or 'not in every replication'}",
     ]
+    scale = prog.get("scale_fraction") if isinstance(prog, Mapping) else None
+    if isinstance(scale, int | float):
+        lines.append(
+            f"  scale: this world is {scale:.0%} of the provider's AI business; the program's "
+            "acquisition, fixed cost and NRE are charged at that share "
+            "(provider.inhouse_program.scale_fraction)"
+        )
     if isinstance(sunk, int | float) and sunk:
         lines.append(
             f"  sunk before the horizon: {fmt_usd(sunk)} "
