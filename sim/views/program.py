@@ -238,8 +238,8 @@ def _draw_cumulative(ax: Axes, table: pd.DataFrame, summary: Mapping[str, Any]) 
     # year's end (the horizon's end for a year it cuts short)
     x = np.array([first, *(min(y + 1.0, last) for y in years)], dtype=float)
     first_year = table[table["year"] == years[0]].sort_values("replication")
-    at_start = first_year.get("sunk_usd", pd.Series(0.0, index=first_year.index))
-    at_start = at_start.to_numpy(float)
+    sunk = first_year.get("sunk_usd", pd.Series(0.0, index=first_year.index))
+    at_start = sunk.to_numpy(float)
     for col, label, ls in (
         ("cumulative_profit_usd", "Cumulative profit", "-"),
         ("cumulative_present_value_usd", "Cumulative present\nvalue", "--"),
