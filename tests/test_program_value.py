@@ -445,3 +445,14 @@ def test_run_text_says_which_replications_have_an_irr_and_a_payback() -> None:
         )
     )
     assert "this world is 13% of the provider's AI business" in scaled
+    reps = [{"program_value": {"irr_per_year": x}} for x in (0.1, None, 0.14)]
+    counted = "\n".join(
+        value_lines(
+            {
+                "program_value": {"npv_usd": 1.0, "irr_per_year": 0.12, "irr_note": "unique"},
+                "replications": reps,
+                "replication_count": 3,
+            }
+        )
+    )
+    assert "IRR 12.0% (mean of the 2 of 3 replications that have one)" in counted

@@ -37,7 +37,8 @@ def value_lines(summary: Mapping[str, Any]) -> list[str]:
         "replications, 95% intervals)",
         f"  NPV {pm('npv_usd')}; incremental profit {pm('incremental_profit_usd')} "
         f"(revenue {pm('incremental_revenue_usd')}, cost {pm('incremental_cost_usd')})",
-        f"  {_irr(pv, pm('irr_per_year', _percent))}; {_payback(pv, pm('payback_years', _years))}; "
+        f"  {_irr(pv, pm('irr_per_year', _percent), _count_irr(summary))}; "
+        f"{_payback(pv, pm('payback_years', _years))}; "
         f"discounted break-even {pv.get('breakeven_date') or 'not in every replication'}",
     ]
     scale = prog.get("scale_fraction") if isinstance(prog, Mapping) else None
@@ -55,12 +56,23 @@ def value_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _irr(pv: Mapping[str, Any], shown: str) -> str:
-    """The IRR, saying when some replications have none (``irr_note`` is the most common
-    replication's note; the mean is over the replications that have an IRR)."""
+def _count_irr(summary: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(replications with an IRR, replications), from the per-replication figures."""
+    reps = summary.get("replications")
+    if not isinstance(reps, list) or not reps:
+        return None
+    irrs = [value_at(r, "program_value.irr_per_year") for r in reps]
+    return sum(isinstance(x, int | float) for x in irrs), len(irrs)
+
+
+def _irr(pv: Mapping[str, Any], shown: str, count: tuple[int, int] | None) -> str:
+    """The IRR, saying when some replications have none (its mean is over those that have
+    one; ``irr_note`` is the most common replication's note)."""
     note = pv.get("irr_note")
     if not isinstance(pv.get("irr_per_year"), int | float):
         return f"IRR none ({note})"
+    if count is not None and count[0] < count[1]:
+        return f"IRR {shown} (mean of the {count[0]} of {count[1]} replications that have one)"
     if note == "unique":
         return f"IRR {shown}"
     return f"IRR {shown} in the replications that have one (most: {note})"

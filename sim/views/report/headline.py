@@ -36,6 +36,7 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "program_value.npv_usd",
     "program_value.irr_per_year",
     "program_value.payback_years",
+    "program_value.paid_back",
     "program_value.breakeven_date",
     "program_value.incremental_profit_usd",
     "program_value.waterfall.nvidia_margin_avoided_usd",
