@@ -286,11 +286,16 @@ def _fake_runner(
     monkeypatch: pytest.MonkeyPatch,
     calls: list[tuple[Any, int]],
     seen_workers: list[int | None] | None = None,
+    seen_counterfactual: list[bool] | None = None,
 ) -> None:
-    def run(scenario: Any, seed: int, workers: int | None = None) -> RunOutput:
+    def run(
+        scenario: Any, seed: int, workers: int | None = None, counterfactual: bool = True
+    ) -> RunOutput:
         calls.append((scenario, seed))
         if seen_workers is not None:
             seen_workers.append(workers)
+        if seen_counterfactual is not None:
+            seen_counterfactual.append(counterfactual)
         return RunOutput(
             summary={
                 "answer_usd": 1234567.5,
@@ -354,6 +359,17 @@ def test_run_passes_workers(
     refused = invoke(runner, "run", scenario, "--out", tmp_path / "c", "--workers", "0")
     assert refused.exit_code == 2 and "--workers" in refused.output
     assert len(workers) == 2 and not (tmp_path / "c").exists()
+
+
+def test_run_no_counterfactual(
+    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    _fake_runner(monkeypatch, [], None, seen)
+    assert invoke(runner, "run", scenario, "--out", tmp_path / "a", "-q").exit_code == 0
+    result = invoke(runner, "run", scenario, "--out", tmp_path / "b", "--no-counterfactual")
+    assert result.exit_code == 0, result.output
+    assert seen == [True, False]
 
 
 def test_run_default_folder(

@@ -31,7 +31,10 @@ def test_verify_reduced_passes_every_check() -> None:
         "static TCO",
         "calibration",
         "catalog ratios",
+        "program value",
     } <= groups
+    program = [c for c in checks if c.group == "program value"]
+    assert len(program) == 8 and all(c.kind == "verification" for c in program)
 
 
 def test_verify_without_its_baseline_fails_the_calibration_check(tmp_path: Path) -> None:

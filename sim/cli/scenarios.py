@@ -34,6 +34,7 @@ from sim.scenario import (
 )
 from sim.views.compare import comparison_tables
 from sim.views.headline import headline_tables
+from sim.views.program_text import value_lines
 from sim.views.tables import check_format
 from sim.views.terminal import console, diff_value, progress_bar, text
 
@@ -45,13 +46,19 @@ def producer(
     seed: int,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    counterfactual: bool = True,
 ) -> Callable[[], RunOutput]:
     """The engine's run of the loaded scenario from root seed ``seed`` on ``workers``
-    processes (None: one per core; the output is the same for any number); ``progress``
-    hears of each finished replication."""
-    if progress is None:
-        return lambda: run_replications(loaded.scenario, seed, workers=workers)
-    return lambda: run_replications(loaded.scenario, seed, workers=workers, progress=progress)
+    processes (None: one per core; the output is the same for any number), with the world
+    without its in-house program unless ``counterfactual`` is False; ``progress`` hears of
+    each finished simulation."""
+    return lambda: run_replications(
+        loaded.scenario,
+        seed,
+        workers=workers,
+        progress=progress,
+        counterfactual=counterfactual,
+    )
 
 
 def run(
@@ -84,12 +91,23 @@ def run(
         typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
     ] = False,
     fmt: FormatOption = "table",
+    no_counterfactual: Annotated[
+        bool,
+        typer.Option(
+            "--no-counterfactual",
+            help="Skip the world without the in-house program (half the run time; no "
+            "program value). Also: --set outputs.counterfactual=false.",
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario, write its run folder and print the headline results.
 
     The headline gives the provider's, customers' and in-house program's metrics and the
     usage ratios with their 95% intervals over the replications (--all: every metric).
     With --format csv or json, stdout holds only the table; the folder is named on stderr.
+
+    A scenario with an in-house chip program is also run without it, on the same seeds,
+    and the program's value is reported (twice the run time; see --no-counterfactual).
 
     Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
     """
@@ -99,22 +117,23 @@ def run(
         check_run_size(loaded.scenario, file=str(scenario))
     run_seed = loaded.scenario.seed if seed is None else seed
     label = f"run {loaded.scenario.name}"
-    with progress_bar(label, quiet or fmt != "table", unit="replications") as update:
-        make = (
-            producer(loaded, run_seed, workers)
-            if update is None
-            else producer(loaded, run_seed, workers, update)
-        )
+    counterfactual = not no_counterfactual
+    with progress_bar(label, quiet or fmt != "table", unit="simulations") as update:
+        make = producer(loaded, run_seed, workers, progress=update, counterfactual=counterfactual)
         folder = write_run(out, loaded, run_seed, make)
     if quiet:
         typer.echo(printable(folder))
         return
-    emit(headline_tables(read_summary(folder), everything=everything), fmt)
+    summary = read_summary(folder)
+    emit(headline_tables(summary, everything=everything), fmt)
     where = printable(f"run folder: {folder}")
     if fmt in ("csv", "json"):
         typer.echo(where, err=True)
     else:
-        console().print(text(where))
+        terminal = console()
+        for line in value_lines(summary):
+            terminal.print(text(line))
+        terminal.print(text(where))
 
 
 def validate(

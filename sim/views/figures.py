@@ -18,7 +18,6 @@ from sim import __version__
 from sim.errors import UserError
 from sim.results.folders import Folder, figures_folder, open_output_folder
 from sim.results.run_folder import read_summary
-from sim.scenario.paths import value_at
 from sim.views.adoption import plot_adoption
 from sim.views.compare_figure import plot_compare
 from sim.views.cost import plot_cost
@@ -113,9 +112,12 @@ def _run_reasons(folder: Folder, what: str) -> dict[str, str | None]:
     seg = folder.table("segments")
     if seg is None or seg.empty:
         out["adoption"] = "the folder has no segments.parquet"
-    program = folder.table("program")
-    if program is None or program.empty or "cumulative_savings_usd" not in program:
-        out["program"] = "the scenario has no in-house chip program (program.parquet)"
+    value = folder.table("program_value")
+    if value is None or value.empty or "cumulative_profit_usd" not in value:
+        out["program"] = (
+            "the run has no program value (program_value.parquet): its scenario has no "
+            "in-house chip program, or it ran with --no-counterfactual"
+        )
     return out
 
 
@@ -155,10 +157,7 @@ def _draw_tornado(folder: Folder, meta: FigureMeta) -> Figure:
 
 
 def _draw_program(folder: Folder, meta: FigureMeta) -> Figure:
-    be = value_at(folder.summary, "inhouse_program.breakeven_date")
-    return plot_program(
-        folder.need("program"), breakeven_date=be if isinstance(be, str) else None, meta=meta
-    )
+    return plot_program(folder.need("program_value"), folder.summary, meta=meta)
 
 
 _DRAW: dict[str, Callable[[Folder, FigureMeta], Figure]] = {

@@ -77,7 +77,7 @@ def family_label(family: str) -> str:
 
 
 #: Units a formatted value already shows (or that need no saying).
-_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", "ratio", ""})
+_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", "ratio", "", "fraction/year"})
 
 
 def _instance_label(placeholder: str, part: str) -> str:
