@@ -99,5 +99,5 @@ echo "== 3. rank the assumptions from the finished sweep"
 xpusim sensitivity "$out/lhs" --out "$out/ranking" \
   --metric usage_ratio_vs_gpu.trainium.2030 \
   --metric usage_ratio_vs_gpu.inferentia.2030 \
-  --metric inhouse_program.npv_usd \
+  --metric program_value.npv_usd \
   --metric provider.tco_usd

@@ -2,6 +2,7 @@
 
     python -m tests.regenerate goldens   # tests/goldens/<scenario>.json (shortened runs)
     python -m tests.regenerate images    # tests/baseline_images/<figure>.png
+    python -m tests.regenerate notebook  # examples/api_tour.ipynb from examples/api_tour.py
 
 The tests never write what they compare with: a golden or an image that differs, or is
 missing, fails them. This script is the only writer, run by hand, and it refuses to run
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WHAT = ("goldens", "images")
+WHAT = ("goldens", "images", "notebook")
 
 
 def goldens() -> list[Path]:
@@ -49,17 +50,27 @@ def images(tmp: Path) -> list[Path]:
     return written
 
 
+def notebook() -> list[Path]:
+    """Rewrite examples/api_tour.ipynb with the cells of examples/api_tour.py."""
+    from tests.test_api import NOTEBOOK, SCRIPT, notebook_text
+
+    NOTEBOOK.write_text(notebook_text(SCRIPT.read_text(encoding="utf-8")), encoding="utf-8")
+    return [NOTEBOOK]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tests.regenerate goldens|images``: the exit status."""
+    """``python -m tests.regenerate goldens|images|notebook``: the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("CI"):
         print("regenerate: refusing to rewrite expected outputs in CI (CI is set)", file=sys.stderr)
         return 2
     if len(args) != 1 or args[0] not in WHAT:
-        print("usage: python -m tests.regenerate goldens|images", file=sys.stderr)
+        print("usage: python -m tests.regenerate goldens|images|notebook", file=sys.stderr)
         return 2
     if args[0] == "goldens":
         written = goldens()
+    elif args[0] == "notebook":
+        written = notebook()
     else:
         with tempfile.TemporaryDirectory() as tmp:
             written = images(Path(tmp))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -284,11 +286,16 @@ def _fake_runner(
     monkeypatch: pytest.MonkeyPatch,
     calls: list[tuple[Any, int]],
     seen_workers: list[int | None] | None = None,
+    seen_counterfactual: list[bool] | None = None,
 ) -> None:
-    def run(scenario: Any, seed: int, workers: int | None = None) -> RunOutput:
+    def run(
+        scenario: Any, seed: int, workers: int | None = None, counterfactual: bool = True
+    ) -> RunOutput:
         calls.append((scenario, seed))
         if seen_workers is not None:
             seen_workers.append(workers)
+        if seen_counterfactual is not None:
+            seen_counterfactual.append(counterfactual)
         return RunOutput(
             summary={
                 "answer_usd": 1234567.5,
@@ -314,7 +321,12 @@ def test_run_writes_folder_and_prints_headlines(
     assert calls and calls[0][1] == 4  # the scenario's seed
     assert calls[0][0].economics.pue == 1.2
     assert str(out) in result.stdout
-    assert "1,234,568" in result.stdout and "mean_wait_hours" in result.stdout
+    assert "Provider TCO" in result.stdout and "$1B" in result.stdout  # labelled, in dollars
+    assert "one replication (no interval" in result.stdout
+    assert "mean_wait_hours" not in result.stdout  # queues only with --all
+    everything = invoke(runner, "run", scenario, "--out", tmp_path / "all", "--all")
+    assert "Training queues per pool" in everything.stdout
+    assert "queue.h100.mean_wait_hours" in everything.stdout
     assert (out / "timeseries.parquet").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 4 and manifest["scenario"]["economics"]["pue"] == 1.2
@@ -347,6 +359,17 @@ def test_run_passes_workers(
     refused = invoke(runner, "run", scenario, "--out", tmp_path / "c", "--workers", "0")
     assert refused.exit_code == 2 and "--workers" in refused.output
     assert len(workers) == 2 and not (tmp_path / "c").exists()
+
+
+def test_run_no_counterfactual(
+    runner: CliRunner, scenario: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    _fake_runner(monkeypatch, [], None, seen)
+    assert invoke(runner, "run", scenario, "--out", tmp_path / "a", "-q").exit_code == 0
+    result = invoke(runner, "run", scenario, "--out", tmp_path / "b", "--no-counterfactual")
+    assert result.exit_code == 0, result.output
+    assert seen == [True, False]
 
 
 def test_run_default_folder(
@@ -410,3 +433,63 @@ def test_run_imports_no_heavy_optional_library(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "run" / "summary.json").is_file()
+
+
+def test_tco_date_prices_on_that_date(runner: CliRunner) -> None:
+    """gpu-shortage-2023 doubles Nvidia's street price from 2023-01-01 to 2024-07-01."""
+    shortage = Path(__file__).parent.parent / "scenarios" / "gpu-shortage-2023.yaml"
+
+    def h100(date: str) -> dict[str, Any]:
+        result = invoke(runner, "tco", shortage, "--date", date, "--format", "json")
+        assert result.exit_code == 0, result.output
+        return next(r for r in json.loads(result.stdout) if r["chip"] == "h100")
+
+    before, during = h100("2022-06-01"), h100("2023-06-01")
+    assert before["date"] == "2022-06-01" and during["date"] == "2023-06-01"
+    assert before["street_price_multiplier"] == 1.0 and during["street_price_multiplier"] == 2.0
+    assert during["capex_usd_per_chip"] == pytest.approx(2 * before["capex_usd_per_chip"])
+    assert during["tco_usd_per_chip_hour"] > before["tco_usd_per_chip_hour"]
+    assert_clean_error(invoke(runner, "tco", shortage, "--date", "2023-13-01"), "YYYY-MM-DD")
+
+
+def test_tco_formats_and_100_columns(runner: CliRunner, scenario: Path) -> None:
+    rows = list(
+        csv.DictReader(io.StringIO(invoke(runner, "tco", scenario, "--format", "csv").stdout))
+    )
+    assert [r["chip"] for r in rows] == ["h100", "trainium2"] and rows[0]["date"] == "2024-01-01"
+    md = invoke(runner, "tco", scenario, "--format", "md").stdout
+    assert "| chip | capex |" in md
+    wide = CliRunner(env={"COLUMNS": "100"})
+    table = invoke(wide, "tco", scenario, "--all-chips").stdout
+    assert all(len(line) <= 100 for line in table.splitlines())
+    tco = float(rows[0]["tco_usd_per_chip_hour"])
+    assert f"${tco:.3g}" in table or f"${tco:.4g}" in table  # whole on its line
+    assert_clean_error(invoke(runner, "tco", scenario, "--format", "xml"), "--format")
+
+
+def test_every_help_example_names_files_that_exist(runner: CliRunner) -> None:
+    """The 'Example:' of each command's --help names scenario files of this repository."""
+    import glob
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    examples = 0
+    for command in app.registered_commands:
+        name, doc = command.name, command.callback.__doc__ if command.callback else ""
+        for example in re.findall(r"Example: (xpusim [^\n]+(?:\n    --[^\n]+)?)", doc or ""):
+            for token in example.split():
+                if token.endswith(".yaml"):
+                    examples += 1
+                    assert glob.glob(str(root / token)), f"{name}: {token} does not exist"
+    assert examples >= 8
+    help_text = invoke(runner, "sensitivity", "--help").stdout
+    assert "scenarios/baseline.yaml" in help_text
+
+
+def test_catalog_formats(runner: CliRunner) -> None:
+    records = json.loads(invoke(runner, "catalog", "--format", "json").stdout)
+    h100 = next(r for r in records if r["id"] == "h100")
+    assert h100["vendor"] == "nvidia" and h100["training_tflops"] > 0
+    assert "assumption" in h100["sources"] or "." in h100["sources"]  # sources in full
+    rows = list(csv.DictReader(io.StringIO(invoke(runner, "catalog", "--format", "csv").stdout)))
+    assert [r["id"] for r in rows] == [r["id"] for r in records]

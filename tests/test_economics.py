@@ -14,11 +14,13 @@ from sim.model.economics import (
     annuity_factor,
     breakeven_index,
     capital_usd_per_year,
+    compounded_usd,
+    crossing_years,
     customer_usd_per_chip_hour,
     equivalent_chips,
+    irr_per_year,
     mtok_per_chip_hour,
     npv_usd,
-    nvidia_margin_avoided_usd,
     pflop_per_chip_hour,
     tco_usd_per_chip_hour,
     usd_per_busy_chip_hour,
@@ -397,21 +399,62 @@ def test_breakeven_rejects_2d() -> None:
         breakeven_index(np.zeros((2, 2)))
 
 
-def test_equivalent_chips_and_margin() -> None:
-    # a GPU doing 3,000 tok/s replaced by chips doing 1,500 tok/s: 2 chips per GPU, so
-    # 10,000 in-house chips displace 5,000 GPUs; at $30,000 and 75% margin Nvidia would
-    # have kept 5,000 x 30,000 x 0.75 = $112.5M.
-    per_gpu = equivalent_chips(perf_a=3000.0, perf_b=1500.0)
-    assert per_gpu == 2.0
-    gpus = 10_000.0 / per_gpu
-    margin = nvidia_margin_avoided_usd(gpus, 30_000.0, 0.75)
-    assert margin == pytest.approx(112_500_000.0)
+def test_equivalent_chips() -> None:
+    # a GPU doing 3,000 tok/s replaced by chips doing 1,500 tok/s: 2 chips per GPU
+    assert equivalent_chips(perf_a=3000.0, perf_b=1500.0) == 2.0
     assert equivalent_chips(1.0, 0.0) == math.inf
     assert equivalent_chips(0.0, 0.0) == math.inf
     with pytest.raises(ValueError, match="perf_b must be >= 0"):
         equivalent_chips(1.0, -1.0)
-    with pytest.raises(ValueError, match="gpu_price_usd must be >= 0"):
-        nvidia_margin_avoided_usd(1.0, -1.0, 0.5)
+
+
+def test_irr_hand_values() -> None:
+    # -100 now, +60 at t=1 and t=2: 60/(1+r) + 60/(1+r)^2 = 100 -> x = 1/(1+r) solves
+    # 60 x^2 + 60 x - 100 = 0, x = (-60 + sqrt(3600 + 24000)) / 120 = 0.884... -> r = 13.07%
+    x = (-60.0 + math.sqrt(3600.0 + 24000.0)) / 120.0
+    got = irr_per_year(np.array([-100.0, 60.0, 60.0]), np.arange(3.0))
+    assert got.note == "unique"
+    assert got.rate_per_year == pytest.approx(1.0 / x - 1.0, abs=1e-10)
+    # monthly flows: the IRR is a yearly rate on fractional times
+    t = np.array([0.0, 0.5])
+    assert irr_per_year(np.array([-100.0, 110.0]), t).rate_per_year == pytest.approx(0.21)
+
+
+def test_irr_none_when_it_does_not_exist() -> None:
+    assert irr_per_year(np.array([-1.0, -2.0]), np.arange(2.0)).rate_per_year is None
+    assert irr_per_year(np.array([0.0, 0.0]), np.arange(2.0)).note.startswith("none")
+    # two roots (10% and 20%): no unique IRR
+    two = irr_per_year(np.array([-100.0, 230.0, -132.0]), np.arange(3.0))
+    assert two.rate_per_year is None and "2 times" in two.note
+
+
+@given(
+    st.floats(min_value=-0.5, max_value=2.0),
+    st.lists(st.floats(min_value=1.0, max_value=1e3), min_size=1, max_size=12),
+)
+def test_irr_makes_the_npv_zero(rate: float, inflows: list[float]) -> None:
+    # an outlay now and inflows later: the NPV falls with the rate, so one root exists
+    t = np.arange(len(inflows) + 1, dtype=float)
+    outlay = float(npv_usd(np.array([0.0, *inflows]), t, rate))
+    got = irr_per_year(np.array([-outlay, *inflows]), t).rate_per_year
+    assert got == pytest.approx(rate, abs=1e-7)
+
+
+def test_crossing_years_interpolates() -> None:
+    # -10 at t=1, +30 at t=2: crosses zero a quarter of the way
+    assert crossing_years(np.array([-10.0, 30.0]), np.array([1.0, 2.0])) == 1.25
+    assert crossing_years(np.array([5.0, -1.0, 1.0]), np.array([1.0, 2.0, 3.0])) == 2.5
+    assert crossing_years(np.array([-5.0]), np.array([1.0])) is None
+
+
+def test_compounded_usd() -> None:
+    # a lump a year before time zero at 8%, and a spread: the exact integral
+    assert compounded_usd(100.0, -1.0, -1.0, 0.08) == pytest.approx(108.0)
+    k = math.log(1.08)
+    spread = 100.0 / 2.0 * (math.exp(2 * k) - 1.0) / k  # 50 a year over [-2, 0]
+    assert compounded_usd(100.0, -2.0, 0.0, 0.08) == pytest.approx(spread, rel=1e-12)
+    with pytest.raises(ValueError, match="before start_years"):
+        compounded_usd(1.0, 0.0, -1.0, 0.08)
 
 
 # --------------------------------------------------------------------------- properties

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +33,7 @@ from sim.errors import UserError
 from sim.results.folders import Folder
 from sim.scenario import load_scenario
 from sim.views.adoption import plot_adoption
+from sim.views.compare_figure import plot_compare
 from sim.views.cost import cost_curves, plot_cost, street_price_band
 from sim.views.figures import RUN_KINDS, draw, figure_meta, figure_reasons, plot_folder
 from sim.views.labels import chip_label, metric_label
@@ -156,22 +156,52 @@ def segments(replications: int = 3) -> pd.DataFrame:
     )
 
 
-def program(replications: int = 1) -> pd.DataFrame:
+#: A program value: items (present values) that sum to the NPV, and their half-widths.
+WATERFALL = {
+    "revenue_price_usd": -200.0e6,
+    "revenue_volume_usd": 50.0e6,
+    "gpu_capital_avoided_usd": 900.0e6,
+    "nvidia_margin_avoided_usd": 400.0e6,
+    "inhouse_capital_usd": -300.0e6,
+    "nre_usd": -100.0e6,
+    "acquisition_usd": 0.0,
+    "program_fixed_usd": -150.0e6,
+    "sunk_usd": 0.0,
+    "power_usd": 10.0e6,
+    "facility_usd": -5.0e6,
+    "maintenance_usd": 20.0e6,
+}
+NPV = sum(v for k, v in WATERFALL.items() if k != "nvidia_margin_avoided_usd")
+
+
+def program_value(replications: int = 2) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """program_value.parquet's cumulative columns over 2024-2027, and a summary."""
     rows = []
     for r in range(replications):
-        for i, month in enumerate(MONTHS):
-            cost, saving = 100.0 * (i + 1), 60.0 * i * i + r
-            rows.append((r, month, cost, saving, saving - cost))
-    return pd.DataFrame(
+        for i, year in enumerate(range(2024, 2028)):
+            profit = 100.0e6 * (i * i - 3) + 50.0e6 * r
+            rows.append((r, year, profit, 0.9 * profit))
+    table = pd.DataFrame(
         rows,
-        columns=[
-            "replication",
-            "month",
-            "cumulative_program_cost_usd",
-            "cumulative_savings_usd",
-            "cumulative_net_usd",
-        ],
+        columns=["replication", "year", "cumulative_profit_usd", "cumulative_present_value_usd"],
     )
+    summary = {
+        "horizon": {"start": "2024-01-01", "end": "2028-01-01"},
+        "replication_count": replications,
+        "program_value": {
+            "npv_usd": NPV,
+            "payback_years": 2.5,
+            "paid_back": 1.0,
+            "waterfall": {**WATERFALL, "total_usd": NPV},
+        },
+        "interval95": {
+            "program_value": {
+                "npv_usd": 80.0e6,
+                "waterfall": {k: 10.0e6 for k in WATERFALL} | {"nre_usd": 0.0},
+            }
+        },
+    }
+    return table, summary
 
 
 TORNADO = [
@@ -402,29 +432,60 @@ def test_tco_breakdown_stacks_components_to_the_total() -> None:
     assert legend_texts(fig) == [COMPONENT_LABELS[c] for c in TCO_COMPONENTS]
 
 
-def test_program_marks_the_break_even() -> None:
-    fig = plot_program(program(), breakeven_date="2024-04-01", meta=META)
+def test_program_waterfall_adds_up_to_the_npv() -> None:
+    fig = plot_program(*program_value(), meta=META)
     check_common(fig)
-    (ax,) = fig.axes
-    lines = {str(ln.get_label()): ln for ln in ax.get_lines()}
-    cost = lines["Program cost (NRE, acquisition, team)"]
-    np.testing.assert_allclose(np.asarray(cost.get_ydata(), float), [100, 200, 300, 400, 500, 600])
-    net = lines["Net (savings - program cost)"]
-    np.testing.assert_allclose(
-        np.asarray(net.get_ydata(), float), [60.0 * i * i - 100 * (i + 1) for i in range(6)]
-    )
-    be = lines["Break-even Apr 2024"]
-    assert be.get_xdata()[0] == pytest.approx(mdates.date2num(dt.datetime(2024, 4, 1)))
-    assert any("break-even" in t.get_text() for t in ax.texts)
-    assert "Break-even Apr 2024" in legend_texts(fig)
-    assert "USD" in ax.get_ylabel()
+    top, bottom = fig.axes[:2]
+    # one bar per non-zero item, the hatched Nvidia margin, then the NPV
+    bars = [p for p in top.patches if p.get_hatch() is None]
+    items = [v for k, v in WATERFALL.items() if v and k != "nvidia_margin_avoided_usd"]
+    assert [b.get_width() for b in bars] == pytest.approx([*items, NPV])
+    running = np.cumsum([0.0, *items[:-1]])
+    assert [b.get_x() for b in bars[:-1]] == pytest.approx(running.tolist())
+    assert bars[-1].get_x() == 0.0
+    (margin,) = [p for p in top.patches if p.get_hatch()]
+    assert margin.get_width() == pytest.approx(400.0e6)
+    labels = [t.get_text() for t in top.get_yticklabels()]
+    assert labels[0] == "Revenue from price" and labels[-1] == "Program NPV"
+    assert "Acquisition" not in labels  # a zero item is left out
+    texts = [t.get_text() for t in top.texts]
+    assert "$225M +- $80M" in texts and "-$100M" in texts  # no half-width: shown bare
+    assert "USD" in top.get_xlabel() and "USD" in bottom.get_ylabel()
 
 
-def test_program_without_break_even_says_so() -> None:
-    fig = plot_program(program(replications=2), breakeven_date=None, meta=META)
-    (ax,) = fig.axes
-    assert any(t.get_text() == "no break-even by Jun 2024" for t in ax.texts)
-    assert "5th-95th percentile over replications" in legend_texts(fig)
+def test_program_cumulative_cash_flow_and_band() -> None:
+    table, summary = program_value(replications=3)
+    fig = plot_program(table, summary, meta=META)
+    bottom = fig.axes[1]
+    mean = {str(ln.get_label()): ln for ln in bottom.get_lines()}
+    line = mean["Cumulative profit (mean)"]
+    expected = table.groupby("year")["cumulative_profit_usd"].mean().to_numpy()
+    # nothing at the horizon start (no sunk costs in the table), then each year's end
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), float), [0.0, *expected])
+    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), [2024, 2025, 2026, 2027, 2028])
+    assert "95% interval\nof the mean" in [str(c.get_label()) for c in bottom.collections]
+    # 2.5 years after 2024-01-01 is July 2026, drawn on the same time axis as the points
+    payback = mean["Mean payback (100% of\nreplications pay back):\nJul 2026"]
+    assert payback.get_xdata()[0] == pytest.approx(2026.5, abs=0.01)
+    ticks = [t.get_text() for t in bottom.get_xticklabels()]
+    assert ticks == ["2024", "2025", "2026", "2027", "2028"]
+
+
+def test_program_cumulative_starts_at_minus_the_sunk_costs_when_included() -> None:
+    table, summary = program_value(replications=2)
+    sunk = -5.0e8
+    table = table.assign(sunk_usd=np.where(table["year"] == 2024, sunk, 0.0))
+    fig = plot_program(table, summary, meta=META)
+    lines = {str(ln.get_label()): ln for ln in fig.axes[1].get_lines()}
+    y = np.asarray(lines["Cumulative profit (mean)"].get_ydata(), float)
+    assert y[0] == sunk
+
+
+def test_program_without_a_value_says_so() -> None:
+    table, summary = program_value()
+    fig = plot_program(table.iloc[0:0], {"program_value": None}, meta=META)
+    assert any("no program value" in t.get_text() for t in fig.axes[0].texts)
+    del summary
 
 
 def test_queue_weights_waits_by_jobs() -> None:
@@ -538,7 +599,7 @@ def test_sampled_sweep_scatters_one_dot_per_run() -> None:
 def test_drawing_twice_gives_identical_bytes(kind: str) -> None:
     def draw() -> Figure:
         if kind == "program":
-            return plot_program(program(2), breakeven_date="2024-03-01", meta=META)
+            return plot_program(*program_value(2), meta=META)
         if kind == "tornado":
             return plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
         return plot_sweep(sweep_runs(grid=True), meta=META)
@@ -564,14 +625,30 @@ def test_style_is_not_left_in_global_state() -> None:
 
 def test_formatters() -> None:
     assert fmt_usd(2.5e9) == "$2.5B"
-    assert metric_label("metric.inhouse_program.npv_usd") == "inhouse_program.npv_usd (USD)"
+    assert metric_label("metric.program_value.npv_usd") == "program_value.npv_usd (USD)"
     assert chip_label("inferentia2") == "Inferentia2"
 
 
 # --------------------------------------------------------------------------- image baselines
 
 
-BASELINE_FIGURES: tuple[str, ...] = ("tco_breakdown", "tornado", "program")
+def compare_runs() -> list[tuple[str, dict[str, Any]]]:
+    """The baseline summary (tests/data) and two variants: +5% TCO under the same seeds
+    (paired), -3% under other seeds (unpaired)."""
+    import copy
+
+    base = json.loads((Path(__file__).parent / "data" / "baseline_summary.json").read_text())
+    up, down = copy.deepcopy(base), copy.deepcopy(base)
+    for summary, factor in ((up, 1.05), (down, 0.97)):
+        summary["provider"]["tco_usd"] *= factor
+        for rep in summary["replications"]:
+            rep["provider"]["tco_usd"] *= factor
+    for rep in down["replications"]:
+        rep["seed"] += 1
+    return [("base", base), ("tco +5%", up), ("tco -3%", down)]
+
+
+BASELINE_FIGURES: tuple[str, ...] = ("tco_breakdown", "tornado", "program", "compare")
 """The figures compared with an image in tests/baseline_images/."""
 
 
@@ -581,7 +658,9 @@ def baseline_figure(name: str) -> Figure:
         return plot_tco_breakdown(timeseries(), meta=META)
     if name == "tornado":
         return plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
-    return plot_program(program(replications=2), breakeven_date="2024-04-01", meta=META)
+    if name == "compare":
+        return plot_compare(compare_runs(), meta=META)
+    return plot_program(*program_value(replications=2), meta=META)
 
 
 @pytest.mark.parametrize("name", BASELINE_FIGURES)
@@ -700,3 +779,38 @@ def test_sensitivity_json_as_the_sensitivity_command_writes_it(tmp_path: Path) -
         "tornado.png",
         "sobol.png",
     ]
+
+
+def test_compare_figure_draws_each_metric_with_its_interval() -> None:
+    runs = compare_runs()
+    fig = plot_compare(runs, meta=META)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Provider TCO" in labels and len(labels) >= 20
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["tco +5% (partly paired)", "tco -3% (unpaired)"]
+    # the TCO dot of the +5% run sits at +5% (markers are the Line2D with one marker style)
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    y_tco = len(labels) - 1 - labels.index("Provider TCO")
+    (x_tco,) = [x for x, y in zip(*dots[0].get_data(), strict=True) if abs(y - y_tco) < 0.5]
+    assert x_tco == pytest.approx(5.0)
+    with pytest.raises(UserError):
+        plot_compare(runs[:1], meta=META)
+
+
+def test_plot_compare_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests.test_cli import invoke
+
+    folders = []
+    for name, summary in compare_runs():
+        folder = tmp_path / name.replace(" ", "_").replace("%", "pct").replace("+", "up")
+        folder.mkdir()
+        (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+        folders.append(folder)
+    result = invoke(CliRunner(), "plot", *folders, "--kind", "compare", "--format", "png")
+    assert result.exit_code == 0, result.output
+    assert (folders[0] / "figures" / "compare.png").is_file()
+    bad = invoke(CliRunner(), "plot", *folders, "--kind", "cost")
+    assert bad.exit_code == 2 and "--kind compare" in bad.stderr

@@ -279,7 +279,9 @@ def _stub_producer(monkeypatch: pytest.MonkeyPatch) -> None:
     """`xpusim run` without the simulation: the saved scenario is what these tests check."""
     import sim.cli.scenarios
 
-    monkeypatch.setattr(sim.cli.scenarios, "producer", lambda loaded, seed, workers=None: _output)
+    monkeypatch.setattr(
+        sim.cli.scenarios, "producer", lambda loaded, seed, workers=None, **_: _output
+    )
 
 
 def _cli(*args: str) -> Any:
@@ -349,7 +351,9 @@ def test_scenario_whose_saved_form_would_be_too_large_is_refused_before_the_run(
     import sim.cli.scenarios
 
     monkeypatch.setattr(
-        sim.cli.scenarios, "producer", lambda loaded, seed, workers=None: lambda: called.append(1)
+        sim.cli.scenarios,
+        "producer",
+        lambda loaded, seed, workers=None, **_: lambda: called.append(1),
     )
     # within the input limit itself, but not once the baseline it extends is merged in
     path = _with_description(tmp_path, MAX_FILE_BYTES - 200)

@@ -52,6 +52,7 @@ HEADLINE_SECTIONS = (
     "provider",
     "customers",
     "inhouse_program",
+    "program_value",
     "serving",
     "engine",
 )

@@ -146,6 +146,11 @@ def test_cli_sensitivity_end_to_end(tmp_path: Path) -> None:
     assert top["low_value"] == 0.05 and top["high_value"] == 0.12
     assert top["metric_high"] > top["metric_low"]
     assert "Tornado: provider.tco_usd" in result.output and "Sobol' indices" in result.output
+    widest = max(w for k in ("S1_conf", "ST_conf") for w in body["sobol"][k] if w is not None)
+    # a tiny base sample: the warning names the widest confidence half-width
+    assert (widest > 0.1) == ("warning: Sobol' indices" in result.stderr)
+    if widest > 0.1:
+        assert f"reach {widest:.3g}" in result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "sensitivity"
 

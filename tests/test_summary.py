@@ -8,7 +8,6 @@ import pytest
 
 from sim.accounting.runner import RUN_KEYS
 from sim.accounting.summary import (
-    ProgramSummary,
     ServingSummary,
     as_dict,
     find_metric,
@@ -17,6 +16,7 @@ from sim.accounting.summary import (
 from tests.test_scenarios import flatten, short_run
 
 # added by the runner when replications are combined, not by one replication's accounts
+# (program_value is declared: it is added over the paired replications, but it is a metric)
 RUN_LEVEL_KEYS = RUN_KEYS
 
 
@@ -55,12 +55,10 @@ def test_metric_metadata_is_declared_once_and_complete() -> None:
 
 
 def test_absent_optional_parts_are_left_out_of_the_dict() -> None:
-    assert as_dict(ProgramSummary(0.0, 0.0, None, 0.0)) == {
-        "nre_usd": 0.0,
-        "savings_usd": 0.0,
-        "breakeven_date": None,
-        "npv_usd": 0.0,
-    }
+    # a world without in-house chips carries no program: neither its costs nor its value
+    summary = short_run("chatgpt-scale").summary
+    assert "inhouse_program" not in summary and "program_value" not in summary
+    assert "program_value" in short_run("baseline").summary
     serving = as_dict(ServingSummary(1.0, 2.0, 3.0, 4.0, 5.0, 6.0, None))
     assert "queries_per_day" not in serving
     assert serving["provider_usd_per_mtok"] is None  # a metric that is None stays

@@ -59,7 +59,10 @@ def test_verify_reduced_passes_every_check_but_the_known_findings(
         "calibration",
         "catalog ratios",
         "validation",
+        "program value",
     } <= groups
+    program = [c for c in checks if c.group == "program value"]
+    assert len(program) == 8 and all(c.kind == "verification" for c in program)
     kinds = {c.kind for c in checks}
     assert kinds == {"verification", "calibration", "statics", "validation"}
     # the calibration check runs on held-out seeds, never the fitting ones

@@ -23,6 +23,7 @@ class Fleet:
     installed_h: FloatArray  # installed chip-hours, overstays included
     installed_end: FloatArray  # chips installed at the month's end
     capital_usd: FloatArray  # annualised capex of the chips' life, per hour installed
+    chip_capital_usd: FloatArray  # the part of capital_usd for the chips (no server share)
     maintenance_usd: FloatArray
     facility_usd: FloatArray  # sized for provisioned IT power, overstays included
     capex_cash_usd: FloatArray  # purchases in the horizon, in the month of delivery
@@ -43,6 +44,7 @@ def fleet(grid: Grid, cohorts: CohortColumns, overstays: OverstayColumns) -> Fle
     server = np.array([chip.server_network_usd_per_chip for chip in grid.chips])
     annuity = float(ec.annuity_factor(e.discount_rate_per_year, e.depreciation_years))
     capital_rate = c.chips * (c.unit_capex_usd + server[c.pool]) * annuity / HOURS_PER_YEAR
+    chip_rate = c.chips * c.unit_capex_usd * annuity / HOURS_PER_YEAR
     maint_rate = (
         c.chips
         * (c.unit_capex_usd + server[c.pool])
@@ -58,6 +60,7 @@ def fleet(grid: Grid, cohorts: CohortColumns, overstays: OverstayColumns) -> Fle
         installed_h=installed_h,
         installed_end=_installed_at_month_end(grid, cohorts, overstays),
         capital_usd=grouped_overlap(c.pool, n_p, c.start_h, c.retire_h, capital_rate, bounds),
+        chip_capital_usd=grouped_overlap(c.pool, n_p, c.start_h, c.retire_h, chip_rate, bounds),
         maintenance_usd=grouped_overlap(c.pool, n_p, c.start_h, c.retire_h, maint_rate, bounds),
         facility_usd=installed_h * (kw_year / HOURS_PER_YEAR)[:, None],
         capex_cash_usd=cash,

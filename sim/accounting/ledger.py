@@ -22,9 +22,10 @@ import pandas as pd
 from sim.accounting import tables as tb
 from sim.accounting.energy import Energy, energy
 from sim.accounting.fleet import Fleet, fleet
+from sim.accounting.flows import ProviderFlows, provider_flows
 from sim.accounting.grid import Grid
 from sim.accounting.measures import inhouse_ratio_vs_gpu, ratios_vs_gpu, usage_summary
-from sim.accounting.program import ProgramCosts, program_costs, program_pnl
+from sim.accounting.program import ProgramCosts, program_costs, program_summary, program_table
 from sim.accounting.queues import queue_months, queue_summary
 from sim.accounting.revenue import Revenue, revenue
 from sim.accounting.serving import serving_summary
@@ -53,10 +54,11 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Accounts:
-    """Tables and typed summary of one replication."""
+    """Tables, typed summary and monthly provider flows of one replication."""
 
     result: RunSummary
     tables: dict[str, pd.DataFrame]
+    flows: ProviderFlows
 
     @cached_property
     def summary(self) -> dict[str, Any]:
@@ -89,6 +91,13 @@ class Ledger:
         """Running cost plus NRE per pool and month."""
         return np.asarray(self.run_cost_usd + self.program.nre_usd)
 
+    @cached_property
+    def flows(self) -> ProviderFlows:
+        """The provider's money by month, summed over pools."""
+        return provider_flows(
+            self.grid, self.usage, self.fleet, self.energy, self.program, self.revenue, self.vendors
+        )
+
 
 def account(s: Scenario, log: EngineLog) -> Accounts:
     """Monthly per-pool, per-segment and program tables, and the summary, of one run."""
@@ -106,18 +115,16 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         revenue=revenue(grid, use),
         vendors=vendor_flows(grid, fl),
     )
-    program_df, program_summary = program_pnl(
-        grid, use.pflop, use.mtok, ledger.run_cost_usd, ledger.program.total_usd
-    )
     tables = {
         "timeseries": tb.timeseries_table(grid, _timeseries_columns(ledger, jobs)),
         "segments": tb.segments_table(grid, _segment_columns(ledger)),
-        "program": program_df,
         "adoption": tb.adoption_table(grid, log),
         "maturity": tb.maturity_table(grid, log),
         "ports": tb.ports_table(grid, log),
         "choices": tb.choices_table(grid, log),
     }
+    if s.provider.inhouse_program is not None:
+        tables["program"] = program_table(grid, ledger.program)
     if s.outputs.jobs_table:
         tables["jobs"] = tb.jobs_table(grid, jobs)
     per_pflop, per_mtok = _cost_per_unit(ledger)
@@ -133,7 +140,7 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         usage=measures,
         queue=queue_summary(grid, jobs, fl.installed_h, use.busy_h),
         provider=_provider(ledger),
-        inhouse_program=program_summary,
+        inhouse_program=program_summary(s, ledger.program),
         cost_per_pflop_usd=per_pflop,
         cost_per_mtok_usd=per_mtok,
         customers=_customers(ledger, log, serving),
@@ -147,7 +154,7 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         ),
         engine=EngineSummary(events=int(log.events), simulated_jobs=len(jobs)),
     )
-    return Accounts(result=summary, tables=tables)
+    return Accounts(result=summary, tables=tables, flows=ledger.flows)
 
 
 def _timeseries_columns(ledger: Ledger, jobs: JobColumns) -> dict[str, FloatArray]:
@@ -179,7 +186,6 @@ def _timeseries_columns(ledger: Ledger, jobs: JobColumns) -> dict[str, FloatArra
         "capex_cash_usd": f.capex_cash_usd,
         "nvidia_spend_usd": v.nvidia_spend_usd,
         "nvidia_margin_usd": v.nvidia_margin_usd,
-        "nvidia_margin_avoided_usd": v.nvidia_margin_avoided_usd,
         "jobs_started": queues.jobs_started,
         "mean_wait_hours": queues.mean_wait_hours,
     }
@@ -217,7 +223,7 @@ def _cost_per_unit(ledger: Ledger) -> tuple[dict[str, float | None], dict[str, f
 def _provider(ledger: Ledger) -> ProviderSummary:
     """The provider's totals over the horizon."""
     f, e, p, v = ledger.fleet, ledger.energy, ledger.program, ledger.vendors
-    total_tco = float(ledger.tco_usd.sum() + p.acquisition_usd.sum() + p.fixed_usd.sum())
+    total_tco = float(ledger.run_cost_usd.sum() + p.total_usd.sum())
     total_rev = float(ledger.revenue.revenue_usd.sum())
     return ProviderSummary(
         tco_usd=total_tco,
@@ -225,7 +231,6 @@ def _provider(ledger: Ledger) -> ProviderSummary:
         margin_usd=total_rev - total_tco,
         nvidia_spend_usd=float(v.nvidia_spend_usd.sum()),
         nvidia_margin_usd=float(v.nvidia_margin_usd.sum()),
-        nvidia_margin_avoided_usd=float(v.nvidia_margin_avoided_usd.sum()),
         capex_cash_usd=float(f.capex_cash_usd.sum()),
         energy_mwh=float(e.energy_mwh.sum()),
         busy_chip_hours=float(ledger.usage.busy_h.sum()),
@@ -235,7 +240,7 @@ def _provider(ledger: Ledger) -> ProviderSummary:
             power=float(e.power_usd.sum()),
             facility=float(f.facility_usd.sum()),
             maintenance=float(f.maintenance_usd.sum()),
-            nre=float(p.nre_usd.sum()),
+            nre=float(p.program_nre_usd.sum()),
             program_acquisition=float(p.acquisition_usd.sum()),
             program_fixed=float(p.fixed_usd.sum()),
         ),

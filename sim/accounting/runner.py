@@ -7,6 +7,11 @@ The workers start from a fresh process (never a fork of the caller, whose open f
 as a run folder's lock, they must not hold), so a script that runs several replications
 with more than one worker calls :func:`run` under ``if __name__ == "__main__":``, as any
 Python program that starts processes that way.
+
+A scenario with an in-house chip program is also run without it
+(:func:`~sim.accounting.counterfactual.without_program`) on the same seeds, in the same
+pool of workers, and the program's value (:mod:`sim.accounting.value`) joins the summary
+and the tables, unless the scenario's ``outputs.counterfactual`` or the caller says no.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -25,7 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.accounting.counterfactual import has_program, without_program
+from sim.accounting.flows import ProviderFlows
 from sim.accounting.ledger import Accounts, account
+from sim.accounting.summary import as_dict
+from sim.accounting.value import ReplicationValue, combine_values, replication_value
 from sim.engine.core import simulate
 from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
@@ -53,6 +62,42 @@ class RunOutput:
 def run_one(scenario: Scenario, seed: int) -> Accounts:
     """Simulate and account one replication."""
     return account(scenario, simulate(scenario, seed))
+
+
+def values_program(scenario: Scenario, counterfactual: bool = True) -> bool:
+    """Whether a run of ``scenario`` measures its program against the world without it."""
+    return counterfactual and scenario.outputs.counterfactual and has_program(scenario)
+
+
+def program_value(scenario: Scenario, with_: Accounts, without: ProviderFlows) -> ReplicationValue:
+    """One replication's program value from its two worlds."""
+    prog = scenario.provider.inhouse_program
+    costs = with_.result.inhouse_program
+    return replication_value(
+        with_.flows,
+        without,
+        rate_per_year=scenario.economics.discount_rate_per_year,
+        sunk_at_start_usd=costs.sunk_at_start_usd if costs is not None else 0.0,
+        include_sunk=prog is not None and prog.include_sunk_costs,
+    )
+
+
+def summary_of_one(scenario: Scenario, seed: int) -> dict[str, Any]:
+    """One replication's summary, with its program value when the scenario asks for it
+    (the world without the program is run here, on the same seed)."""
+    acc = run_one(scenario, seed)
+    summary = dict(acc.summary)
+    if values_program(scenario):
+        without = run_one(without_program(scenario), seed).flows
+        summary["program_value"] = as_dict(program_value(scenario, acc, without).summary)
+    return summary
+
+
+def _task(task: tuple[Scenario, int, bool]) -> Accounts | ProviderFlows:
+    """A pool task: one replication of a world; a counterfactual world returns its flows."""
+    scenario, seed, flows_only = task
+    acc = run_one(scenario, seed)
+    return acc.flows if flows_only else acc
 
 
 def mean_summary(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -146,21 +191,47 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def run_replications(
-    scenario: Scenario, seeds: Sequence[int], workers: int | None = None
+    scenario: Scenario,
+    seeds: Sequence[int],
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Accounts]:
     """:func:`run_one` for each seed, in seed order, over ``workers`` processes.
 
     ``workers`` None means one per core (:func:`default_workers`), at most one per seed;
     1 runs the replications here, one after another. The results do not depend on it.
+    ``progress(done, total)`` is called as replications finish (in seed order).
     """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    n = min(default_workers() if workers is None else workers, len(seeds))
+    out = _run_tasks([(scenario, s, False) for s in seeds], workers, progress)
+    return [r for r in out if isinstance(r, Accounts)]
+
+
+def _run_tasks(
+    tasks: Sequence[tuple[Scenario, int, bool]],
+    workers: int | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Accounts | ProviderFlows]:
+    """:func:`_task` for each task, in order, over ``workers`` processes (None: all cores);
+    ``progress(done, total)`` is called as tasks finish (in task order)."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    n = min(default_workers() if workers is None else workers, len(tasks))
+    tick = progress or (lambda done, total: None)
+    out: list[Accounts | ProviderFlows] = []
+    tick(0, len(tasks))
     if n <= 1:
-        return [run_one(scenario, s) for s in seeds]
+        for t in tasks:
+            out.append(_task(t))
+            tick(len(out), len(tasks))
+        return out
     pool = ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_worker_init)
     try:
-        return list(pool.map(run_one, repeat(scenario, len(seeds)), seeds))
+        for result in pool.map(_task, tasks):
+            out.append(result)
+            tick(len(out), len(tasks))
+        return out
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -200,7 +271,14 @@ class ReplicationPool:
         return list(self._pool.map(_summary_of, repeat(scenario, len(seeds)), seeds))
 
 
-def run(scenario: Scenario, seed: int | None = None, workers: int | None = None) -> RunOutput:
+def run(
+    scenario: Scenario,
+    seed: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    counterfactual: bool = True,
+) -> RunOutput:
     """Run all replications of `scenario` from root `seed` (default: the scenario's seed).
 
     Tables gain a ``replication`` column; the summary holds means over replications, with the
@@ -208,11 +286,41 @@ def run(scenario: Scenario, seed: int | None = None, workers: int | None = None)
     ``replication_count`` and, under ``interval95``, the half-width of each numeric metric's
     95% Student-t interval over them (the same tree as the metrics; None with one
     replication). ``workers``: see :func:`run_replications` (the output is the same for any
-    value).
+    value). With an in-house program (and ``counterfactual`` and the scenario's
+    ``outputs.counterfactual``), every seed is also run without the program and the
+    summary gains ``program_value``, the tables ``program_value``.
     """
     root = scenario.seed if seed is None else seed
     seeds = replication_seeds(root, scenario.replications)
-    return combine(run_replications(scenario, seeds, workers), seeds)
+    tasks = [(scenario, s, False) for s in seeds]
+    valued = values_program(scenario, counterfactual)
+    if valued:
+        alternative = without_program(scenario)
+        tasks += [(alternative, s, True) for s in seeds]
+    results = _run_tasks(tasks, workers, progress)
+    factual = [r for r in results[: len(seeds)] if isinstance(r, Accounts)]
+    output = combine(factual, seeds)
+    if valued:
+        without = [r for r in results[len(seeds) :] if isinstance(r, ProviderFlows)]
+        _add_value(output, scenario, factual, without, seeds)
+    return output
+
+
+def _add_value(
+    output: RunOutput,
+    scenario: Scenario,
+    factual: Sequence[Accounts],
+    without: Sequence[ProviderFlows],
+    seeds: Sequence[int],
+) -> None:
+    """Put the program's value, combined over the paired replications, into ``output``."""
+    values = [program_value(scenario, f, w) for f, w in zip(factual, without, strict=True)]
+    means, half, table, per_rep = combine_values(values, seeds, scenario.horizon.start)
+    output.summary["program_value"] = means
+    output.summary["interval95"]["program_value"] = half
+    for rep, figures in zip(output.summary["replications"], per_rep, strict=True):
+        rep["program_value"] = figures
+    output.tables["program_value"] = table
 
 
 def combine(results: Sequence[Accounts], seeds: Sequence[int]) -> RunOutput:

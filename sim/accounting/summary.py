@@ -26,6 +26,7 @@ __all__ = [
     "InhouseShareSummary",
     "Metric",
     "ProgramSummary",
+    "ProgramValueSummary",
     "ProviderSummary",
     "QuerySummary",
     "QueueSummary",
@@ -33,6 +34,7 @@ __all__ = [
     "ServingSummary",
     "TcoBreakdownSummary",
     "UsageSummary",
+    "WaterfallSummary",
     "as_dict",
     "find_metric",
     "metrics",
@@ -126,7 +128,7 @@ class TcoBreakdownSummary:
         metadata=_metric("USD", "Maintenance", "Repairs, spares and support.")
     )
     nre: float = field(
-        metadata=_metric("USD", "NRE", "In-house chip NRE booked on the chips' pools.")
+        metadata=_metric("USD", "NRE", "In-house chip NRE spent in the horizon (scaled).")
     )
     program_acquisition: float = field(
         metadata=_metric("USD", "Program acquisition", "Up-front cost of the chip-design team.")
@@ -153,13 +155,6 @@ class ProviderSummary:
             "USD", "Nvidia margin", "Nvidia's gross margin on what the provider paid it."
         )
     )
-    nvidia_margin_avoided_usd: float = field(
-        metadata=_metric(
-            "USD",
-            "Nvidia margin avoided",
-            "Gross margin on the reference GPUs the in-house chips delivered displace.",
-        )
-    )
     capex_cash_usd: float = field(
         metadata=_metric("USD", "Capex (cash)", "Chips bought in the horizon.")
     )
@@ -177,33 +172,201 @@ class ProviderSummary:
 
 @dataclass(frozen=True)
 class ProgramSummary:
-    """The in-house chip program against the reference GPU."""
+    """The in-house chip program's own costs, at the scale of the modelled world."""
 
-    nre_usd: float = field(
-        metadata=_metric("USD", "Program cost", "NRE, acquisition and fixed costs.")
+    cost_usd: float = field(
+        metadata=_metric("USD", "Program cost", "NRE, acquisition and fixed costs in the horizon.")
     )
-    savings_usd: float = field(
+    nre_usd: float = field(
+        metadata=_metric("USD", "Program NRE", "NRE of every generation spent in the horizon.")
+    )
+    acquisition_usd: float = field(
+        metadata=_metric("USD", "Program acquisition", "Acquisition paid in the horizon.")
+    )
+    fixed_usd: float = field(
+        metadata=_metric("USD", "Program fixed cost", "Running cost of the program's teams.")
+    )
+    sunk_usd: float = field(
         metadata=_metric(
-            "USD", "Program savings", "Reference GPU cost of the in-house work minus its cost."
+            "USD",
+            "Sunk program cost",
+            "Spent before the horizon start (acquisition, earlier NRE); not in the horizon.",
+        )
+    )
+    sunk_at_start_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Sunk cost at the start",
+            "The sunk cost compounded to the horizon start at the discount rate.",
+        )
+    )
+    scale_fraction: float = field(
+        metadata=_metric(
+            "fraction",
+            "Modelled share",
+            "Share of the provider's AI business modelled; program costs are charged at it.",
+        )
+    )
+    reference_gpu: str = field(
+        metadata=_metric("chip id", "Reference GPU", "The GPU figures draw the chips against.")
+    )
+
+
+@dataclass(frozen=True)
+class WaterfallSummary:
+    """The program's NPV taken apart: each item's present value at the horizon start, signed
+    as its contribution to the value (with the program minus without it)."""
+
+    revenue_price_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Revenue from price",
+            "Work sold with the program at its price per unit of work minus the price without it.",
+        )
+    )
+    revenue_volume_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Revenue from volume",
+            "Work sold with the program minus without it, at the price without it.",
+        )
+    )
+    gpu_capital_avoided_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "GPU capital avoided",
+            "Capital charge of merchant GPUs without the program minus with it.",
+        )
+    )
+    nvidia_margin_avoided_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Nvidia margin avoided",
+            "Nvidia's gross margin within the GPU capital avoided (an 'of which': not added "
+            "to the total).",
+        )
+    )
+    inhouse_capital_usd: float = field(
+        metadata=_metric("USD", "In-house capital", "Capital charge of the in-house chips.")
+    )
+    nre_usd: float = field(metadata=_metric("USD", "NRE", "Program NRE in the horizon."))
+    acquisition_usd: float = field(
+        metadata=_metric("USD", "Acquisition", "Program acquisition in the horizon.")
+    )
+    program_fixed_usd: float = field(
+        metadata=_metric("USD", "Program fixed costs", "Running cost of the program's teams.")
+    )
+    sunk_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Sunk costs",
+            "Costs before the horizon compounded to its start (zero unless included).",
+        )
+    )
+    power_usd: float = field(
+        metadata=_metric("USD", "Power", "Electricity cost without the program minus with it.")
+    )
+    facility_usd: float = field(
+        metadata=_metric("USD", "Facility", "Facility cost without the program minus with it.")
+    )
+    maintenance_usd: float = field(
+        metadata=_metric(
+            "USD", "Maintenance", "Maintenance cost without the program minus with it."
+        )
+    )
+    total_usd: float = field(
+        metadata=_metric("USD", "Program NPV", "The sum of the items above the Nvidia margin.")
+    )
+
+
+@dataclass(frozen=True)
+class ProgramValueSummary:
+    """The program's value: the provider with its in-house chips minus the same provider
+    without them, on the same demand and random numbers (paired replications)."""
+
+    npv_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Program NPV",
+            "Incremental profit (with minus without the program) discounted to the horizon "
+            "start; sunk costs only if the scenario includes them.",
+        )
+    )
+    irr_per_year: float | None = field(
+        metadata=_metric(
+            "fraction/year",
+            "Program IRR",
+            "Rate at which the NPV is zero (null when none or no unique one exists).",
+        )
+    )
+    irr_note: str = field(
+        metadata=_metric("text", "IRR note", "'unique', or why no IRR is reported.")
+    )
+    payback_years: float | None = field(
+        metadata=_metric(
+            "years",
+            "Payback",
+            "Years from the horizon start until cumulative incremental profit stays >= 0.",
+        )
+    )
+    breakeven_years: float | None = field(
+        metadata=_metric(
+            "years",
+            "Break-even (discounted)",
+            "Years from the horizon start until cumulative discounted profit stays >= 0.",
         )
     )
     breakeven_date: str | None = field(
-        metadata=_metric("date", "Break-even", "Month from which cumulative net savings stay >= 0.")
+        metadata=_metric(
+            "date", "Break-even date", "Month of the discounted break-even (null: none)."
+        )
     )
-    npv_usd: float = field(
-        metadata=_metric("USD", "Program NPV", "Net savings discounted to the start.")
+    paid_back: float = field(
+        metadata=_metric(
+            "fraction", "Replications paid back", "Share of replications with a payback."
+        )
     )
-    reference_gpu: str | None = field(
-        default=None,
-        metadata={
-            **_metric(
-                "chip id",
-                "Reference GPU",
-                "Chip the savings are measured against (absent without a program).",
-            ),
-            "omit_if_none": True,
-        },
+    incremental_revenue_usd: float = field(
+        metadata=_metric("USD", "Incremental revenue", "Revenue with minus without the program.")
     )
+    incremental_cost_usd: float = field(
+        metadata=_metric(
+            "USD", "Incremental cost", "Cost with minus without the program (in the horizon)."
+        )
+    )
+    incremental_profit_usd: float = field(
+        metadata=_metric(
+            "USD", "Incremental profit", "Profit with minus without the program, undiscounted."
+        )
+    )
+    profit_with_usd: float = field(
+        metadata=_metric("USD", "Profit with the program", "Provider revenue minus TCO.")
+    )
+    profit_without_usd: float = field(
+        metadata=_metric(
+            "USD", "Profit without the program", "The same in the world without in-house chips."
+        )
+    )
+    nvidia_spend_avoided_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Nvidia spend avoided",
+            "Cash paid to Nvidia for chips bought in the horizon, without minus with.",
+        )
+    )
+    counterfactual_inhouse_chip_hours: float = field(
+        metadata=_metric(
+            "chip-hours",
+            "In-house chip-hours without the program",
+            "Installed in-house chip-hours of the world without the program (zero).",
+        )
+    )
+    sunk_costs_included: bool = field(
+        metadata=_metric(
+            "flag", "Sunk costs included", "Whether the NPV, IRR and payback include them."
+        )
+    )
+    waterfall: WaterfallSummary = field(metadata=_section("The NPV item by item."))
 
 
 @dataclass(frozen=True)
@@ -426,7 +589,9 @@ class RunSummary:
         metadata=_section("Training queues per pool.", key="{pool}")
     )
     provider: ProviderSummary = field(metadata=_section("The provider's totals."))
-    inhouse_program: ProgramSummary = field(metadata=_section("The in-house chip program."))
+    inhouse_program: ProgramSummary | None = field(
+        metadata={**_section("The in-house chip program's costs."), "omit_if_none": True}
+    )
     cost_per_pflop_usd: dict[str, float | None] = field(
         metadata=_metric(
             "USD/PFLOP",
@@ -448,6 +613,13 @@ class RunSummary:
         metadata=_section("Serving per segment.", key="{segment}")
     )
     engine: EngineSummary = field(metadata=_section("The size of the simulation."))
+    program_value: ProgramValueSummary | None = field(
+        default=None,
+        metadata={
+            **_section("The program against the world without it (added over replications)."),
+            "omit_if_none": True,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- use

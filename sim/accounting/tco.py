@@ -3,11 +3,13 @@
 One row per chip at a fixed utilisation, computed with the pure functions of
 :mod:`sim.model.economics` and :mod:`sim.model.pricing` on the scenario's economics section,
 without simulating anything.
-Prices and multipliers are taken at the horizon start. Every column names its unit.
+Prices and street multipliers are taken on one date (default: the horizon start). An
+in-house chip's unit cost is the catalog's, at its reference volume: its position on the
+learning curve depends on the volume the simulation builds. Every column names its unit.
 
 Columns (per chip):
 
-- ``street_price_multiplier``: vendor street price / list price at the horizon start
+- ``street_price_multiplier``: vendor street price / list price on the date
   (merchant chips; 1 for in-house chips and where the scenario gives none);
 - ``capex_usd_per_chip``: unit cost x street multiplier; ``server_network_usd_per_chip``;
 - ``utilization``: fraction of installed hours that are busy;
@@ -18,8 +20,8 @@ Columns (per chip):
   training TFLOP/s and reference MFU (software efficiency 1) and the provider's cost of it;
 - ``mtok_per_busy_chip_hour`` and ``usd_per_mtok``: inference output at the catalog's
   reference tokens/s and the provider's cost per million tokens;
-- ``on_demand_usd_per_chip_hour``: catalog price x the pool's price multiplier at the
-  horizon start; ``blended_usd_per_chip_hour``: after committed-use discounts;
+- ``on_demand_usd_per_chip_hour``: catalog price x the pool's price multiplier on the
+  date; ``blended_usd_per_chip_hour``: after committed-use discounts;
 - ``customer_usd_per_pflop`` and ``customer_usd_per_mtok``: what a customer pays for the
   same work at the blended price;
 - ``gross_margin_usd_per_busy_chip_hour``: blended price - provider TCO per busy hour, and
@@ -27,6 +29,8 @@ Columns (per chip):
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -70,9 +74,14 @@ TCO_COLUMNS: tuple[str, ...] = (
 
 
 def static_tco_table(
-    scenario: Scenario, utilization: float | None = None, *, all_chips: bool = False
+    scenario: Scenario,
+    utilization: float | None = None,
+    *,
+    all_chips: bool = False,
+    on: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Per-chip static economics at ``utilization`` (default: procurement target).
+    """Per-chip static economics at ``utilization`` (default: procurement target), with
+    prices and street multipliers on ``on`` (default: the horizon start).
 
     Rows are the provider's pools in scenario order, or with ``all_chips`` every catalog
     chip (``in_pool`` tells which). See the module docstring for the columns.
@@ -83,7 +92,7 @@ def static_tco_table(
     chips = scenario.catalog.chips
     pools = scenario.provider.pools
     ids = list(chips) if all_chips else [c for c in pools if c in chips]
-    start = scenario.horizon.start
+    start = scenario.horizon.start if on is None else on
     eco = scenario.economics
     pricing = scenario.provider.pricing
 

@@ -18,7 +18,7 @@ app = typer.Typer(
     cls=CommandGroup,
     help="Simulate the economics of cloud AI accelerators (Nvidia GPUs vs in-house chips).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -49,6 +49,7 @@ for _name, _command in (
     ("show", scenarios.show),
     ("schema", scenarios.schema),
     ("diff", scenarios.diff),
+    ("compare", scenarios.compare),
     ("catalog", economics.catalog),
     ("tco", economics.tco),
     ("calibrate", calibrate.calibrate),

@@ -19,13 +19,18 @@ from typer.core import TyperGroup
 from sim.errors import UserError, printable
 from sim.model.rng import MAX_SEED
 from sim.scenario import LoadedScenario, load_scenario
+from sim.scenario.plausibility import plausibility_warnings
+from sim.views.tables import FORMATS, Tabular, check_format, render
+from sim.views.terminal import console
 
 __all__ = [
     "AllowLargeRunOption",
     "CommandGroup",
+    "FormatOption",
     "SeedOption",
     "SetOption",
     "collect",
+    "emit",
     "fail",
     "load",
     "note",
@@ -100,8 +105,12 @@ def note(text: str) -> None:
 
 
 def load(path: Path, overrides: Sequence[str] | None) -> LoadedScenario:
-    """The scenario file with its ``--set`` overrides."""
-    return load_scenario(path, tuple(overrides or ()))
+    """The scenario file with its ``--set`` overrides; a ``warning:`` line on stderr for
+    each value outside its plausible range (sim/data/plausible.yaml)."""
+    loaded = load_scenario(path, tuple(overrides or ()))
+    for warning in plausibility_warnings(loaded):
+        typer.echo(printable(f"warning: {warning}"), err=True)
+    return loaded
 
 
 SetOption = Annotated[
@@ -129,3 +138,18 @@ AllowLargeRunOption = Annotated[
         help="Run even when the estimated events exceed the cap (README: Limits).",
     ),
 ]
+
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        metavar="|".join(FORMATS),
+        help="Output: a terminal table, or csv, json or md (Markdown) on stdout; csv and json "
+        "hold the raw numbers at full precision.",
+    ),
+]
+
+
+def emit(tables: Sequence[Tabular], fmt: str) -> None:
+    """Print ``tables`` in the ``--format`` asked for (a UserError for an unknown one)."""
+    render(tables, check_format(fmt), console())

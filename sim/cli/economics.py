@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,12 +13,13 @@ import typer
 from rich.console import Console
 
 from sim.accounting.tco import static_tco_table
-from sim.cli.common import SetOption, load
+from sim.cli.common import FormatOption, SetOption, emit, load
 from sim.errors import UserError
 from sim.model.catalog import catalog_table, check_catalog, provenance_entry, ratio_results
 from sim.model.schema import Catalog
 from sim.scenario import load_catalog
-from sim.views.numbers import TERMINAL, fmt_value
+from sim.views.numbers import HEADLINE, TERMINAL, fmt_value
+from sim.views.tables import Column, Tabular, check_format
 from sim.views.terminal import console, table, text
 
 __all__ = ["catalog", "tco"]
@@ -47,8 +49,10 @@ def catalog(
     chip: Annotated[
         str | None, typer.Option("--chip", help="Show one chip, each figure with its source.")
     ] = None,
+    fmt: FormatOption = "table",
 ) -> None:
-    """Print the shipped chip catalog with the sources of its numbers.
+    """Print the shipped chip catalog with the sources of its numbers (--format: the
+    listing as csv, json or md, every source in full).
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
@@ -62,6 +66,11 @@ def catalog(
         return
     chips = catalog_table(cat, provenance)
     chips["training_tflops"] = [cat.chips[c].training_tflops for c in chips["id"]]
+    if check_format(fmt) != "table":
+        records = [{str(k): v for k, v in r.items()} for r in chips.to_dict("records")]
+        columns = tuple(Column(c, h) for h, c in _CATALOG_COLUMNS)
+        emit([Tabular(f"Chip catalog ({len(chips)} chips)", columns, records)], fmt)
+        return
     chips["sources"] = [_short_sources(s) for s in chips["sources"]]
     terminal.print(
         table(
@@ -151,29 +160,44 @@ def _print_chip(terminal: Console, cat: Any, provenance: Mapping[str, Any], chip
     )
 
 
-_TCO_VIEW: tuple[tuple[str, str], ...] = (
-    ("chip", "chip"),
-    ("capex USD", "capex_usd_per_chip"),
-    ("TCO USD/chip-h", "tco_usd_per_chip_hour"),
-    ("TCO USD/busy chip-h", "tco_usd_per_busy_chip_hour"),
-    ("USD/PFLOP", "usd_per_pflop"),
-    ("USD/Mtok", "usd_per_mtok"),
-    ("price USD/chip-h", "on_demand_usd_per_chip_hour"),
-    ("blended USD/chip-h", "blended_usd_per_chip_hour"),
-    ("customer USD/PFLOP", "customer_usd_per_pflop"),
-    ("customer USD/Mtok", "customer_usd_per_mtok"),
-    ("margin USD/busy chip-h", "gross_margin_usd_per_busy_chip_hour"),
+_TCO_COST: tuple[tuple[str, str, str], ...] = (
+    ("chip", "chip", ""),
+    ("capex", "capex_usd_per_chip", "USD"),
+    ("TCO /chip-h", "tco_usd_per_chip_hour", "USD"),
+    ("TCO /busy chip-h", "tco_usd_per_busy_chip_hour", "USD"),
+    ("cost /PFLOP", "usd_per_pflop", "USD"),
+    ("cost /Mtok", "usd_per_mtok", "USD"),
 )
-_TCO_BREAKDOWN: tuple[tuple[str, str], ...] = (
-    ("chip", "chip"),
-    ("street x", "street_price_multiplier"),
-    ("server+net USD", "server_network_usd_per_chip"),
-    ("capital", "capital_usd_per_chip_hour"),
-    ("power", "power_usd_per_chip_hour"),
-    ("facility", "facility_usd_per_chip_hour"),
-    ("maintenance", "maintenance_usd_per_chip_hour"),
-    ("total", "tco_usd_per_chip_hour"),
+_TCO_PRICE: tuple[tuple[str, str, str], ...] = (
+    ("chip", "chip", ""),
+    ("list /chip-h", "on_demand_usd_per_chip_hour", "USD"),
+    ("blended /chip-h", "blended_usd_per_chip_hour", "USD"),
+    ("customer /PFLOP", "customer_usd_per_pflop", "USD"),
+    ("customer /Mtok", "customer_usd_per_mtok", "USD"),
+    ("margin /busy chip-h", "gross_margin_usd_per_busy_chip_hour", "USD"),
 )
+_TCO_BREAKDOWN: tuple[tuple[str, str, str], ...] = (
+    ("chip", "chip", ""),
+    ("street x", "street_price_multiplier", ""),
+    ("server+net", "server_network_usd_per_chip", "USD"),
+    ("capital", "capital_usd_per_chip_hour", "USD"),
+    ("power", "power_usd_per_chip_hour", "USD"),
+    ("facility", "facility_usd_per_chip_hour", "USD"),
+    ("maintenance", "maintenance_usd_per_chip_hour", "USD"),
+    ("total", "tco_usd_per_chip_hour", "USD"),
+)
+
+
+def _date(text: str | None) -> dt.date | None:
+    """A --date value as a date (a UserError naming the expected form)."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(
+            "not a date", key="--date", expected="YYYY-MM-DD", found=repr(text)
+        ) from None
 
 
 def tco(
@@ -192,28 +216,63 @@ def tco(
     all_chips: Annotated[
         bool, typer.Option("--all-chips", help="Every catalog chip, not only the pools.")
     ] = False,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            metavar="YYYY-MM-DD",
+            help="Prices, street multipliers and price changes on this date (default: the "
+            "horizon start).",
+        ),
+    ] = None,
+    fmt: FormatOption = "table",
 ) -> None:
     """Print the static per-chip TCO, unit costs, customer prices and margin.
 
-    Example: xpusim tco scenarios/baseline.yaml --utilization 0.6 --all-chips
+    In-house chips are priced at their catalog unit cost (the learning-curve position
+    depends on the volume a run builds). csv and json hold every column of both tables.
+
+    Example: xpusim tco scenarios/baseline.yaml --date 2026-01-01 --utilization 0.6
     """
+    fmt = check_format(fmt)
+    on = _date(date)
     loaded = load(scenario, set_)
-    frame: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips)
+    when = on or loaded.scenario.horizon.start
+    frame: pd.DataFrame = static_tco_table(loaded.scenario, utilization, all_chips=all_chips, on=on)
     u = float(frame["utilization"].iloc[0]) if len(frame) else utilization
-    terminal = console()
-    records = frame.to_dict("records")
-    terminal.print(
-        table(
-            f"Static economics per chip at utilisation {fmt_value(u, style=TERMINAL)} "
-            f"({loaded.scenario.name})",
-            [h for h, _ in _TCO_VIEW],
-            [[row[c] for _, c in _TCO_VIEW] for row in records],
-        )
+    records = [
+        {"date": when, **{str(k): v for k, v in r.items()}} for r in frame.to_dict("records")
+    ]
+    if fmt in ("csv", "json"):
+        columns = tuple(Column(c) for c in ("date", *frame.columns))
+        emit([Tabular(title="tco", columns=columns, rows=records)], fmt)
+        return
+
+    def view_columns(view: tuple[tuple[str, str, str], ...]) -> tuple[Column, ...]:
+        return tuple(Column(c, h, unit=unit, text=c == "chip") for h, c, unit in view)
+
+    at = f"on {when.isoformat()} at utilisation {fmt_value(u, style=TERMINAL)}"
+    cost = Tabular(
+        title=f"Provider cost per chip {at} ({loaded.scenario.name}; USD)",
+        columns=view_columns(_TCO_COST),
+        rows=records,
+        style=HEADLINE,
+        name="cost",
     )
-    terminal.print(
-        table(
-            "Provider TCO per installed chip-hour by component (USD)",
-            [h for h, _ in _TCO_BREAKDOWN],
-            [[row[c] for _, c in _TCO_BREAKDOWN] for row in records],
-        )
+    price = Tabular(
+        title=f"Customer prices and the provider's margin per chip {at} (USD)",
+        columns=view_columns(_TCO_PRICE),
+        rows=records,
+        style=HEADLINE,
+        name="price",
     )
+    breakdown = Tabular(
+        title="Provider TCO per installed chip-hour by component (USD)",
+        columns=tuple(Column(c, h, unit=unit, text=c == "chip") for h, c, unit in _TCO_BREAKDOWN),
+        rows=records,
+        style=HEADLINE,
+        name="breakdown",
+        caption="In-house chips at their catalog unit cost (the learning-curve position "
+        "depends on the volume a run builds).",
+    )
+    emit([cost, price, breakdown], fmt)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.common import SetOption, load, note
+from sim.cli.common import FormatOption, SetOption, emit, load, note
 from sim.errors import UserError, printable
 from sim.experiments.design import build_design, check_seed
 from sim.experiments.execute import check_workers
@@ -21,8 +21,15 @@ from sim.experiments.sensitivity import evaluate, rank_sample, sensitivity_desig
 from sim.results.jsonio import jsonable
 from sim.results.manifest import scenario_fields
 from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
-from sim.results.sweep_folder import read_finished_sweep, read_point_means
+from sim.results.sweep_folder import read_finished_sweep, read_point_means, read_points
 from sim.scenario import substitute
+from sim.views.sweep_table import (
+    DEFAULT_SWEEP_METRICS,
+    interval_warning,
+    points_table,
+    sobol_warning,
+)
+from sim.views.tables import check_format
 from sim.views.terminal import (
     console,
     progress_bar,
@@ -155,6 +162,17 @@ def sweep(
     out: SweepOutOption = None,
     quiet: QuietOption = False,
     allow_large: AllowLargeOption = False,
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            "-k",
+            metavar="KEY",
+            help="Metric of the closing per-point table (repeatable; default: provider TCO "
+            "and margin, in-house program NPV).",
+        ),
+    ] = None,
+    fmt: FormatOption = "table",
 ) -> None:
     """Run a scenario over a grid and/or a sample of its uncertain parameters.
 
@@ -165,6 +183,7 @@ def sweep(
     Example: xpusim sweep scenarios/baseline.yaml --grid economics.pue=1.1,1.3 --sample 64
     --method lhs --replications 3 --out results/pue-sweep
     """
+    fmt = check_format(fmt)
     if not grid and sample is None:
         raise UserError(
             "nothing to sweep: give --grid KEY=V1,V2,... and/or --sample N",
@@ -205,14 +224,22 @@ def sweep(
     if quiet:
         typer.echo(printable(outcome.folder))
         return
-    terminal = console()
-    terminal.print(
-        text(
-            f"{len(design.points)} points x {design.replications} replications = "
-            f"{outcome.runs_total} runs; {outcome.runs_done - outcome.runs_resumed} run now, "
-            f"{outcome.runs_resumed} already done"
-        )
+    keys = list(metrics or DEFAULT_SWEEP_METRICS)
+    emit([points_table(read_points(outcome.folder), keys, every_row=fmt != "table")], fmt)
+    warning = interval_warning(design.replications)
+    if warning is not None:
+        typer.echo(f"warning: {warning}", err=True)
+    terminal = console() if fmt in ("table", "md") else None
+    summary = (
+        f"{len(design.points)} points x {design.replications} replications = "
+        f"{outcome.runs_total} runs; {outcome.runs_done - outcome.runs_resumed} run now, "
+        f"{outcome.runs_resumed} already done"
     )
+    if terminal is None:
+        typer.echo(printable(summary), err=True)
+        typer.echo(printable(f"sweep folder: {outcome.folder}"), err=True)
+        return
+    terminal.print(text(summary))
     terminal.print(text(f"sweep folder: {outcome.folder}"))
 
 
@@ -238,7 +265,7 @@ def sensitivity(
     runs nothing: it ranks the sweep's sampled parameters by RBD-FAST first-order indices
     (with bootstrap confidence) and Spearman rank correlations of the per-point means.
 
-    Example: xpusim sensitivity my_uncertain.yaml --metric provider.tco_usd --n 64
+    Example: xpusim sensitivity scenarios/baseline.yaml --metric provider.tco_usd --n 64
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
@@ -296,6 +323,9 @@ def sensitivity(
     for result in results:
         for table in ranking_tables(result):
             terminal.print(table)
+        warning = sobol_warning(result, design.n)
+        if warning is not None:
+            typer.echo(f"warning: {warning}", err=True)
     terminal.print(text(f"sensitivity folder: {folder}"))
 
 

@@ -12,15 +12,19 @@ from typing import Annotated
 
 import typer
 
-from sim.errors import printable
+from sim.errors import UserError, printable
 
 __all__ = ["plot", "report"]
 
 
 def plot(
-    folder: Annotated[
-        Path,
-        typer.Argument(help="Run, sweep or sensitivity folder.", show_default=False),
+    folders: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run, sweep or sensitivity folder; for --kind compare, two run folders or "
+            "more (the first is the base).",
+            show_default=False,
+        ),
     ],
     kind: Annotated[
         list[str] | None,
@@ -30,7 +34,8 @@ def plot(
             metavar="KIND",
             help=(
                 "Figure to draw (repeatable): cost, learning, adoption, tco_breakdown, "
-                "program, queue, tornado, sobol, sweep. Default: every figure that fits."
+                "program, queue, tornado, sobol, sweep, compare. Default: every figure that "
+                "fits."
             ),
         ),
     ] = None,
@@ -43,14 +48,38 @@ def plot(
             help="Image format (repeatable). Default: png and svg.",
         ),
     ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            metavar="KEY",
+            help="Metric of the sweep figure (repeatable; every one is drawn). Default: the "
+            "headline ones.",
+        ),
+    ] = None,
 ) -> None:
     """Draw figures of a run, sweep or sensitivity folder into DIR/figures/.
 
+    --kind compare draws the relative differences of two run folders or more into the
+    first one's figures/compare.png (and .svg).
+
     Example: xpusim plot results/baseline/20240529T120000Z-1a2b3c4d --kind cost
     """
-    from sim.views.figures import plot_folder  # deferred: matplotlib
+    from sim.views.figures import plot_compare_folders, plot_folder  # deferred: matplotlib
 
-    written = plot_folder(folder, kinds=kind or None, formats=fmt or None)
+    if "compare" in (kind or []) or len(folders) > 1:
+        if kind != ["compare"]:
+            raise UserError(
+                "several folders are drawn only as --kind compare (and compare only)",
+                key="--kind",
+                expected="compare",
+                found=", ".join(kind or ["(every kind)"]),
+            )
+        written = plot_compare_folders(folders, formats=fmt or None)
+    else:
+        written = plot_folder(
+            folders[0], kinds=kind or None, formats=fmt or None, metrics=metric or None
+        )
     for path in written:
         typer.echo(printable(path))
 

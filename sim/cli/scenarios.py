@@ -12,7 +12,15 @@ from rich.table import Table
 
 from sim.accounting.runner import RunOutput
 from sim.accounting.runner import run as run_replications
-from sim.cli.common import AllowLargeRunOption, SeedOption, SetOption, collect, load
+from sim.cli.common import (
+    AllowLargeRunOption,
+    FormatOption,
+    SeedOption,
+    SetOption,
+    collect,
+    emit,
+    load,
+)
 from sim.errors import UserError, printable
 from sim.model.estimate import check_run_size
 from sim.results.run_folder import read_summary, write_run
@@ -24,17 +32,33 @@ from sim.scenario import (
     saved_yaml,
     scenario_json_schema,
 )
-from sim.views.terminal import console, diff_value, summary_tables, text
+from sim.views.compare import comparison_tables
+from sim.views.headline import headline_tables
+from sim.views.program_text import value_lines
+from sim.views.tables import check_format
+from sim.views.terminal import console, diff_value, progress_bar, text
 
-__all__ = ["diff", "producer", "run", "schema", "show", "validate"]
+__all__ = ["compare", "diff", "producer", "run", "schema", "show", "validate"]
 
 
 def producer(
-    loaded: LoadedScenario, seed: int, workers: int | None = None
+    loaded: LoadedScenario,
+    seed: int,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    counterfactual: bool = True,
 ) -> Callable[[], RunOutput]:
     """The engine's run of the loaded scenario from root seed ``seed`` on ``workers``
-    processes (None: one per core; the output is the same for any number)."""
-    return lambda: run_replications(loaded.scenario, seed, workers=workers)
+    processes (None: one per core; the output is the same for any number), with the world
+    without its in-house program unless ``counterfactual`` is False; ``progress`` hears of
+    each finished simulation."""
+    return lambda: run_replications(
+        loaded.scenario,
+        seed,
+        workers=workers,
+        progress=progress,
+        counterfactual=counterfactual,
+    )
 
 
 def run(
@@ -48,7 +72,8 @@ def run(
         ),
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the run folder path.")
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar; print only the run folder path."),
     ] = False,
     allow_large: AllowLargeRunOption = False,
     workers: Annotated[
@@ -61,24 +86,54 @@ def run(
             "Results are the same for any number.",
         ),
     ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
+    ] = False,
+    fmt: FormatOption = "table",
+    no_counterfactual: Annotated[
+        bool,
+        typer.Option(
+            "--no-counterfactual",
+            help="Skip the world without the in-house program (half the run time; no "
+            "program value). Also: --set outputs.counterfactual=false.",
+        ),
+    ] = False,
 ) -> None:
-    """Run a scenario and write its run folder.
+    """Run a scenario, write its run folder and print the headline results.
+
+    The headline gives the provider's, customers' and in-house program's metrics and the
+    usage ratios with their 95% intervals over the replications (--all: every metric).
+    With --format csv or json, stdout holds only the table; the folder is named on stderr.
+
+    A scenario with an in-house chip program is also run without it, on the same seeds,
+    and the program's value is reported (twice the run time; see --no-counterfactual).
 
     Example: xpusim run scenarios/baseline.yaml --set economics.pue=1.3 --seed 7
     """
+    fmt = check_format(fmt)
     loaded = load(scenario, set_)
     if not allow_large:
         check_run_size(loaded.scenario, file=str(scenario))
     run_seed = loaded.scenario.seed if seed is None else seed
-    folder = write_run(out, loaded, run_seed, producer(loaded, run_seed, workers))
+    label = f"run {loaded.scenario.name}"
+    counterfactual = not no_counterfactual
+    with progress_bar(label, quiet or fmt != "table", unit="simulations") as update:
+        make = producer(loaded, run_seed, workers, progress=update, counterfactual=counterfactual)
+        folder = write_run(out, loaded, run_seed, make)
     if quiet:
         typer.echo(printable(folder))
         return
-    terminal = console()
-    for table in summary_tables(read_summary(folder)):
-        terminal.print(table)
-    terminal.print(text(f"scenario {loaded.scenario.name}, seed {run_seed}"))
-    terminal.print(text(f"run folder: {folder}"))
+    summary = read_summary(folder)
+    emit(headline_tables(summary, everything=everything), fmt)
+    where = printable(f"run folder: {folder}")
+    if fmt in ("csv", "json"):
+        typer.echo(where, err=True)
+    else:
+        terminal = console()
+        for line in value_lines(summary):
+            terminal.print(text(line))
+        terminal.print(text(where))
 
 
 def validate(
@@ -155,7 +210,7 @@ def diff(
 ) -> None:
     """List the resolved assumptions that differ between two scenarios.
 
-    Example: xpusim diff scenarios/baseline.yaml scenarios/low_friction.yaml
+    Example: xpusim diff scenarios/baseline.yaml scenarios/neuron-parity.yaml
     """
     rows = diff_scenarios(load(a, set_a).scenario, load(b, set_b).scenario)
     terminal = console()
@@ -169,3 +224,84 @@ def diff(
     for path, left_value, right_value in rows:
         table.add_row(text(str(path)), text(diff_value(left_value)), text(diff_value(right_value)))
     terminal.print(table)
+
+
+def _run_or_folder(
+    item: Path, seed: int | None, allow_large: bool, workers: int | None
+) -> tuple[str, Path]:
+    """A run folder as given, or the run folder of a scenario file, run first."""
+    if item.is_dir():
+        return item.name, item
+    loaded = load(item, None)
+    if not allow_large:
+        check_run_size(loaded.scenario, file=str(item))
+    run_seed = loaded.scenario.seed if seed is None else seed
+    folder = write_run(None, loaded, run_seed, producer(loaded, run_seed, workers))
+    typer.echo(printable(f"ran {item}: {folder}"), err=True)
+    return item.stem, folder
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Names made distinct by their position where two are the same.
+
+    >>> _unique(["a", "b", "a"])
+    ['a', 'b', 'a (3)']
+    """
+    seen: set[str] = set()
+    out = []
+    for i, n in enumerate(names, start=1):
+        out.append(n if n not in seen else f"{n} ({i})")
+        seen.add(n)
+    return out
+
+
+def compare(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Two or more run folders or scenario files (a scenario is run first; the "
+            "first is the base the others are compared with).",
+            show_default=False,
+        ),
+    ],
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Root seed for the scenario files given (default: each scenario's own; the "
+            "same seed pairs the differences).",
+        ),
+    ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
+    ] = False,
+    fmt: FormatOption = "table",
+    allow_large: AllowLargeRunOption = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", min=1, help="Processes for scenario runs."),
+    ] = None,
+) -> None:
+    """Compare runs: each headline metric in every run, its difference from the first run,
+    the 95% interval of the difference (paired when the runs share seeds) and the relative
+    difference.
+
+    Example: xpusim compare scenarios/baseline.yaml scenarios/neuron-parity.yaml
+    """
+    fmt = check_format(fmt)
+    if len(runs) < 2:
+        raise UserError(
+            "compare needs at least two runs",
+            key="RUNS",
+            expected="2 or more",
+            found=str(len(runs)),
+        )
+    for item in runs:
+        if not item.is_dir() and not item.is_file():
+            raise UserError(f"{item}: no such run folder or scenario file")
+    folders = [_run_or_folder(item, seed, allow_large, workers) for item in runs]
+    names = _unique([n for n, _ in folders])
+    named = [(n, read_summary(f)) for n, (_, f) in zip(names, folders, strict=True)]
+    emit(comparison_tables(named, everything=everything), fmt)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sim.accounting.runner import RUN_KEYS, run_one
+from sim.accounting.runner import RUN_KEYS, summary_of_one
 from sim.scenario import LoadedScenario, substitute
 
 __all__ = ["SKIPPED_SUMMARY_KEYS", "flatten_summary", "run_point"]
@@ -45,6 +45,11 @@ def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> dict[str, A
 
 
 def run_point(base: LoadedScenario, values: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """The sweep task: ``base`` with ``values`` substituted, one replication, its metrics."""
+    """The sweep task: ``base`` with ``values`` substituted, one replication, its metrics.
+
+    A point with an in-house program is also run without it on the same seed, so its
+    metrics include ``program_value.*`` (twice the cost; ``outputs.counterfactual=false``
+    skips it).
+    """
     scenario = substitute(base, values).scenario if values else base.scenario
-    return flatten_summary(run_one(scenario, seed).summary)
+    return flatten_summary(summary_of_one(scenario, seed))

@@ -7,6 +7,10 @@ baseline and compares a simulated value with an analytic or independently recomp
 - gang-scheduled jobs of k chips against M/M/(c/k);
 - Little's law L = lambda W on the per-job records;
 - conservation: busy chip-hours, energy and money recomputed from the records and tables;
+- the in-house program's value against the world without it (:mod:`sim.experiments.valuation`):
+  doubling NRE moves the NPV by exactly the present value of the extra NRE, a world with no
+  in-house pools has zero program value, the world without the program has no in-house
+  chip-hours, and the waterfall sums to the NPV;
 - the static TCO formula against the engine's cost per busy chip-hour in steady state;
 - the calibration targets recorded in the baseline scenario (2023 usage ratios), on the
   record's held-out seeds (never the fitting seeds), the baseline being
@@ -33,7 +37,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,8 +45,10 @@ import numpy as np
 
 from sim.accounting.runner import run_one
 from sim.experiments.calibration import HOLDOUT_SEED, evaluate, truncated
+from sim.experiments.checks import Check
 from sim.experiments.statics import Effect, measure_all
 from sim.experiments.validation import Validation, validate_all
+from sim.experiments.valuation import program_checks
 from sim.model import economics as ec
 from sim.model.catalog import ratio_results
 from sim.model.queueing import mmc, mmc_gang
@@ -51,27 +56,6 @@ from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
 from sim.model.units import HOURS_PER_MONTH, W_PER_MW
 from sim.scenario import LoadedScenario, load_catalog, load_scenario, substitute
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verified quantity: simulated against expected, and whether it passes."""
-
-    group: str
-    name: str
-    simulated: float
-    expected: float
-    tolerance: float
-    passed: bool
-    note: str = ""
-    kind: str = "verification"
-
-    @property
-    def relative_error(self) -> float:
-        """(simulated - expected) / |expected| (absolute error when expected is 0)."""
-        if self.expected == 0:
-            return self.simulated
-        return (self.simulated - self.expected) / abs(self.expected)
 
 
 def _reference() -> LoadedScenario:
@@ -396,6 +380,7 @@ def run_checks(
     for gen in (
         queueing_checks(reduced),
         record_checks(reduced),
+        program_checks(_baseline(baseline, "verification")),
         calibration_checks(reduced, baseline),
         catalog_checks(),
         statics_checks(reduced, baseline),

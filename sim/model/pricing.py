@@ -47,18 +47,25 @@ def capex_usd_per_chip(
 ) -> float:
     """Price per chip the provider pays for a batch of ``batch`` chips bought on ``on``.
 
-    ``built_chips`` is the volume of this chip already built or ordered (it moves an
-    in-house chip down its learning curve; merchant chips ignore it).
+    ``built_chips`` is the volume of this chip already built or ordered in the modelled
+    world (it moves an in-house chip down its learning curve; merchant chips ignore it). The
+    program builds for the provider's whole business, of which the scenario models the share
+    ``scale_fraction``: the modelled batch and volume divided by it are the program's.
     """
     chip = scenario.catalog.chips[chip_id]
     if not chip.inhouse:
         return chip.unit_cost_usd * street_price_multiplier(scenario, chip, on)
     prog = scenario.provider.inhouse_program
     gen = prog.generations.get(chip_id) if prog else None
-    if gen is None:
+    if prog is None or gen is None:
         return chip.unit_cost_usd
+    share = prog.scale_fraction
     ref = float(ec.wright_unit_cost_usd(1.0, gen.reference_volume_chips, gen.learning_rate))
-    avg = float(ec.wright_average_cost_usd(1.0, built_chips, max(batch, 1), gen.learning_rate))
+    avg = float(
+        ec.wright_average_cost_usd(
+            1.0, built_chips / share, max(batch, 1) / share, gen.learning_rate
+        )
+    )
     return chip.unit_cost_usd * avg / ref
 
 
@@ -67,8 +74,10 @@ def learning_curve_usd(
 ) -> ec.ArrayLike:
     """Unit cost of chip number ``cumulative_chips`` of an in-house generation, USD.
 
-    The generation's Wright curve, pinned so that the chip at its reference volume costs
-    the catalog unit cost: unit cost x n^b / reference_volume^b, b = log2(learning rate).
+    ``cumulative_chips`` counts the program's volume (the modelled volume over the
+    program's ``scale_fraction``). The generation's Wright curve, pinned so that the chip at
+    its reference volume costs the catalog unit cost: unit cost x n^b / reference_volume^b,
+    b = log2(learning rate).
     A chip that is not an in-house generation costs its catalog unit cost at any volume.
     """
     chip = scenario.catalog.chips[chip_id]

@@ -240,7 +240,12 @@ def _wrong_type(p: _Problem, c: _Context) -> None:
     p.message = "not a finite number" if c.typ == "finite_number" else "wrong type of value"
     p.expected = _EXPECTED[c.typ]
     if c.typ == "float_type" and isinstance(c.value, str):
-        p.hint = "numbers are written without quotes or units"
+        percent = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*%\s*", c.value)
+        if percent:
+            fraction = float(percent.group(1)) / 100
+            p.hint = f"fractions are written as decimals: {c.value.strip()} is {fraction:g}"
+        else:
+            p.hint = "numbers are written without quotes or units"
     elif c.typ.startswith("date") and isinstance(c.value, str):
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", c.value):
             p.hint = "remove the quotes: a quoted date is text"

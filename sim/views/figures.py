@@ -17,8 +17,9 @@ from matplotlib.figure import Figure
 from sim import __version__
 from sim.errors import UserError
 from sim.results.folders import Folder, figures_folder, open_output_folder
-from sim.scenario.paths import value_at
+from sim.results.run_folder import read_summary
 from sim.views.adoption import plot_adoption
+from sim.views.compare_figure import plot_compare
 from sim.views.cost import plot_cost
 from sim.views.program import plot_learning, plot_program
 from sim.views.queue import plot_queue
@@ -111,9 +112,12 @@ def _run_reasons(folder: Folder, what: str) -> dict[str, str | None]:
     seg = folder.table("segments")
     if seg is None or seg.empty:
         out["adoption"] = "the folder has no segments.parquet"
-    program = folder.table("program")
-    if program is None or program.empty or "cumulative_savings_usd" not in program:
-        out["program"] = "the scenario has no in-house chip program (program.parquet)"
+    value = folder.table("program_value")
+    if value is None or value.empty or "cumulative_profit_usd" not in value:
+        out["program"] = (
+            "the run has no program value (program_value.parquet): its scenario has no "
+            "in-house chip program, or it ran with --no-counterfactual"
+        )
     return out
 
 
@@ -153,10 +157,7 @@ def _draw_tornado(folder: Folder, meta: FigureMeta) -> Figure:
 
 
 def _draw_program(folder: Folder, meta: FigureMeta) -> Figure:
-    be = value_at(folder.summary, "inhouse_program.breakeven_date")
-    return plot_program(
-        folder.need("program"), breakeven_date=be if isinstance(be, str) else None, meta=meta
-    )
+    return plot_program(folder.need("program_value"), folder.summary, meta=meta)
 
 
 _DRAW: dict[str, Callable[[Folder, FigureMeta], Figure]] = {
@@ -236,13 +237,16 @@ def plot_folder(
     folder: Path | str,
     kinds: Sequence[str] | None = None,
     formats: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> list[Path]:
     """Draw the figures of a run, sweep or sensitivity folder into ``<folder>/figures/``.
 
     With ``kinds`` None, every figure that fits the folder; otherwise exactly those kinds
     (one that does not fit is a :class:`UserError` saying why). Returns the files written,
     in :data:`KINDS` order, then format order. ``formats`` None means every format
-    (:data:`~sim.views.style.FORMATS`).
+    (:data:`~sim.views.style.FORMATS`). ``metrics`` (summary keys) are the metrics of the
+    sweep figure, every one drawn (a UserError for one the sweep does not have, or for a
+    folder that draws no sweep figure).
     """
     data = open_output_folder(folder)
     fmts = check_formats(FORMATS if formats is None else formats)
@@ -257,8 +261,58 @@ def plot_folder(
             why = reasons[k]
             if why is not None:
                 raise UserError(f"cannot draw '{k}' for {data.folder}: {why}")
+    if metrics and "sweep" not in todo:
+        raise UserError(
+            "--metric chooses the metrics of the sweep figure; this draws none",
+            key="--metric",
+            hint="give a sweep folder (and --kind sweep)",
+        )
     out_dir = figures_folder(data.folder)
     written: list[Path] = []
     for kind in todo:
-        written.extend(save_figure(draw(data, kind), out_dir / kind, fmts))
+        if kind == "sweep" and metrics:
+            fig = plot_sweep(data.need("runs"), metrics=_sweep_columns(data, metrics),
+                             meta=figure_meta(data))  # fmt: skip
+        else:
+            fig = draw(data, kind)
+        written.extend(save_figure(fig, out_dir / kind, fmts))
     return written
+
+
+def _sweep_columns(data: Folder, metrics: Sequence[str]) -> list[str]:
+    """The runs.parquet columns of ``metrics`` (a UserError naming a close key for one the
+    sweep does not have)."""
+    runs = data.need("runs")
+    known = [str(c).removeprefix("metric.") for c in runs.columns if str(c).startswith("metric.")]
+    out = []
+    for m in metrics:
+        key = m.removeprefix("metric.")
+        if key not in known:
+            raise UserError(
+                f"the sweep has no metric {key!r}", key="--metric", hint=_did_you_mean(key, known)
+            )
+        out.append(f"metric.{key}")
+    return out
+
+
+def plot_compare_folders(
+    folders: Sequence[Path | str], formats: Sequence[str] | None = None
+) -> list[Path]:
+    """Draw the compare figure of run ``folders`` (the first the base) into the first
+    folder's ``figures/compare``."""
+    fmts = check_formats(FORMATS if formats is None else formats)
+    paths = [Path(f) for f in folders]
+    if len(paths) < 2:
+        raise UserError("--kind compare needs two run folders or more")
+    names = [p.name for p in paths]
+    named = [
+        (n if names.count(n) == 1 else f"{n} ({i + 1})", read_summary(p))
+        for i, (n, p) in enumerate(zip(names, paths, strict=True))
+    ]
+    base = named[0][1]
+    meta = FigureMeta(
+        str(base.get("scenario", "unnamed scenario")),
+        base.get("seed") if isinstance(base.get("seed"), int) else None,
+    )
+    fig = plot_compare(named, meta=meta)
+    return save_figure(fig, figures_folder(paths[0]) / "compare", fmts)

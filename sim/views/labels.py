@@ -3,7 +3,7 @@ chips, chip families and swept parameters."""
 
 from __future__ import annotations
 
-from sim.accounting.summary import find_metric
+from sim.accounting.summary import Metric, find_metric
 
 __all__ = [
     "FAMILY_LABELS",
@@ -11,6 +11,7 @@ __all__ = [
     "family_label",
     "metric_label",
     "metric_name",
+    "metric_row_label",
     "metric_unit",
     "param_label",
 ]
@@ -73,3 +74,57 @@ def chip_label(chip: str) -> str:
 def family_label(family: str) -> str:
     """Display name of a chip family."""
     return FAMILY_LABELS.get(family, family)
+
+
+#: Units a formatted value already shows (or that need no saying).
+_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", "ratio", "", "fraction/year"})
+
+
+def _instance_label(placeholder: str, part: str) -> str:
+    """The display name of one key part: a chip family's or chip's name, else the part."""
+    if placeholder == "{family}":
+        return family_label(part)
+    if placeholder in ("{pool}", "{chip}"):
+        return chip_label(part)
+    return part
+
+
+def _instances(metric: Metric, key: str) -> list[str]:
+    """Display names of the parts of a concrete key that stand for the metric's
+    ``{placeholders}`` (families and chips by name)."""
+    parts = key.split(".")
+    templ = metric.key.split(".")
+    if len(parts) != len(templ):
+        return []
+    return [_instance_label(t, p) for p, t in zip(parts, templ, strict=True) if t.startswith("{")]
+
+
+def metric_row_label(key: str) -> str:
+    """A metric's declared label, with the pools, segments, families or years its key names
+    and its unit when the value does not show it.
+
+    >>> metric_row_label("provider.tco_usd"), metric_row_label("provider.energy_mwh")
+    ('Provider TCO', 'Energy (MWh)')
+    >>> metric_row_label("customers.ports_started")
+    'Ports started'
+    >>> metric_row_label("usage_ratio_vs_gpu.trainium.2030")
+    'Usage vs Nvidia GPUs: Trainium 2030'
+    >>> metric_row_label("cost_per_pflop_usd.h100")
+    'Provider cost per PFLOP: H100'
+    >>> metric_row_label("queue.h100.mean_wait_hours"), metric_row_label("no.such")
+    ('Mean wait: H100 (hours)', 'no.such')
+    """
+    name = metric_name(key)
+    metric = find_metric(name)
+    if metric is None:
+        return name
+    label = metric.label
+    where = _instances(metric, name)
+    if where:
+        label = f"{label}: {' '.join(where)}"
+    unit = metric.unit
+    if unit in _SHOWN_UNITS or unit.lower() in metric.label.lower():
+        return label
+    if unit.startswith("USD/") and f"per {unit[4:]}".lower() in metric.label.lower():
+        return label  # '$' shows the dollars, the label the 'per ...'
+    return f"{label} ({unit})"

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "HEADLINE",
+    "PLAIN_UNITS",
     "RANKING",
     "REPORT",
     "TERMINAL",
@@ -28,6 +30,7 @@ __all__ = [
     "fmt_usd",
     "fmt_value",
     "fmt_with_unit",
+    "param_unit",
     "plain_tick",
     "trim",
 ]
@@ -53,10 +56,16 @@ class NumberStyle:
     nonfinite: str | None = "-"
     percent: bool = True
     joined: bool = False
+    usd_digits: int = 2
+    compact: bool = False
+    """Millions and more as 9.869M, 22.05B (``digits`` significant digits)."""
 
 
 TERMINAL = NumberStyle(digits=6, nonfinite=None, percent=False)
 """Tables of the command line: 1,234,568; 0.123457; 3; yes."""
+HEADLINE = NumberStyle(digits=4, percent=False, usd_digits=4, compact=True)
+"""The run headline and comparisons: 4 significant digits, $18.77B, 22.05B, '-' for what is
+missing."""
 RANKING = NumberStyle(group_ints=False, bool_words=False, nonfinite=None, percent=False)
 """Sensitivity rankings on the terminal: 4 significant digits, plain whole numbers."""
 TICK = NumberStyle(whole_from=1e4, grouped=True, group_ints=False, bool_words=False, nonfinite=None)
@@ -111,18 +120,51 @@ def fmt_number(x: float, style: NumberStyle = REPORT) -> str:
     ('1,234,568', '0.123457')
     >>> fmt_number(1234.5, TICK), fmt_number(123456.0, TICK), fmt_number(float("nan"), TICK)
     ('1,234', '123,456', 'nan')
+    >>> fmt_number(22052276334.0, HEADLINE), fmt_number(-9868989.0, HEADLINE)
+    ('22.05B', '-9.869M')
     """
     if not math.isfinite(x):
         return str(x) if style.nonfinite is None else style.nonfinite
+    if style.compact and abs(x) >= 1e6:
+        sign, a = ("-" if x < 0 else ""), abs(x)
+        for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+            if a >= scale:
+                return f"{sign}{trim(a / scale, style.digits)}{suffix}"
     if abs(x) >= style.whole_from:
         return f"{x:,.0f}"
     return f"{x:,.{style.digits}g}" if style.grouped else f"{x:.{style.digits}g}"
 
 
+#: Units whose whole numbers are names, not amounts: shown without thousands separators.
+PLAIN_UNITS = frozenset({"year", "date", "seed", "id"})
+
+
+def param_unit(key: str) -> str:
+    """The unit a scenario path's value is shown in: 'year' for a calendar year ('..._year',
+    not '..._per_year'), 'seed' for a seed, else '' (the value's own form).
+
+    >>> param_unit("param.catalog.stacks.neuron.maturity_midpoint_year"), param_unit("seed")
+    ('year', 'seed')
+    >>> param_unit("economics.discount_rate_per_year"), param_unit("economics.pue")
+    ('', '')
+    """
+    last = key.rsplit(".", 1)[-1].lower()
+    if last in ("seed", "root_seed") or last.endswith("_seed"):
+        return "seed"
+    if (last == "year" or last.endswith("_year")) and "_per_" not in last:
+        return "year"
+    return ""
+
+
 def _fmt_with_unit(x: float, unit: str, style: NumberStyle) -> str | None:
-    """A number's text by its unit (dollars, a percentage), None when the unit says nothing."""
+    """A number's text by its unit (dollars, a percentage, a year), None when the unit says
+    nothing."""
+    if unit in PLAIN_UNITS and x == int(x):
+        return str(int(x))
+    if unit == "relative":
+        return f"{x:+.1%}"
     if unit.startswith("USD"):
-        return fmt_usd(x)
+        return fmt_usd(x, digits=style.usd_digits)
     fraction = unit.startswith("fraction") and "utilization" not in unit
     if style.percent and fraction and abs(x) <= 1.5:
         return f"{x:.1%}"
@@ -142,6 +184,12 @@ def fmt_value(value: Any, unit: str = "", style: NumberStyle = REPORT) -> str:
     "['training', 'inference']"
     >>> [fmt_value(v, style=RANKING) for v in (0.123456, 12345.6, 20000, True, None)]
     ['0.1235', '12,346', '20000', 'True', '-']
+    >>> fmt_value(2026.0, "year", TERMINAL), fmt_value(20240529, "seed", TERMINAL)
+    ('2026', '20240529')
+    >>> fmt_value(1.8768e10, "USD", HEADLINE), fmt_value(35.75, "ports", HEADLINE)
+    ('$18.77B', '35.75')
+    >>> fmt_value(-0.0312, "relative", HEADLINE), fmt_value(0.5, "relative", HEADLINE)
+    ('-3.1%', '+50.0%')
     """
     if value is None:
         return "-"

@@ -32,7 +32,7 @@ __all__ = [
 PREFERRED_METRICS: tuple[str, ...] = (
     "metric.provider.tco_usd",
     "metric.provider.margin_usd",
-    "metric.inhouse_program.npv_usd",
+    "metric.program_value.npv_usd",
     "metric.provider.nvidia_spend_usd",
     "metric.usage_ratio_vs_gpu.trainium.2023",
     "metric.usage_ratio_vs_gpu.inferentia.2023",

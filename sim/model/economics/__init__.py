@@ -35,9 +35,12 @@ from sim.model.economics.learning import (
     wright_unit_cost_usd,
 )
 from sim.model.economics.program import (
+    Irr,
     breakeven_index,
+    compounded_usd,
+    crossing_years,
+    irr_per_year,
     npv_usd,
-    nvidia_margin_avoided_usd,
 )
 from sim.model.economics.work import (
     customer_usd_per_chip_hour,
@@ -51,17 +54,20 @@ from sim.model.economics.work import (
 __all__ = [
     "ArrayLike",
     "FloatArray",
+    "Irr",
     "TcoBreakdown",
     "annuity_factor",
     "breakeven_index",
     "capital_usd_per_year",
     "chip_tco",
     "chip_usd_per_busy_hour",
+    "compounded_usd",
+    "crossing_years",
     "customer_usd_per_chip_hour",
     "equivalent_chips",
+    "irr_per_year",
     "mtok_per_chip_hour",
     "npv_usd",
-    "nvidia_margin_avoided_usd",
     "pflop_per_chip_hour",
     "tco_usd_per_chip_hour",
     "usd_per_busy_chip_hour",

@@ -206,12 +206,33 @@ class InhouseGeneration(Frozen):
 
 
 class InhouseProgram(Frozen):
-    """The provider's chip-design program (e.g. Annapurna Labs for AWS)."""
+    """The provider's chip-design program (e.g. Annapurna Labs for AWS).
+
+    Its costs are given at the provider's full size and charged at ``scale_fraction``, the
+    share of the provider's AI accelerator business the scenario models; the same share
+    turns the modelled in-house volume into the program's volume on the learning curve.
+    """
 
     acquisition_usd: Usd = Field(default=0.0, description="Up-front cost of the design team.")
     acquisition_date: dt.date | None = None
     fixed_usd_per_year: Usd = Field(default=0.0, description="Program running cost per year.")
-    reference_gpu: str = Field(description="Chip the program's savings are measured against.")
+    reference_gpu: str = Field(
+        description="The GPU the in-house chips are drawn against in figures (cost curves, "
+        "learning curve)."
+    )
+    scale_fraction: PosFraction = Field(
+        default=1.0,
+        description="Share of the provider's AI accelerator business the scenario models: "
+        "acquisition, fixed cost and NRE (full-size figures) are charged at this share, and "
+        "the modelled in-house volume divided by it is the program's volume on the learning "
+        "curve.",
+    )
+    include_sunk_costs: bool = Field(
+        default=False,
+        description="Count the costs spent before the horizon start (compounded to it at the "
+        "discount rate) in the program's NPV, IRR, payback and break-even; by default they "
+        "are reported as sunk and left out of the forward-looking value.",
+    )
     generations: dict[str, InhouseGeneration] = Field(default_factory=dict)
 
 
@@ -245,6 +266,12 @@ class Outputs(Frozen):
     """Optional outputs of a run."""
 
     jobs_table: bool = Field(default=False, description="Write per-job records (jobs.parquet).")
+    counterfactual: bool = Field(
+        default=True,
+        description="With an in-house program, also run the world without it (same seeds) "
+        "and report the program's value (program_value in summary.json, "
+        "program_value.parquet); doubles the run's cost.",
+    )
 
 
 class CalibrationRecord(Frozen):
@@ -382,6 +409,16 @@ def _program_problems(s: Scenario) -> list[CrossReferenceError]:
         return []
     chips = s.catalog.chips
     out: list[CrossReferenceError] = []
+    inhouse_pools = [p for p in s.provider.pools if p in chips and chips[p].inhouse]
+    if not inhouse_pools:
+        out.append(
+            CrossReferenceError(
+                ("provider", "inhouse_program"),
+                "an in-house chip program needs a pool of an in-house chip, and the provider "
+                f"has none (pools: {', '.join(s.provider.pools) or 'none'}); drop the program "
+                "with `unset: [provider.inhouse_program]`",
+            )
+        )
     if prog.reference_gpu not in chips:
         out.append(
             CrossReferenceError(

@@ -12,11 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from sim.accounting.summary import find_metric
 from sim.experiments.sensitivity import swing, swing_order
 from sim.results.folders import Folder
 from sim.scenario.paths import value_at
-from sim.views.labels import metric_name, metric_unit, param_label
+from sim.views.labels import metric_name, metric_row_label, metric_unit, param_label
 from sim.views.numbers import fmt_value
 from sim.views.report.blocks import Block, Paragraph, Table
 from sim.views.sensitivity import sobol_table
@@ -29,13 +28,17 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "provider.margin_usd",
     "provider.nvidia_spend_usd",
     "provider.nvidia_margin_usd",
-    "provider.nvidia_margin_avoided_usd",
     "provider.capex_cash_usd",
     "provider.energy_mwh",
-    "inhouse_program.nre_usd",
-    "inhouse_program.savings_usd",
-    "inhouse_program.npv_usd",
-    "inhouse_program.breakeven_date",
+    "inhouse_program.cost_usd",
+    "inhouse_program.sunk_usd",
+    "program_value.npv_usd",
+    "program_value.irr_per_year",
+    "program_value.payback_years",
+    "program_value.paid_back",
+    "program_value.breakeven_date",
+    "program_value.incremental_profit_usd",
+    "program_value.waterfall.nvidia_margin_avoided_usd",
     "customers.spend_usd",
     "customers.porting_spend_usd",
     "customers.ports_started",
@@ -43,43 +46,44 @@ HEADLINE_METRICS: tuple[str, ...] = (
 )
 """The run metrics the report's first table shows, in order."""
 
-#: Units a formatted value already shows (or that need no saying).
-_SHOWN_UNITS = frozenset({"USD", "date", "name", "chip id", ""})
+#: What a missing program-value figure means (the run has a program value).
+_NONE_MEANS: dict[str, str] = {
+    "program_value.irr_per_year": "none (see irr_note in summary.json)",
+    "program_value.payback_years": "not within the horizon",
+    "program_value.breakeven_date": "not within the horizon in every replication",
+}
 
 
-def metric_row_label(key: str) -> str:
-    """A metric's declared label, with its unit when the value does not show it.
-
-    >>> metric_row_label("provider.tco_usd"), metric_row_label("provider.energy_mwh")
-    ('Provider TCO', 'Energy (MWh)')
-    >>> metric_row_label("customers.ports_started")
-    'Ports started'
-    """
-    metric = find_metric(key)
-    if metric is None:
-        return key
-    unit = metric.unit
-    if unit in _SHOWN_UNITS or unit.lower() in metric.label.lower():
-        return metric.label
-    return f"{metric.label} ({unit})"
-
-
-def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
-    blocks: list[Block] = []
+def _headline_rows(summary: Mapping[str, Any]) -> list[list[str]]:
+    """[label, value (+- its 95% half-width), key] of each headline metric present."""
     rows = []
     for key in HEADLINE_METRICS:
         label = metric_row_label(key)
         value = value_at(summary, key)
-        if key == "inhouse_program.breakeven_date" and value is None:
-            if value_at(summary, "inhouse_program.nre_usd"):
-                rows.append([label, "not within the horizon", key])
+        if key in _NONE_MEANS and value is None:
+            if value_at(summary, "program_value.npv_usd") is not None:
+                rows.append([label, _NONE_MEANS[key], key])
             continue
         if value is None:
             continue
-        rows.append([label, fmt_value(value, metric_unit(key)), key])
+        shown = fmt_value(value, metric_unit(key))
+        half = value_at(summary, f"interval95.{key}")
+        if isinstance(half, int | float) and not isinstance(half, bool):
+            shown += f" +- {fmt_value(float(half), metric_unit(key))}"
+        rows.append([label, shown, key])
+    return rows
+
+
+def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
+    blocks: list[Block] = []
+    rows = _headline_rows(summary)
     if rows:
         horizon = summary.get("horizon") or {}
-        caption = "Provider, in-house program and customers (means over replications"
+        caption = (
+            "Provider, in-house program and customers (means over replications, +- the "
+            "half-width of the 95% interval; the program's value is paired: with minus "
+            "without its in-house chips, on the same seeds"
+        )
         if isinstance(horizon, Mapping) and horizon.get("start"):
             caption += f"; horizon {horizon.get('start')} to {horizon.get('end')}"
         caption += ")"

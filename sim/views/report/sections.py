@@ -55,7 +55,7 @@ TITLES: dict[str, str] = {
     "learning": "Learning curve of the in-house chips",
     "adoption": "Adoption by chip family and segment",
     "tco_breakdown": "TCO breakdown per chip",
-    "program": "The in-house chip program: cost against savings",
+    "program": "The in-house chip program against the world without it",
     "queue": "Queue waits and utilisation per pool",
     "tornado": "Tornado: one-at-a-time sensitivity",
     "sobol": "Sobol sensitivity indices",
@@ -75,8 +75,9 @@ CAPTIONS: dict[str, str] = {
     "learning": (
         "Wright's law for each in-house chip generation: the unit cost falls by the learning "
         "rate at each doubling of cumulative volume, pinned to the catalog unit cost at the "
-        "generation's reference volume (circles). Diamonds mark the volume delivered in "
-        "this run; the dotted line is the reference GPU's list price."
+        "generation's reference volume (circles). Volumes are the program's: diamonds mark "
+        "the volume delivered in this run divided by the share of the provider's business "
+        "the scenario models; the dotted line is the reference GPU's list price."
     ),
     "adoption": (
         "Share of chip-hours (training and serving) by chip family, month by month: all "
@@ -88,13 +89,25 @@ CAPTIONS: dict[str, str] = {
         "What each chip type cost the provider over the horizon, by component (mean over "
         "replications), in total and per busy chip-hour. NRE is charged to the generation it "
         "paid for; the program's acquisition and fixed team cost belong to no chip and are "
-        "left out here (they are in the headline TCO)."
+        "left out here (they are in the headline TCO). Program costs are charged at the "
+        "share of the provider's business the scenario models."
     ),
     "program": (
-        "Cumulative cost of the in-house chip program (NRE, acquisition, team) against "
-        "cumulative savings: what the in-house chips' work would have cost on the reference "
-        "GPU at its street price, minus what the in-house chips cost to run. The program "
-        "breaks even when the net line crosses zero for good (dotted vertical line)."
+        "The program's value is the provider's profit (revenue minus TCO) with its in-house "
+        "chips minus its profit in the same world without them: the same customers, demand "
+        "and random numbers, the in-house pools and the program's costs removed, customers "
+        "choosing among the remaining chips and procurement buying GPUs for their demand. "
+        "Top: the NPV at the horizon start item by item (means over the paired "
+        "replications with 95% intervals): revenue from price (the in-house chips' work "
+        "sold at their price per unit of work rather than the GPUs') and from volume (work "
+        "sold or lost), GPU capital avoided (hatched: the Nvidia gross margin within it), "
+        "in-house capital, the program's NRE and fixed costs, and power, facility and "
+        "maintenance differences; they sum to the NPV. Capital is the TCO's annuity charge "
+        "at the discount rate. Costs spent before the horizon (the acquisition, earlier "
+        "NRE) are sunk: left out unless the scenario includes them. Bottom: the cumulative "
+        "incremental profit from the horizon start to each year's end, one thin line per "
+        "replication, the mean with its 95% interval band, the cumulative present value "
+        "dashed and, dotted, the mean payback of the replications that pay back."
     ),
     "queue": (
         "Mean wait of the training jobs started each month (weighted by jobs over "

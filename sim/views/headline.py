@@ -1,0 +1,265 @@
+"""The run headline: which metrics a run's summary is read by, grouped, labelled and with
+their intervals, all from the typed summary's declarations (:mod:`sim.accounting.summary`).
+
+By default the headline shows the provider's, the customers' and the in-house program's
+own metrics and the usage ratios of the first and last years (about 25 rows); with
+``everything`` every metric of the summary, grouped by its top-level section. A metric one
+of the other sections declares later joins the headline by itself: nothing here names a
+metric key. :func:`headline_rows` gives the rows (also for ``compare`` and the Python API),
+:func:`headline_tables` the tables the command line prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sim.accounting.runner import RUN_KEYS
+from sim.accounting.summary import RunSummary, find_metric, metrics
+from sim.views.labels import metric_row_label
+from sim.views.numbers import HEADLINE
+from sim.views.tables import Column, Tabular
+
+__all__ = [
+    "GROUPS",
+    "HeadlineRow",
+    "group_title",
+    "headline_rows",
+    "headline_tables",
+    "interval_at",
+    "leaves",
+    "replication_count",
+    "value_at_key",
+]
+
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("provider", "Provider"),
+    ("customers", "Customers"),
+    ("inhouse_program", "In-house program"),
+    ("usage_ratio_vs_gpu", "Adoption"),
+)
+"""The headline's groups: the summary sections shown by default, with their titles."""
+
+#: Top-level summary keys that are not results (the scenario's name, how the run was made).
+_NOT_RESULTS = frozenset({*RUN_KEYS, "scenario"})
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    """One metric of a run: its summary key, group, label (unit included), unit, mean and
+    the half-width of its 95% interval over the replications (None without one)."""
+
+    key: str
+    group: str
+    label: str
+    unit: str
+    value: Any
+    half_width: float | None
+
+
+def leaves(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted keys and values of the scalar leaves of a nested mapping, in its order.
+
+    >>> list(leaves({"a": {"b": 1, "c": [2]}, "d": None}))
+    [('a.b', 1), ('d', None)]
+    """
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from leaves(value, f"{name}.")
+        elif value is None or isinstance(value, bool | int | float | str):
+            yield name, value
+
+
+def value_at_key(tree: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted key of a nested mapping (None where there is none)."""
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def interval_at(summary: Mapping[str, Any], dotted: str) -> float | None:
+    """The half-width of the 95% interval of a metric in ``summary["interval95"]``."""
+    tree = summary.get("interval95")
+    hw = value_at_key(tree, dotted) if isinstance(tree, Mapping) else None
+    return float(hw) if isinstance(hw, int | float) and not isinstance(hw, bool) else None
+
+
+def group_title(section: str) -> str:
+    """The title of a summary section: the headline's own, else its declared description.
+
+    >>> group_title("inhouse_program"), group_title("queue"), group_title("cost_per_pflop_usd")
+    ('In-house program', 'Training queues per pool', 'Provider cost per PFLOP')
+    """
+    titles = dict(GROUPS)
+    if section in titles:
+        return titles[section]
+    for f in dataclasses.fields(RunSummary):
+        if f.name == section:
+            text = str(f.metadata.get("section") or f.metadata.get("label") or section)
+            return text.rstrip(".")
+    return section
+
+
+def _order() -> dict[str, int]:
+    """Top-level sections: the headline's groups first, then the rest in declaration order."""
+    hints = typing.get_type_hints(RunSummary)
+    names = [g for g, _ in GROUPS] + [n for n in hints if n not in dict(GROUPS)]
+    return {name: i for i, name in enumerate(names)}
+
+
+def _rank() -> Any:
+    """Sort key of concrete metric keys: sections, then metrics, in declaration order."""
+    order = _order()
+    declared = [m.key for m in metrics()]
+
+    def rank(key: str) -> tuple[int, int]:
+        metric = find_metric(key)
+        where = declared.index(metric.key) if metric is not None else len(declared)
+        return order.get(key.split(".", 1)[0], len(order)), where
+
+    return rank
+
+
+def _default_keys(summary: Mapping[str, Any]) -> list[str]:
+    """The default headline: each group section's own metrics, usage in its first and last
+    years."""
+    out: list[str] = []
+    for section, _ in GROUPS:
+        tree = summary.get(section)
+        if not isinstance(tree, Mapping):
+            continue
+        if section == "usage_ratio_vs_gpu":
+            for family, years in sorted(tree.items()):
+                if isinstance(years, Mapping) and years:
+                    ys = sorted(years, key=str)
+                    out.extend(f"{section}.{family}.{y}" for y in dict.fromkeys([ys[0], ys[-1]]))
+            continue
+        own = [
+            f"{section}.{k}"
+            for k, v in tree.items()
+            if not isinstance(v, Mapping) and find_metric(f"{section}.{k}") is not None
+        ]
+        out.extend(sorted(own, key=_rank()))
+    return out
+
+
+def _all_keys(summary: Mapping[str, Any]) -> list[str]:
+    """Every scalar leaf of the summary, sections in declaration order, metrics in theirs."""
+    keys = [k for k, _ in leaves(summary) if k.split(".", 1)[0] not in _NOT_RESULTS]
+    return sorted(keys, key=_rank())  # stable: instances keep the summary's order
+
+
+def headline_rows(summary: Mapping[str, Any], *, everything: bool = False) -> list[HeadlineRow]:
+    """The headline metrics of a run summary (``everything``: every metric), grouped."""
+    keys = _all_keys(summary) if everything else _default_keys(summary)
+    rows = []
+    for key in keys:
+        metric = find_metric(key)
+        value = value_at_key(summary, key)
+        rows.append(
+            HeadlineRow(
+                key=key,
+                group=key.split(".", 1)[0],
+                label=metric_row_label(key).strip(),
+                unit=metric.unit if metric is not None else "",
+                value=value,
+                half_width=_visible(interval_at(summary, key), value),
+            )
+        )
+    return rows
+
+
+def _visible(half_width: float | None, value: Any) -> float | None:
+    """A half-width, 0 where it is round-off (under a billionth of the value).
+
+    >>> _visible(4.2e-6, 6.4e10), _visible(0.5, 3.0), _visible(None, 1.0)
+    (0.0, 0.5, None)
+    """
+    if half_width is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return half_width
+    return 0.0 if abs(half_width) <= abs(value) * 1e-9 else half_width
+
+
+def replication_count(summary: Mapping[str, Any]) -> int:
+    """How many replications a summary's means are over (1 when it does not say)."""
+    n = summary.get("replication_count")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
+
+def _title(summary: Mapping[str, Any]) -> str:
+    n = replication_count(summary)
+    if n > 1:
+        return (
+            f"Headline results: means over {n} replications; ± is the half-width of the "
+            "95% Student-t interval"
+        )
+    return "Headline results: one replication (no interval; set replications: 2 or more)"
+
+
+def _caption(summary: Mapping[str, Any], shown: int, everything: bool) -> str:
+    parts = []
+    name = summary.get("scenario")
+    if isinstance(name, str):
+        parts.append(f"scenario {name}")
+    seed = summary.get("seed")
+    if isinstance(seed, int):
+        parts.append(f"seed {seed}")
+    horizon = summary.get("horizon")
+    if isinstance(horizon, Mapping) and horizon.get("start"):
+        parts.append(f"horizon {horizon.get('start')} to {horizon.get('end')}")
+    if not everything:
+        total = len(_all_keys(summary))
+        parts.append(f"{shown} of {total} metrics (--all: every one)")
+    return "; ".join(parts)
+
+
+def headline_tables(
+    summary: Mapping[str, Any], *, everything: bool = False, keys: bool = True
+) -> list[Tabular]:
+    """The headline as one table: a title row for each group, then its metrics; ``keys``
+    adds the summary.json key of each metric (what ``--metric`` takes)."""
+    rows = headline_rows(summary, everything=everything)
+    table_rows: list[dict[str, Any]] = []
+    sections: list[int] = []
+    for i, r in enumerate(rows):
+        if i == 0 or r.group != rows[i - 1].group:
+            if i:
+                sections.append(len(table_rows))
+            table_rows.append({"label": group_title(r.group), "group_row": True})
+        table_rows.append(
+            {
+                "group": r.group,
+                "label": "  " + r.label,
+                "value": r.value,
+                "half_width": r.half_width,
+                "unit": r.unit,
+                "key": r.key,
+            }
+        )
+    columns: list[Column] = [
+        Column("label", "metric", text=True),
+        Column("value", "value", unit_from="unit"),
+        Column("half_width", "± 95%", unit_from="unit", missing=""),
+    ]
+    if keys:
+        columns.append(Column("key", "summary.json key", text=True))
+    return [
+        Tabular(
+            title=_title(summary),
+            columns=tuple(columns),
+            rows=table_rows,
+            name="headline",
+            style=HEADLINE,
+            sections=tuple(sections),
+            caption=_caption(summary, len(rows), everything),
+            data_columns=("key", "group", "label", "unit", "value", "half_width"),
+            skip_in_data="group_row",
+        )
+    ]
