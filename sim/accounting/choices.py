@@ -102,7 +102,8 @@ def _gated_row(seg: str, wl: str, rows: pd.DataFrame) -> dict[str, Any]:
 
 
 def decompose(choices: pd.DataFrame, year: int) -> pd.DataFrame:
-    """One row per segment and workload: the in-house option against CUDA in ``year``.
+    """One row per segment, workload and in-house family: the family's best option against
+    the best CUDA option in ``year``.
 
     Columns: the options compared, each term of the utility gap (in-house minus CUDA, so a
     negative term pushes customers away from the in-house chip), ``gap`` (their sum without
@@ -115,17 +116,22 @@ def decompose(choices: pd.DataFrame, year: int) -> pd.DataFrame:
     for (seg, wl), group in rows.groupby(["segment", "workload"], sort=False):
         offered = group[group["gated"].astype(str) == ""]
         means = offered.groupby("pool")[list(_MEAN_COLUMNS)].mean()
-        kinds = offered.groupby("pool")[["stack", "inhouse"]].first()
+        kinds = offered.groupby("pool")[["stack", "inhouse", "family"]].first()
         cuda = means[kinds["stack"] == "cuda"]
-        inhouse = means[kinds["inhouse"].astype(bool)]
+        inhouse = kinds[kinds["inhouse"].astype(bool)]
         if len(cuda) and len(inhouse):
             best_cuda = cuda.sort_values("total", kind="stable").iloc[-1]
-            best_inhouse = inhouse.sort_values("total", kind="stable").iloc[-1]
-            out.append(_gap_row(str(seg), str(wl), best_cuda, best_inhouse))
+            # one row per in-house family (its best option), so that each family's
+            # residual constant shows
+            for fam in dict.fromkeys(inhouse["family"].tolist()):
+                options = means.loc[inhouse.index[inhouse["family"] == fam]]
+                best = options.sort_values("total", kind="stable").iloc[-1]
+                out.append(_gap_row(str(seg), str(wl), best_cuda, best) | {"family": fam})
             continue
         held = group[(group["gated"].astype(str) != "") & group["inhouse"].astype(bool)]
         if len(held):
-            out.append(_gated_row(str(seg), str(wl), held))
+            families = ",".join(sorted(set(held["family"])))
+            out.append(_gated_row(str(seg), str(wl), held) | {"family": families})
     table = pd.DataFrame(out)
     if table.empty:
         return table
@@ -147,13 +153,15 @@ def residual_bound_problems(table: pd.DataFrame, bound: float) -> list[str]:
     """
     problems = []
     columns = ("segment", "workload", "constants", "gap", "gated")
-    for seg, wl, const, gap, gated in zip(*(table[c].tolist() for c in columns), strict=True):
+    families = table["family"].tolist() if "family" in table else [""] * len(table)
+    cols = [table[c].tolist() for c in columns]
+    for fam, seg, wl, const, gap, gated in zip(families, *cols, strict=True):
         if gated or not math.isfinite(gap) or gap == 0:
             continue
         share = abs(const) / abs(gap)
         if share > bound:
             problems.append(
-                f"{seg} {wl}: residual constants {const:.3g} are "
+                f"{seg} {wl}{' ' + fam if fam else ''}: residual constants {const:.3g} are "
                 f"{share:.0%} of the utility gap {gap:.3g} (bound {bound:.0%})"
             )
     return problems

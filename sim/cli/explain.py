@@ -95,7 +95,7 @@ def explain(
             table(
                 f"{year}: utility gap in-house minus CUDA, by term (logit units; negative "
                 "pushes customers to CUDA)",
-                ["segment", "workload", "options", *terms, "gap", "P(in-house)"],
+                ["segment", "workload", "options", *terms, "gap", "P(option)"],
                 [
                     [
                         r["segment"],
@@ -112,9 +112,14 @@ def explain(
         terminal.print(
             table(
                 f"{year}: share of each term in the gap (|term| / sum of |terms|)",
-                ["segment", "workload", *terms],
+                ["segment", "workload", "family", *terms],
                 [
-                    [r["segment"], r["workload"], *[_share(r[f"share_{t}"]) for t in terms]]
+                    [
+                        r["segment"],
+                        r["workload"],
+                        r["family"],
+                        *[_share(r[f"share_{t}"]) for t in terms],
+                    ]
                     for _, r in offered.iterrows()
                 ],
             )

@@ -229,10 +229,11 @@ def _choices(data: Folder) -> list[Block]:
             if r["gated"]
             else [_share_text(r[f"share_{t}"]) for t in terms]
         )
-        body.append([str(r["segment"]), str(r["workload"]), gap, *shares])
+        body.append([str(r["segment"]), str(r["workload"]), str(r["family"]), gap, *shares])
     blocks.append(
         Paragraph(
-            f"In {year}, each segment's utility gap between its best in-house option and its "
+            f"In {year}, each segment's utility gap between the best option of each in-house "
+            "family and its "
             "best CUDA option (logit units; negative keeps customers on CUDA) and each term's "
             "share of it: price per useful unit, software-efficiency penalty, porting cost, "
             "risk of a failed or late port, switching hurdle, residual constants, imitation "
@@ -241,10 +242,10 @@ def _choices(data: Folder) -> list[Block]:
     )
     blocks.append(
         Table(
-            ["segment", "workload", "gap", *terms],
+            ["segment", "workload", "in-house family", "gap", *terms],
             body,
             f"Decomposition of the {year} choices (choices.parquet)",
-            numeric=frozenset(range(2, 3 + len(terms))),
+            numeric=frozenset(range(3, 4 + len(terms))),
         )
     )
     return blocks
