@@ -289,7 +289,11 @@ def _fake_runner(
     seen_counterfactual: list[bool] | None = None,
 ) -> None:
     def run(
-        scenario: Any, seed: int, workers: int | None = None, counterfactual: bool = True
+        scenario: Any,
+        seed: int,
+        workers: int | None = None,
+        progress: Any = None,
+        counterfactual: bool = True,
     ) -> RunOutput:
         calls.append((scenario, seed))
         if seen_workers is not None:
