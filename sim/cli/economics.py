@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,12 +12,19 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from sim.accounting.tco import static_tco_table
+from sim.accounting.tco import energy_per_work_table, static_tco_table
 from sim.cli.common import SetOption, load
 from sim.errors import UserError
-from sim.model.catalog import catalog_table, check_catalog, provenance_entry, ratio_results
-from sim.model.schema import Catalog
-from sim.scenario import load_catalog
+from sim.model.catalog import (
+    catalog_table,
+    check_catalog,
+    claim_results,
+    figure_conflicts,
+    provenance_entry,
+    ratio_results,
+)
+from sim.model.schema import Adoption, Catalog
+from sim.scenario import load_catalog, load_claims
 from sim.views.numbers import TERMINAL, fmt_value
 from sim.views.terminal import console, table, text
 
@@ -26,7 +34,9 @@ _CATALOG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "id"),
     ("vendor", "vendor"),
     ("stack", "stack"),
-    ("launch", "launch"),
+    ("GA", "launch"),
+    ("end of sale", "end_of_sale"),
+    ("successor", "successor"),
     ("training TFLOP/s", "training_tflops"),
     ("HBM GB", "hbm_gb"),
     ("mem TB/s", "memory_tb_per_s"),
@@ -35,6 +45,10 @@ _CATALOG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("USD/chip-h", "cloud_price_usd_per_chip_hour"),
     ("tokens/s", "inference_tokens_per_s"),
     ("MFU", "training_mfu"),
+    ("J/PFLOP", "j_per_pflop"),
+    ("J/PFLOP today", "j_per_pflop_today"),
+    ("J/Mtok", "j_per_mtok"),
+    ("J/Mtok today", "j_per_mtok_today"),
     ("sources", "sources"),
 )
 
@@ -47,8 +61,20 @@ def catalog(
     chip: Annotated[
         str | None, typer.Option("--chip", help="Show one chip, each figure with its source.")
     ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="Date of the 'today' energy columns (YYYY-MM-DD; default: today): the "
+            "stack's maturity then sets its software efficiency.",
+        ),
+    ] = None,
 ) -> None:
     """Print the shipped chip catalog with the sources of its numbers.
+
+    Energy per useful work is chip power only (J per useful PFLOP trained, J per million
+    tokens served at full load): at maturity (software efficiency 1) and on --on, at the
+    stack's exogenous maturity then.
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
@@ -60,21 +86,39 @@ def catalog(
     if chip is not None:
         _print_chip(terminal, cat, provenance, chip)
         return
+    day = _date_option(on)
     chips = catalog_table(cat, provenance)
     chips["training_tflops"] = [cat.chips[c].training_tflops for c in chips["id"]]
     chips["sources"] = [_short_sources(s) for s in chips["sources"]]
+    energy = energy_per_work_table(cat, day, Adoption().efficiency_floor).set_index("chip")
+    for col in energy.columns:
+        chips[col] = [energy.loc[c, col] for c in chips["id"]]
     terminal.print(
         table(
-            f"Chip catalog ({len(chips)} chips)",
+            f"Chip catalog ({len(chips)} chips; energy today = on {day.isoformat()})",
             [h for h, _ in _CATALOG_COLUMNS],
             [[row[c] for _, c in _CATALOG_COLUMNS] for row in chips.to_dict("records")],
         )
     )
 
 
+def _date_option(text: str | None) -> dt.date:
+    """The --on date (today when not given)."""
+    if text is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--on: {text!r} is not a date", key="--on", hint="write it as YYYY-MM-DD"
+        ) from None
+
+
 def _check(terminal: Console, cat: Catalog, provenance: Mapping[str, Any]) -> None:
-    """The catalog's article ratios and unsourced numbers; exit status 1 on a problem."""
-    problems = check_catalog(cat, provenance)
+    """The catalog's article ratios, published claims, resolved conflicts and unsourced
+    numbers; exit status 1 on a problem."""
+    claims = load_claims()
+    problems = check_catalog(cat, provenance, claims)
     rows = [
         [
             r.name,
@@ -95,12 +139,61 @@ def _check(terminal: Console, cat: Catalog, provenance: Mapping[str, Any]) -> No
             rows,
         )
     )
+    terminal.print(
+        table(
+            "Published claims (a claim the catalog does not reproduce is a resolved conflict)",
+            [
+                "claim",
+                "chips",
+                "metric",
+                "claimed",
+                "catalog",
+                "",
+                "source",
+                "why the catalog differs",
+            ],
+            [
+                [
+                    c.name,
+                    c.numerator if c.denominator is None else f"{c.numerator}/{c.denominator}",
+                    c.metric,
+                    f"{c.low:g}..{c.high:g}",
+                    value,
+                    "holds" if ok else "CONFLICT",
+                    c.source,
+                    "" if ok else c.reason,
+                ]
+                for c, value, ok in claim_results(cat, claims)
+            ],
+        )
+    )
+    terminal.print(
+        table(
+            "Conflicting figures: the value chosen and why",
+            ["figure", "chosen", "source", "rejected", "reason"],
+            [
+                [
+                    f.path,
+                    f.value,
+                    f.source,
+                    "; ".join(f"{r['value']} ({r['source']}, {r['date']})" for r in f.rejected),
+                    f.reason,
+                ]
+                for f in figure_conflicts(cat, provenance)
+            ],
+        )
+    )
     for problem in problems:
         terminal.print(text(f"problem: {problem}"))
     if problems:
         terminal.print(text(f"{len(problems)} problem(s) in the catalog"))
         raise typer.Exit(1)
-    terminal.print(text("catalog check passed: every number has a source; ratios hold"))
+    terminal.print(
+        text(
+            "catalog check passed: every number and date has a source; ratios hold; "
+            "every conflict says why"
+        )
+    )
 
 
 def _short_sources(sources: str) -> str:
@@ -158,8 +251,10 @@ _TCO_VIEW: tuple[tuple[str, str], ...] = (
     ("TCO USD/busy chip-h", "tco_usd_per_busy_chip_hour"),
     ("USD/PFLOP", "usd_per_pflop"),
     ("USD/Mtok", "usd_per_mtok"),
-    ("price USD/chip-h", "on_demand_usd_per_chip_hour"),
-    ("blended USD/chip-h", "blended_usd_per_chip_hour"),
+    ("on-demand USD/chip-h", "on_demand_usd_per_chip_hour"),
+    ("list USD/chip-h", "list_usd_per_chip_hour"),
+    ("cost_plus USD/chip-h", "cost_plus_usd_per_chip_hour"),
+    ("competitive USD/chip-h", "competitive_usd_per_chip_hour"),
     ("customer USD/PFLOP", "customer_usd_per_pflop"),
     ("customer USD/Mtok", "customer_usd_per_mtok"),
     ("margin USD/busy chip-h", "gross_margin_usd_per_busy_chip_hour"),
@@ -202,10 +297,12 @@ def tco(
     u = float(frame["utilization"].iloc[0]) if len(frame) else utilization
     terminal = console()
     records = frame.to_dict("records")
+    policy = loaded.scenario.provider.pricing.policy
     terminal.print(
         table(
             f"Static economics per chip at utilisation {fmt_value(u, style=TERMINAL)} "
-            f"({loaded.scenario.name})",
+            f"({loaded.scenario.name}; customer prices by policy, blended; the scenario "
+            f"bills '{policy}', which the customer and margin columns use)",
             [h for h, _ in _TCO_VIEW],
             [[row[c] for _, c in _TCO_VIEW] for row in records],
         )
