@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from sim.accounting.runner import RUN_KEYS
 from sim.accounting.summary import (
     ProgramSummary,
     ServingSummary,
@@ -16,7 +17,7 @@ from sim.accounting.summary import (
 from tests.test_scenarios import flatten, short_run
 
 # added by the runner when replications are combined, not by one replication's accounts
-RUN_LEVEL_KEYS = ("seed", "replications")
+RUN_LEVEL_KEYS = RUN_KEYS
 
 
 def _leaves(summary: dict[str, Any]) -> dict[str, Any]:

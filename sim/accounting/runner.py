@@ -31,6 +31,10 @@ from sim.model.rng import replication_seeds
 from sim.model.schema import Scenario
 from sim.model.statistics import mean_interval
 
+#: Summary keys that :func:`combine` adds to describe how the run was made (its root seed,
+#: the replications, their count and the metrics' interval half-widths), not metrics of it.
+RUN_KEYS = ("seed", "replications", "replication_count", "interval95")
+
 
 @dataclass(frozen=True)
 class RunOutput:

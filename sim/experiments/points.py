@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sim.accounting.runner import run_one
+from sim.accounting.runner import RUN_KEYS, run_one
 from sim.scenario import LoadedScenario, substitute
 
 __all__ = ["SKIPPED_SUMMARY_KEYS", "flatten_summary", "run_point"]
 
 #: Top-level summary keys that describe the run rather than measure it.
-SKIPPED_SUMMARY_KEYS = frozenset(
-    {"scenario", "horizon", "seed", "replications", "replication_count", "interval95"}
-)
+SKIPPED_SUMMARY_KEYS = frozenset({"scenario", "horizon", *RUN_KEYS})
 
 
 def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sim.accounting.runner import RUN_KEYS
 from sim.errors import printable
 from sim.experiments.sensitivity import min_points, swing
 from sim.views.numbers import RANKING, TERMINAL, fmt_value
@@ -100,8 +101,8 @@ def _matrix(key: str, value: Mapping[Any, Any]) -> Table | None:
     return table(key, ["", *columns], rows)
 
 
-#: Summary keys that describe how the results were measured, not results to list.
-_NOT_HEADLINE = frozenset({"interval95", "replication_count"})
+#: Run keys that describe how the results were measured, not results to list (the seed is).
+_NOT_HEADLINE = frozenset(RUN_KEYS) - {"seed"}
 
 
 def _half_width(intervals: Mapping[str, Any], dotted: str) -> Any:
