@@ -34,9 +34,7 @@ _CATALOG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "id"),
     ("vendor", "vendor"),
     ("stack", "stack"),
-    ("GA", "launch"),
-    ("end of sale", "end_of_sale"),
-    ("successor", "successor"),
+    ("launch", "launch"),
     ("training TFLOP/s", "training_tflops"),
     ("HBM GB", "hbm_gb"),
     ("mem TB/s", "memory_tb_per_s"),
@@ -45,11 +43,18 @@ _CATALOG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("USD/chip-h", "cloud_price_usd_per_chip_hour"),
     ("tokens/s", "inference_tokens_per_s"),
     ("MFU", "training_mfu"),
+    ("sources", "sources"),
+)
+
+_LIFECYCLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "id"),
+    ("GA", "launch"),
+    ("end of sale", "end_of_sale"),
+    ("successor", "successor"),
     ("J/PFLOP", "j_per_pflop"),
     ("J/PFLOP today", "j_per_pflop_today"),
     ("J/Mtok", "j_per_mtok"),
     ("J/Mtok today", "j_per_mtok_today"),
-    ("sources", "sources"),
 )
 
 
@@ -93,11 +98,20 @@ def catalog(
     energy = energy_per_work_table(cat, day, Adoption().efficiency_floor).set_index("chip")
     for col in energy.columns:
         chips[col] = [energy.loc[c, col] for c in chips["id"]]
+    records = chips.to_dict("records")
     terminal.print(
         table(
-            f"Chip catalog ({len(chips)} chips; energy today = on {day.isoformat()})",
+            f"Chip catalog ({len(chips)} chips)",
             [h for h, _ in _CATALOG_COLUMNS],
-            [[row[c] for _, c in _CATALOG_COLUMNS] for row in chips.to_dict("records")],
+            [[row[c] for _, c in _CATALOG_COLUMNS] for row in records],
+        )
+    )
+    terminal.print(
+        table(
+            "Lifecycles (general availability in a cloud, end of sale) and chip energy per "
+            f"useful work, at maturity and today (on {day.isoformat()})",
+            [h for h, _ in _LIFECYCLE_COLUMNS],
+            [[row[c] for _, c in _LIFECYCLE_COLUMNS] for row in records],
         )
     )
 

@@ -163,7 +163,7 @@ class VendorSpec(Frozen):
     def margin_price_factor(self) -> float:
         """Chip price / catalog price implied by the margin: (1 - list margin) / (1 - margin).
 
-        >>> VendorSpec(gross_margin_fraction=0.8, list_price_margin_fraction=0.6,
+        >>> VendorSpec(gross_margin_fraction=0.75, list_price_margin_fraction=0.5,
         ...            lead_time_weeks=1.0).margin_price_factor()
         2.0
         """
