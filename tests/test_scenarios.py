@@ -271,6 +271,13 @@ def test_chatgpt_on_inhouse_chips_costs_the_provider_less() -> None:
     assert inhouse["fleet_capex_usd"] < gpu["fleet_capex_usd"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="validation finding (issue 14): with product lifecycles, Inferentia1 is no longer "
+    "bought after Inferentia2's GA (2023-04-13) and impatient customers leave full pools; the "
+    "in-house share of 2024 spend falls from 0.36 to 0.235 (2 replications), below the "
+    "0.25-0.45 Graviton range. Kept failing on purpose: the range is an outside fact.",
+)
 def test_graviton_precedent_reaches_about_a_third_of_spend_in_two_years() -> None:
     out = short_run("graviton-precedent")
     share = spend_share(out.tables["segments"], INHOUSE_FAMILIES, GRAVITON_YEAR)
