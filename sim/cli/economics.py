@@ -111,9 +111,15 @@ def catalog(
             "Lifecycles (general availability in a cloud, end of sale) and chip energy per "
             f"useful work, at maturity and today (on {day.isoformat()})",
             [h for h, _ in _LIFECYCLE_COLUMNS],
-            [[row[c] for _, c in _LIFECYCLE_COLUMNS] for row in records],
+            # a chip that does not train has no J/PFLOP: shown empty, not as nan
+            [[_blank_nan(row[c]) for _, c in _LIFECYCLE_COLUMNS] for row in records],
         )
     )
+
+
+def _blank_nan(value: Any) -> Any:
+    """None for a missing number (NaN), else the value."""
+    return None if isinstance(value, float) and value != value else value
 
 
 def _date_option(text: str | None) -> dt.date:
