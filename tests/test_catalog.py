@@ -10,6 +10,7 @@ import pytest
 
 from sim.model.catalog import (
     ARTICLE_RATIOS,
+    LIFECYCLE_FIELDS,
     REQUIRED_CHIPS,
     catalog_table,
     check_catalog,
@@ -142,6 +143,10 @@ def test_every_numeric_field_needs_provenance(shipped: tuple[Catalog, Provenance
     catalog, _ = shipped
     expected = sum(len(numeric_fields(c)) for c in catalog.chips.values()) + sum(
         len(numeric_fields(s)) for s in catalog.stacks.values()
+    )
+    # each chip's lifecycle (GA, end of sale, successor) and each dated price change too
+    expected += sum(
+        len(LIFECYCLE_FIELDS) + len(c.cloud_price_changes) for c in catalog.chips.values()
     )
     problems = check_catalog(catalog, {})
     assert sum(p.endswith("no source (no provenance entry)") for p in problems) == expected

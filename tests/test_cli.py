@@ -234,7 +234,8 @@ def test_catalog_table_with_sources(runner: CliRunner) -> None:
 def test_catalog_one_chip(runner: CliRunner) -> None:
     result = invoke(runner, "catalog", "--chip", "trainium2")
     assert result.exit_code == 0, result.output
-    assert "hbm_gb" in result.stdout and "bnext-2023-12" in result.stdout
+    assert "hbm_gb" in result.stdout and "awsdocs-neuron" in result.stdout
+    assert "end_of_sale_date" in result.stdout and "trainium3" in result.stdout  # successor
     assert_clean_error(invoke(runner, "catalog", "--chip", "trainium9"), "trainium")
 
 
@@ -289,7 +290,11 @@ def _fake_runner(
     seen_counterfactual: list[bool] | None = None,
 ) -> None:
     def run(
-        scenario: Any, seed: int, workers: int | None = None, counterfactual: bool = True
+        scenario: Any,
+        seed: int,
+        workers: int | None = None,
+        progress: Any = None,
+        counterfactual: bool = True,
     ) -> RunOutput:
         calls.append((scenario, seed))
         if seen_workers is not None:

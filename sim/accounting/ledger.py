@@ -20,14 +20,20 @@ import numpy.typing as npt
 import pandas as pd
 
 from sim.accounting import tables as tb
-from sim.accounting.energy import Energy, energy
+from sim.accounting.energy import Energy, energy, serving_energy_mwh, training_energy_mwh
 from sim.accounting.fleet import Fleet, fleet
 from sim.accounting.flows import ProviderFlows, provider_flows
 from sim.accounting.grid import Grid
+from sim.accounting.market import (
+    energy_per_work,
+    lost_demand_summary,
+    lost_months,
+    lost_per_pool,
+)
 from sim.accounting.measures import inhouse_ratio_vs_gpu, ratios_vs_gpu, usage_summary
 from sim.accounting.program import ProgramCosts, program_costs, program_summary, program_table
 from sim.accounting.queues import queue_months, queue_summary
-from sim.accounting.revenue import Revenue, revenue
+from sim.accounting.revenue import Revenue, month_prices, revenue
 from sim.accounting.serving import serving_summary
 from sim.accounting.summary import (
     CustomerSummary,
@@ -44,6 +50,7 @@ from sim.engine.records import (
     CohortColumns,
     EngineLog,
     JobColumns,
+    LostJobColumns,
     OverstayColumns,
     ServingColumns,
 )
@@ -77,6 +84,7 @@ class Ledger:
     program: ProgramCosts
     revenue: Revenue
     vendors: VendorFlows
+    lost: LostJobColumns
 
     @cached_property
     def run_cost_usd(self) -> FloatArray:
@@ -110,10 +118,11 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         grid=grid,
         usage=use,
         fleet=fl,
-        energy=energy(grid, use, fl, serving),
+        energy=energy(grid, use, fl),
         program=program_costs(grid),
-        revenue=revenue(grid, use),
+        revenue=revenue(grid, use, month_prices(grid, log)),
         vendors=vendor_flows(grid, fl),
+        lost=LostJobColumns.of(log.lost),
     )
     tables = {
         "timeseries": tb.timeseries_table(grid, _timeseries_columns(ledger, jobs)),
@@ -129,6 +138,10 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         tables["jobs"] = tb.jobs_table(grid, jobs)
     per_pflop, per_mtok = _cost_per_unit(ledger)
     measures = usage_summary(grid, use, ledger.revenue)
+    j_per_pflop, j_per_mtok = energy_per_work(
+        grid, use, training_energy_mwh(grid, use), serving_energy_mwh(grid, use)
+    )
+    price = ledger.revenue.price_usd_per_chip_hour
     summary = RunSummary(
         scenario=s.name,
         horizon=HorizonSummary(s.horizon.start.isoformat(), s.horizon.end.isoformat()),
@@ -138,12 +151,19 @@ def account(s: Scenario, log: EngineLog) -> Accounts:
         mtok_ratio_vs_gpu=ratios_vs_gpu(measures.mtok),
         inhouse_usage_ratio_vs_gpu=inhouse_ratio_vs_gpu(grid, measures),
         usage=measures,
-        queue=queue_summary(grid, jobs, fl.installed_h, use.busy_h),
+        queue=queue_summary(
+            grid, jobs, fl.installed_h, use.busy_h, lost_per_pool(grid, ledger.lost)
+        ),
         provider=_provider(ledger),
         inhouse_program=program_summary(s, ledger.program),
         cost_per_pflop_usd=per_pflop,
         cost_per_mtok_usd=per_mtok,
+        # one home: the chip-hour share of usage_summary (usage.inhouse_share.chip_hours)
+        inhouse_share_of_usage=measures.inhouse_share.chip_hours,
+        training_j_per_pflop=j_per_pflop,
+        serving_j_per_mtok=j_per_mtok,
         customers=_customers(ledger, log, serving),
+        lost_demand=lost_demand_summary(grid, log, ledger.lost, price),
         serving=serving_summary(
             grid,
             serving,
@@ -163,6 +183,7 @@ def _timeseries_columns(ledger: Ledger, jobs: JobColumns) -> dict[str, FloatArra
     busy_h = u.busy_h
     util = np.divide(busy_h, f.installed_h, out=np.zeros_like(busy_h), where=f.installed_h > 0)
     queues = queue_months(ledger.grid, jobs)
+    lost_h, lost_usd = lost_months(ledger.grid, ledger.lost, r.price_usd_per_chip_hour)
     return {
         "installed_chips": f.installed_end,
         "chips_delivered": f.delivered,
@@ -170,6 +191,7 @@ def _timeseries_columns(ledger: Ledger, jobs: JobColumns) -> dict[str, FloatArra
         "busy_chip_hours": busy_h,
         "training_chip_hours": u.training_h,
         "serving_chip_hours": u.serving_h,
+        "loaded_chip_hours": u.loaded_h,
         "utilization": np.minimum(util, 1.0),
         "pflop_delivered": u.pflop,
         "mtok_delivered": u.mtok,
@@ -188,6 +210,8 @@ def _timeseries_columns(ledger: Ledger, jobs: JobColumns) -> dict[str, FloatArra
         "nvidia_margin_usd": v.nvidia_margin_usd,
         "jobs_started": queues.jobs_started,
         "mean_wait_hours": queues.mean_wait_hours,
+        "lost_chip_hours": lost_h,
+        "revenue_lost_usd": lost_usd,
     }
 
 
@@ -234,6 +258,8 @@ def _provider(ledger: Ledger) -> ProviderSummary:
         capex_cash_usd=float(f.capex_cash_usd.sum()),
         energy_mwh=float(e.energy_mwh.sum()),
         busy_chip_hours=float(ledger.usage.busy_h.sum()),
+        serving_chip_hours=float(ledger.usage.serving_h.sum()),
+        loaded_chip_hours=float(ledger.usage.loaded_h.sum()),
         installed_chip_hours=float(f.installed_h.sum()),
         tco_breakdown_usd=TcoBreakdownSummary(
             capital=float(f.capital_usd.sum()),
@@ -258,4 +284,10 @@ def _customers(ledger: Ledger, log: EngineLog, serving: ServingColumns) -> Custo
         bypassed_pflop=float(sum(b.pflop for b in log.bypassed)),
         mtok_demanded=float(serving.mtok_demanded.sum()),
         mtok_served=float(serving.mtok_served.sum()),
+        redirected_jobs=len(log.redirected),
+        lost_jobs=len(ledger.lost),
+        lost_pflop=float(ledger.lost.pflop.sum()),
+        revenue_lost_usd=float(
+            lost_months(ledger.grid, ledger.lost, ledger.revenue.price_usd_per_chip_hour)[1].sum()
+        ),
     )

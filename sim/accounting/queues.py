@@ -42,10 +42,14 @@ def queue_months(grid: Grid, jobs: JobColumns) -> QueueMonths:
 
 
 def queue_summary(
-    grid: Grid, jobs: JobColumns, installed_h: FloatArray, busy_h: FloatArray
+    grid: Grid,
+    jobs: JobColumns,
+    installed_h: FloatArray,
+    busy_h: FloatArray,
+    lost_jobs: list[int] | None = None,
 ) -> dict[str, QueueSummary]:
-    """Each pool's queue over the jobs that arrived after the warm-up, and its utilisation
-    over the months that start after it."""
+    """Each pool's queue over the jobs that arrived after the warm-up, its utilisation
+    over the months that start after it, and the jobs it lost (``lost_jobs`` per pool)."""
     warm_h = grid.scenario.horizon.warmup_days * HOURS_PER_DAY
     started = ~np.isnan(jobs.start_h)
     wait = jobs.start_h - jobs.arrival_h
@@ -62,5 +66,6 @@ def queue_summary(
             mean_wait_hours=float(w.mean()) if w.size else None,
             p95_wait_hours=float(np.quantile(w, WAIT_QUANTILE)) if w.size else None,
             utilization=float(busy_h[i, post].sum() / inst) if inst > 0 else None,
+            lost_jobs=lost_jobs[i] if lost_jobs is not None else 0,
         )
     return out

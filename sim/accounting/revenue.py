@@ -1,4 +1,4 @@
-"""What customers pay: billed chip-hours at the pricing policy's monthly price."""
+"""What customers pay: billed chip-hours at the price the engine set for each month."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from sim.accounting.grid import Grid
 from sim.accounting.usage import Usage
-from sim.model.pricing import pricing_policy
+from sim.engine.records import EngineLog
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -28,14 +28,17 @@ class Revenue:
         return np.asarray(self.revenue_psm.sum(axis=1))
 
 
-def revenue(grid: Grid, use: Usage) -> Revenue:
-    """Each pool's price in each month (as in force on the month's first day in the horizon)
-    times the busy chip-hours of the segments the provider bills."""
-    s = grid.scenario
-    policy = pricing_policy(s)
+def month_prices(grid: Grid, log: EngineLog) -> FloatArray:
+    """Each pool's customer price per chip-hour in each month, as the engine set it at the
+    month's start with the scenario's pricing policy (:mod:`sim.model.pricing`)."""
     price = np.zeros((grid.n_pools, grid.n_months))
-    for i, pid in enumerate(grid.pools):
-        for m, d in enumerate(grid.clock.month_starts):
-            price[i, m] = policy.usd_per_chip_hour(s, pid, max(d, s.horizon.start))
+    for rec in log.prices:
+        price[rec.pool, rec.month] = rec.usd_per_chip_hour
+    return price
+
+
+def revenue(grid: Grid, use: Usage, price: FloatArray) -> Revenue:
+    """Each pool's price in each month times the busy chip-hours of the segments the
+    provider bills."""
     billed = (use.training_h_psm + use.serving_h_psm) * (~grid.internal)[None, :, None]
     return Revenue(price, billed, billed * price[:, None, :])

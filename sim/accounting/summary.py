@@ -24,6 +24,7 @@ __all__ = [
     "EngineSummary",
     "HorizonSummary",
     "InhouseShareSummary",
+    "LostDemandSummary",
     "Metric",
     "ProgramSummary",
     "ProgramValueSummary",
@@ -113,6 +114,15 @@ class QueueSummary:
             "fraction", "Utilisation", "Busy / installed chip-hours after the warm-up."
         )
     )
+    lost_jobs: int = field(
+        default=0,
+        metadata=_metric(
+            "jobs",
+            "Jobs lost",
+            "Jobs routed here after warm-up that would not wait and found no other pool "
+            "(balked or reneged; to another cloud or abandoned).",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,25 @@ class ProviderSummary:
     )
     energy_mwh: float = field(metadata=_metric("MWh", "Energy", "Energy at the facility meter."))
     busy_chip_hours: float = field(
-        metadata=_metric("chip-hours", "Busy chip-hours", "Training plus serving chip-hours.")
+        metadata=_metric(
+            "chip-hours",
+            "Busy chip-hours",
+            "Training chip-hours plus serving chip-hours reserved (a reserved serving chip "
+            "counts as busy whatever its load).",
+        )
+    )
+    serving_chip_hours: float = field(
+        metadata=_metric(
+            "chip-hours", "Serving chip-hours", "Chip-hours reserved for serving (busy)."
+        )
+    )
+    loaded_chip_hours: float = field(
+        metadata=_metric(
+            "chip-hours",
+            "Loaded chip-hours",
+            "Training chip-hours plus serving chip-hours x load (tokens served / tokens "
+            "the reserved chips could serve): the hours at busy power; energy follows these.",
+        )
     )
     installed_chip_hours: float = field(
         metadata=_metric(
@@ -450,6 +478,70 @@ class CustomerSummary:
         metadata=_metric("Mtok", "Tokens demanded", "Million tokens demanded.")
     )
     mtok_served: float = field(metadata=_metric("Mtok", "Tokens served", "Million tokens served."))
+    redirected_jobs: int = field(
+        default=0,
+        metadata=_metric(
+            "jobs",
+            "Jobs redirected",
+            "Jobs that would not wait on their pool and started at once on another.",
+        ),
+    )
+    lost_jobs: int = field(
+        default=0,
+        metadata=_metric(
+            "jobs", "Jobs lost", "Jobs that would not wait and found no pool (all segments)."
+        ),
+    )
+    lost_pflop: float = field(
+        default=0.0, metadata=_metric("PFLOP", "Work lost", "PFLOP of the lost jobs.")
+    )
+    revenue_lost_usd: float = field(
+        default=0.0,
+        metadata=_metric(
+            "USD",
+            "Revenue lost",
+            "What the lost jobs of billed segments would have paid: their chip-hours on "
+            "the pool they were routed to x that month's price.",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class LostDemandSummary:
+    """One segment's training jobs that would not wait (its ``training.patience``)."""
+
+    balked_jobs: int = field(
+        metadata=_metric(
+            "jobs", "Jobs balked", "Expected wait at arrival above patience; no pool had room."
+        )
+    )
+    reneged_jobs: int = field(
+        metadata=_metric(
+            "jobs", "Jobs reneged", "Waited their patience in the queue; no pool had room."
+        )
+    )
+    redirected_jobs: int = field(
+        metadata=_metric(
+            "jobs", "Jobs redirected", "Would not wait and started at once on another pool."
+        )
+    )
+    other_cloud_jobs: int = field(
+        metadata=_metric("jobs", "Jobs to another cloud", "Lost jobs run on another cloud.")
+    )
+    abandoned_jobs: int = field(
+        metadata=_metric("jobs", "Jobs abandoned", "Lost jobs not run anywhere.")
+    )
+    lost_pflop: float = field(
+        metadata=_metric("PFLOP", "Work lost", "PFLOP of the balked and reneged jobs.")
+    )
+    revenue_lost_usd: float = field(
+        metadata=_metric(
+            "USD",
+            "Revenue lost",
+            "What the lost jobs would have paid at their pool's price that month (0 for "
+            "the provider's own segments).",
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -608,7 +700,37 @@ class RunSummary:
             key="{pool}",
         )
     )
+    inhouse_share_of_usage: dict[str, float | None] = field(
+        metadata=_metric(
+            "fraction",
+            "In-house share of usage",
+            "Customers' busy chip-hours on in-house chips over all customers' busy "
+            "chip-hours, per year.",
+            key="{year}",
+        )
+    )
+    training_j_per_pflop: dict[str, float | None] = field(
+        metadata=_metric(
+            "J/PFLOP",
+            "Training energy per PFLOP",
+            "Energy at the meter of training chip-hours over the PFLOP they delivered, per "
+            "year (all pools).",
+            key="{year}",
+        )
+    )
+    serving_j_per_mtok: dict[str, float | None] = field(
+        metadata=_metric(
+            "J/Mtok",
+            "Serving energy per Mtok",
+            "Energy at the meter of serving chip-hours (by load) over the million tokens "
+            "served, per year (all pools).",
+            key="{year}",
+        )
+    )
     customers: CustomerSummary = field(metadata=_section("What customers spent and did."))
+    lost_demand: dict[str, LostDemandSummary] = field(
+        metadata=_section("Training jobs that would not wait, per segment.", key="{segment}")
+    )
     serving: dict[str, ServingSummary] = field(
         metadata=_section("Serving per segment.", key="{segment}")
     )

@@ -20,9 +20,10 @@ class Usage:
 
     training_h_psm: FloatArray  # chip-hours running training jobs
     pflop_psm: FloatArray  # useful PFLOP delivered by training
-    serving_h_psm: FloatArray  # chip-hours reserved for serving
+    serving_h_psm: FloatArray  # chip-hours reserved for serving (counted busy)
     mtok_psm: FloatArray  # million tokens served
     mtok_demanded_psm: FloatArray  # million tokens demanded
+    serving_loaded_h_psm: FloatArray  # reserved serving chip-hours x their load
 
     @property
     def training_h(self) -> FloatArray:
@@ -36,8 +37,19 @@ class Usage:
 
     @property
     def busy_h(self) -> FloatArray:
-        """Busy (training + serving) chip-hours per (pool, month)."""
+        """Busy (training + serving reserved) chip-hours per (pool, month)."""
         return self.training_h + self.serving_h
+
+    @property
+    def serving_loaded_h(self) -> FloatArray:
+        """Serving chip-hours weighted by load (tokens served / tokens the reserved chips
+        could serve) per (pool, month): the hours at full serving power."""
+        return np.asarray(self.serving_loaded_h_psm.sum(axis=1))
+
+    @property
+    def loaded_h(self) -> FloatArray:
+        """Training plus load-weighted serving chip-hours per (pool, month)."""
+        return self.training_h + self.serving_loaded_h
 
     @property
     def pflop(self) -> FloatArray:
@@ -72,4 +84,5 @@ def usage(grid: Grid, jobs: JobColumns, serving: ServingColumns) -> Usage:
         serving_h_psm=psm(serve_iv, serving.chips),
         mtok_psm=psm(serve_iv, serving.mtok_served / s_len),
         mtok_demanded_psm=psm(serve_iv, serving.mtok_demanded / s_len),
+        serving_loaded_h_psm=psm(serve_iv, serving.chips * serving.load),
     )

@@ -12,12 +12,19 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from sim.accounting.tco import static_tco_table
+from sim.accounting.tco import energy_per_work_table, static_tco_table
 from sim.cli.common import FormatOption, SetOption, emit, load
 from sim.errors import UserError
-from sim.model.catalog import catalog_table, check_catalog, provenance_entry, ratio_results
-from sim.model.schema import Catalog
-from sim.scenario import load_catalog
+from sim.model.catalog import (
+    catalog_table,
+    check_catalog,
+    claim_results,
+    figure_conflicts,
+    provenance_entry,
+    ratio_results,
+)
+from sim.model.schema import Adoption, Catalog
+from sim.scenario import load_catalog, load_claims
 from sim.views.numbers import HEADLINE, TERMINAL, fmt_value
 from sim.views.tables import Column, Tabular, check_format
 from sim.views.terminal import console, table, text
@@ -40,6 +47,17 @@ _CATALOG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sources", "sources"),
 )
 
+_LIFECYCLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "id"),
+    ("GA", "launch"),
+    ("end of sale", "end_of_sale"),
+    ("successor", "successor"),
+    ("J/PFLOP", "j_per_pflop"),
+    ("J/PFLOP today", "j_per_pflop_today"),
+    ("J/Mtok", "j_per_mtok"),
+    ("J/Mtok today", "j_per_mtok_today"),
+)
+
 
 def catalog(
     check: Annotated[
@@ -50,9 +68,21 @@ def catalog(
         str | None, typer.Option("--chip", help="Show one chip, each figure with its source.")
     ] = None,
     fmt: FormatOption = "table",
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="Date of the 'today' energy columns (YYYY-MM-DD; default: today): the "
+            "stack's maturity then sets its software efficiency.",
+        ),
+    ] = None,
 ) -> None:
     """Print the shipped chip catalog with the sources of its numbers (--format: the
     listing as csv, json or md, every source in full).
+
+    Energy per useful work is chip power only (J per useful PFLOP trained, J per million
+    tokens served at full load): at maturity (software efficiency 1) and on --on, at the
+    stack's exogenous maturity then.
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
@@ -64,26 +94,61 @@ def catalog(
     if chip is not None:
         _print_chip(terminal, cat, provenance, chip)
         return
+    day = _date_option(on)
     chips = catalog_table(cat, provenance)
     chips["training_tflops"] = [cat.chips[c].training_tflops for c in chips["id"]]
+    energy = energy_per_work_table(cat, day, Adoption().efficiency_floor).set_index("chip")
+    for col in energy.columns:
+        chips[col] = [energy.loc[c, col] for c in chips["id"]]
     if check_format(fmt) != "table":
         records = [{str(k): v for k, v in r.items()} for r in chips.to_dict("records")]
-        columns = tuple(Column(c, h) for h, c in _CATALOG_COLUMNS)
+        shown = dict(_CATALOG_COLUMNS)
+        shown.update((h, c) for h, c in _LIFECYCLE_COLUMNS if c not in shown.values())
+        columns = tuple(Column(c, h) for h, c in shown.items())
         emit([Tabular(f"Chip catalog ({len(chips)} chips)", columns, records)], fmt)
         return
     chips["sources"] = [_short_sources(s) for s in chips["sources"]]
+    table_rows = chips.to_dict("records")
     terminal.print(
         table(
             f"Chip catalog ({len(chips)} chips)",
             [h for h, _ in _CATALOG_COLUMNS],
-            [[row[c] for _, c in _CATALOG_COLUMNS] for row in chips.to_dict("records")],
+            [[row[c] for _, c in _CATALOG_COLUMNS] for row in table_rows],
+        )
+    )
+    terminal.print(
+        table(
+            "Lifecycles (general availability in a cloud, end of sale) and chip energy per "
+            f"useful work, at maturity and today (on {day.isoformat()})",
+            [h for h, _ in _LIFECYCLE_COLUMNS],
+            # a chip that does not train has no J/PFLOP: shown empty, not as nan
+            [[_blank_nan(row[c]) for _, c in _LIFECYCLE_COLUMNS] for row in table_rows],
         )
     )
 
 
+def _blank_nan(value: Any) -> Any:
+    """None for a missing number (NaN), else the value."""
+    return None if isinstance(value, float) and value != value else value
+
+
+def _date_option(text: str | None) -> dt.date:
+    """The --on date (today when not given)."""
+    if text is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--on: {text!r} is not a date", key="--on", hint="write it as YYYY-MM-DD"
+        ) from None
+
+
 def _check(terminal: Console, cat: Catalog, provenance: Mapping[str, Any]) -> None:
-    """The catalog's article ratios and unsourced numbers; exit status 1 on a problem."""
-    problems = check_catalog(cat, provenance)
+    """The catalog's article ratios, published claims, resolved conflicts and unsourced
+    numbers; exit status 1 on a problem."""
+    claims = load_claims()
+    problems = check_catalog(cat, provenance, claims)
     rows = [
         [
             r.name,
@@ -104,12 +169,61 @@ def _check(terminal: Console, cat: Catalog, provenance: Mapping[str, Any]) -> No
             rows,
         )
     )
+    terminal.print(
+        table(
+            "Published claims (a claim the catalog does not reproduce is a resolved conflict)",
+            [
+                "claim",
+                "chips",
+                "metric",
+                "claimed",
+                "catalog",
+                "",
+                "source",
+                "why the catalog differs",
+            ],
+            [
+                [
+                    c.name,
+                    c.numerator if c.denominator is None else f"{c.numerator}/{c.denominator}",
+                    c.metric,
+                    f"{c.low:g}..{c.high:g}",
+                    value,
+                    "holds" if ok else "CONFLICT",
+                    c.source,
+                    "" if ok else c.reason,
+                ]
+                for c, value, ok in claim_results(cat, claims)
+            ],
+        )
+    )
+    terminal.print(
+        table(
+            "Conflicting figures: the value chosen and why",
+            ["figure", "chosen", "source", "rejected", "reason"],
+            [
+                [
+                    f.path,
+                    f.value,
+                    f.source,
+                    "; ".join(f"{r['value']} ({r['source']}, {r['date']})" for r in f.rejected),
+                    f.reason,
+                ]
+                for f in figure_conflicts(cat, provenance)
+            ],
+        )
+    )
     for problem in problems:
         terminal.print(text(f"problem: {problem}"))
     if problems:
         terminal.print(text(f"{len(problems)} problem(s) in the catalog"))
         raise typer.Exit(1)
-    terminal.print(text("catalog check passed: every number has a source; ratios hold"))
+    terminal.print(
+        text(
+            "catalog check passed: every number and date has a source; ratios hold; "
+            "every conflict says why"
+        )
+    )
 
 
 def _short_sources(sources: str) -> str:
@@ -170,8 +284,11 @@ _TCO_COST: tuple[tuple[str, str, str], ...] = (
 )
 _TCO_PRICE: tuple[tuple[str, str, str], ...] = (
     ("chip", "chip", ""),
-    ("list /chip-h", "on_demand_usd_per_chip_hour", "USD"),
-    ("blended /chip-h", "blended_usd_per_chip_hour", "USD"),
+    ("on-demand /chip-h", "on_demand_usd_per_chip_hour", "USD"),
+    ("list /chip-h", "list_usd_per_chip_hour", "USD"),
+    ("cost_plus /chip-h", "cost_plus_usd_per_chip_hour", "USD"),
+    ("competitive /chip-h", "competitive_usd_per_chip_hour", "USD"),
+    ("billed /chip-h", "blended_usd_per_chip_hour", "USD"),
     ("customer /PFLOP", "customer_usd_per_pflop", "USD"),
     ("customer /Mtok", "customer_usd_per_mtok", "USD"),
     ("margin /busy chip-h", "gross_margin_usd_per_busy_chip_hour", "USD"),
@@ -260,7 +377,9 @@ def tco(
         name="cost",
     )
     price = Tabular(
-        title=f"Customer prices and the provider's margin per chip {at} (USD)",
+        title=f"Customer prices by pricing policy and the provider's margin per chip {at} "
+        f"(USD; the scenario bills '{loaded.scenario.provider.pricing.policy}', which the "
+        "billed, customer and margin columns use)",
         columns=view_columns(_TCO_PRICE),
         rows=records,
         style=HEADLINE,

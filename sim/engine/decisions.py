@@ -16,7 +16,6 @@ and the same port events, so they differ only in the rule.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Generator
 from functools import partial
@@ -27,7 +26,7 @@ import numpy.typing as npt
 import simpy
 
 from sim.engine.choice import CHOICE_RULES, ChoiceRule, Draws
-from sim.engine.records import ChoiceRecord, MaturityRecord, PortRecord, ShareRecord
+from sim.engine.records import ChoiceRecord, MaturityRecord, PortRecord, PriceRecord, ShareRecord
 from sim.engine.state import Pool, SegmentState, WorkloadState, World
 from sim.model import adoption as ad
 from sim.model import economics as ec
@@ -72,11 +71,25 @@ class DecisionProcess:
         self.rule = rule
         self.policy = pricing_policy(world.scenario)
         self.stack_index = {sid: i for i, sid in enumerate(world.stack_ids)}
-        # computed once per run: the policy's price per chip-hour by pool and date (a policy
-        # prices a pool on a date, nothing else), and the provider's own cost per busy
-        # chip-hour by pool and capex per chip
-        self._price_cache: dict[tuple[int, dt.date], float] = {}
+        # the provider's own cost per busy chip-hour by pool and capex per chip, computed
+        # once per run (customers' prices are set once a month: update_prices)
         self._cost_cache: dict[tuple[int, float], float] = {}
+
+    # ----------------------------------------------------------------- prices
+
+    def update_prices(self, month: int) -> None:
+        """Set every pool's customer price for the month starting now (the pricing
+        policy at today's date and the price a chip of the pool costs today), and record
+        it: customers' choices and the accounts' revenue both use it."""
+        w = self.w
+        s = w.scenario
+        now = w.env.now
+        day = w.clock.date(now)
+        w.prices = [
+            self.policy.usd_per_chip_hour(s, p.chip_id, day, w.capex_usd(p, now)) for p in w.pools
+        ]
+        for p, price in zip(w.pools, w.prices, strict=True):
+            w.log.prices.append(PriceRecord(month, p.idx, price))
 
     # ----------------------------------------------------------------- maturity
 
@@ -117,6 +130,7 @@ class DecisionProcess:
             yield env.timeout(max(0.0, float(bounds[m]) - env.now))
             w.log.events += 1
             self.update_maturity()
+            self.update_prices(m)
             for sid, mval in w.stack_maturity.items():
                 eff = ad.software_efficiency(mval, floor)
                 w.log.maturity.append(MaturityRecord(m, sid, mval, eff))
@@ -176,8 +190,10 @@ class DecisionProcess:
                 continue
             if p.chip_id in excluded:
                 continue
-            # a fleet the provider no longer buys is offered only while it has room
-            if not w.scenario.provider.pools[p.chip_id].procure and p.free() <= 0:
+            # a fleet the provider no longer buys (not procured, or its chip off sale) is
+            # offered only while it has room; its demand then moves to the successor
+            not_bought = not w.scenario.provider.pools[p.chip_id].procure or p.off_sale(w.env.now)
+            if not_bought and p.free() <= 0:
                 continue
             stack = w.scenario.catalog.stacks[p.chip.stack]
             missing = ad.missing_features(stack, spec.requires_features, today)
@@ -457,7 +473,8 @@ class DecisionProcess:
         """What ``seg`` pays per useful unit (PFLOP or million tokens) on ``pool`` at ``t``.
 
         The provider's own segments pay the pool's cost per busy chip-hour at the
-        procurement target utilisation; customers pay the pricing policy's price.
+        procurement target utilisation; customers pay the month's price (the pricing
+        policy's, set at the month's start by :meth:`update_prices`).
         """
         s = self.w.scenario
         if seg.spec.internal:
@@ -469,12 +486,7 @@ class DecisionProcess:
                 per_hour = float(ec.chip_usd_per_busy_hour(pool.chip, s.economics, capex, util))
                 self._cost_cache[key] = per_hour
         else:
-            day = self.w.clock.date(t)
-            price_key = (pool.idx, day)
-            per_hour = self._price_cache.get(price_key)
-            if per_hour is None:
-                per_hour = self.policy.usd_per_chip_hour(s, pool.chip_id, day)
-                self._price_cache[price_key] = per_hour
+            per_hour = self.w.prices[pool.idx]
         if workload == "training":
             work = pool.pflop_per_chip_hour
         else:

@@ -164,6 +164,43 @@ class OrderRecord(NamedTuple):
     chips: int
 
 
+class PriceRecord(NamedTuple):
+    """A pool's customer price per chip-hour for a calendar month, set at its start."""
+
+    month: int
+    pool: int
+    usd_per_chip_hour: float
+
+
+class LostJobRecord(NamedTuple):
+    """A training job the provider did not run because its customer would not wait.
+
+    It balked (its expected wait at arrival exceeded the segment's patience) or reneged
+    (it had waited that long in the queue), found no other pool of its segment that could
+    start it, and ran on another cloud (``other_cloud``) or was abandoned. ``chip_hours``
+    is what it would have used on the pool it was routed to, at the time.
+    """
+
+    segment: int
+    pool: int
+    time_h: float
+    chips: int
+    pflop: float
+    chip_hours: float
+    reneged: bool
+    other_cloud: bool
+
+
+class RedirectRecord(NamedTuple):
+    """A training job that would not wait on its pool and started at once on another."""
+
+    segment: int
+    from_pool: int
+    to_pool: int
+    time_h: float
+    reneged: bool
+
+
 def _floats(a: array[float]) -> FloatArray:
     return np.frombuffer(a, dtype=np.float64).copy() if len(a) else np.zeros(0)
 
@@ -342,6 +379,9 @@ class EngineLog:
     shares: list[ShareRecord] = field(default_factory=list)
     maturity: list[MaturityRecord] = field(default_factory=list)
     orders: list[OrderRecord] = field(default_factory=list)
+    prices: list[PriceRecord] = field(default_factory=list)
+    lost: list[LostJobRecord] = field(default_factory=list)
+    redirected: list[RedirectRecord] = field(default_factory=list)
     events: int = 0
     pool_ids: list[str] = field(default_factory=list)
     segment_ids: list[str] = field(default_factory=list)
@@ -444,6 +484,42 @@ class OverstayColumns:
         """The columns of ``records``."""
         m = _matrix(records, OverstayRecord)
         return cls(m[:, 0].astype(np.int64), m[:, 1], m[:, 2], m[:, 3])
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+
+@dataclass(frozen=True)
+class LostJobColumns:
+    """:class:`LostJobRecord` fields as columns."""
+
+    segment: IntArray
+    pool: IntArray
+    time_h: FloatArray
+    chips: FloatArray
+    pflop: FloatArray
+    chip_hours: FloatArray
+    reneged: npt.NDArray[np.bool_]
+    other_cloud: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, records: Sequence[LostJobRecord]) -> LostJobColumns:
+        """The columns of ``records``.
+
+        >>> LostJobColumns.of([LostJobRecord(1, 0, 5.0, 8, 9.0, 2.0, True, False)]).reneged
+        array([ True])
+        """
+        m = _matrix(records, LostJobRecord)
+        return cls(
+            m[:, 0].astype(np.int64),
+            m[:, 1].astype(np.int64),
+            m[:, 2],
+            m[:, 3],
+            m[:, 4],
+            m[:, 5],
+            m[:, 6] > 0,
+            m[:, 7] > 0,
+        )
 
     def __len__(self) -> int:
         return len(self.pool)

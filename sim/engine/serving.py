@@ -2,8 +2,13 @@
 
 Every ``resize_interval_hours`` each segment releases the chips it held and reserves, pool by
 pool, what its share of the coming peak needs at its target utilisation: from the pool its
-customers chose, then from that pool's spill pools in order. Over the interval, hourly demand
-(the daily profile x exponential growth) is served up to the reserved capacity.
+customers chose, then from that pool's spill pools in order, then (once the chosen pool's
+chip is off sale) from its successors on the same stack that the segment may use. Over the
+interval, hourly demand (the daily profile x exponential growth) is served up to the
+reserved capacity.
+
+Reserved serving chips count as busy (they are held for the segment); their power follows
+their load, the tokens served over what they could serve (see :mod:`sim.accounting.energy`).
 """
 
 from __future__ import annotations
@@ -106,6 +111,8 @@ class ServingProcess:
         }
         # per pool: itself then its spill pools, and whether it serves inference
         self._chain = [(p.idx, *world.spill.get(p.idx, ())) for p in world.pools]
+        # per (segment, pool): the chain once the pool's chip is off sale (successors added)
+        self._chain_off_sale: dict[tuple[int, int], tuple[int, ...]] = {}
         self._serves = ["inference" in p.chip.workloads for p in world.pools]
         self._on_resize_cb = self._on_resize
 
@@ -161,11 +168,13 @@ class ServingProcess:
         target = demand.spec.target_utilization
         reserved = seg.reserved
         record = self._add_record
+        seg.unplaced = {}
         for pid, share in seg.serving_shares.items():
             # capacity comes from the chosen pool, then from its spill pools in order
             need_tok = peak * share / target
             left = share
-            for cand in self._chain[pid]:
+            chain = self._chain_of(seg, pid) if pools[pid].off_sale(t0) else self._chain[pid]
+            for cand in chain:
                 if need_tok <= 0 or left <= 1e-12:
                     break
                 pool = pools[cand]
@@ -186,6 +195,26 @@ class ServingProcess:
             if left > 1e-12:
                 # demand no capacity was found for
                 record(seg.idx, pid, 0, t0, t1, mean_rate * left, 0 * pools[pid].tok_per_chip_s)
+                seg.unplaced[pid] = max(need_tok, 0.0)
+
+    def _chain_of(self, seg: SegmentState, pid: int) -> tuple[int, ...]:
+        """Pool ``pid``'s chain once its chip is off sale: itself, its spill pools, then its
+        successors on the same stack that ``seg`` may put inference on."""
+        key = (seg.idx, pid)
+        chain = self._chain_off_sale.get(key)
+        if chain is None:
+            w = self.w
+            names = seg.spec.permitted.get("inference")
+            allowed = {w.pool_index[n] for n in names} if names is not None else None
+            base = self._chain[pid]
+            extra = [
+                p.idx
+                for p in w.successor_pools(w.pools[pid], "inference")
+                if p.idx not in base and (allowed is None or p.idx in allowed)
+            ]
+            chain = (*base, *extra)
+            self._chain_off_sale[key] = chain
+        return chain
 
     def complete(self) -> None:
         """At the end of the run: the tokens every placement demanded and served over its
@@ -205,6 +234,14 @@ class ServingProcess:
         cap_mtok = capacity * (t1 - t0) * SECONDS_PER_HOUR / TOKENS_PER_MTOK
         load = np.divide(served, cap_mtok, out=np.zeros(len(served)), where=cap_mtok > 0)
         log.complete(asked, served, load)
+
+    def unplaced(self, pool: Pool) -> float:
+        """Chips of ``pool`` the serving demand routed to it needed but found nowhere, at
+        the last re-size (what its spill pools and successors served is not counted)."""
+        tok = pool.tok_per_chip_s
+        if tok <= 0:
+            return 0.0
+        return sum(seg.unplaced.get(pool.idx, 0.0) for seg in self.w.segments) / tok
 
     def shortfall(self, pool: Pool) -> float:
         """Chips serving segments wanted on ``pool`` but could not get (last re-size)."""

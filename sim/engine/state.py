@@ -27,12 +27,13 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class QueuedJob(NamedTuple):
-    """A training job waiting for chips."""
+    """A training job waiting for chips (``job_id`` tells two alike jobs apart)."""
 
     segment: int
     chips: int
     pflop: float
     arrival_h: float
+    job_id: int = 0
 
 
 class Pool:
@@ -44,11 +45,15 @@ class Pool:
         "chip_id",
         "committed_orders",
         "cumulative_volume",
+        "end_of_sale_h",
         "idx",
         "installed",
+        "lost_chip_hours",
+        "mean_job_hours",
         "pending_retire",
         "pflop_per_chip_hour",
         "queue",
+        "queued_pflop",
         "reserved",
         "retire_queue",
         "running",
@@ -56,6 +61,7 @@ class Pool:
         "t_last",
         "tok_per_chip_s",
         "training_busy",
+        "waiting",
     )
 
     def __init__(self, idx: int, chip_id: str, chip: ChipSpec) -> None:
@@ -79,6 +85,19 @@ class Pool:
         # chips past their retirement date still busy: [retire h, chips left], oldest first
         self.retire_queue: deque[list[float]] = deque()
         self.serves_training = "training" in chip.workloads
+        # the hour from which the chip can no longer be delivered (inf: never); set by World
+        self.end_of_sale_h = math.inf
+        # queued work and the ids of queued jobs (for reneging), kept by the training process
+        self.queued_pflop = 0.0
+        self.waiting: set[int] = set()
+        # running mean duration of the jobs started here, hours (0 before the first)
+        self.mean_job_hours = 0.0
+        # chip-hours of training jobs lost to impatience (procurement's forecast reads it)
+        self.lost_chip_hours = 0.0
+
+    def off_sale(self, now: float) -> bool:
+        """Whether the chip can no longer be delivered at simulated time ``now``."""
+        return now >= self.end_of_sale_h
 
     def free(self) -> int:
         """Chips neither running training nor reserved for serving.
@@ -198,6 +217,8 @@ class SegmentState:
         self._route_credit: list[float] = []
         self.serving_shares: dict[int, float] = {}
         self.reserved: dict[int, int] = {}
+        # token rate (at target load) of each pool's share that found no chips, last re-size
+        self.unplaced: dict[int, float] = {}
         self.bypass_credit = 0.0
         self.refresh_shares()
 
@@ -260,6 +281,8 @@ class World:
     horizon_h: float
     stack_ids: list[str] = field(default_factory=list)
     stack_maturity: dict[str, float] = field(default_factory=dict)
+    # each pool's customer price per chip-hour this month (set by the monthly tick)
+    prices: list[float] = field(default_factory=list)
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int) -> World:
@@ -279,6 +302,9 @@ class World:
             for a, bs in scenario.scheduling.spill.items()
         }
         clock = Clock(scenario.horizon.start, scenario.horizon.end)
+        for pool in pools:
+            if pool.chip.end_of_sale_date is not None:
+                pool.end_of_sale_h = clock.hours(pool.chip.end_of_sale_date)
         return cls(
             scenario,
             seed,
@@ -292,6 +318,19 @@ class World:
             clock.horizon_hours,
             stack_ids,
         )
+
+    def successor_pools(self, pool: Pool, workload: str) -> list[Pool]:
+        """The provider's pools along ``pool``'s chain of successors, nearest first, that
+        run the same stack (no port needed) and serve ``workload``."""
+        out: list[Pool] = []
+        for cid in self.scenario.catalog.successors(pool.chip_id):
+            idx = self.pool_index.get(cid)
+            if idx is None:
+                continue
+            cand = self.pools[idx]
+            if cand.chip.stack == pool.chip.stack and workload in cand.chip.workloads:
+                out.append(cand)
+        return out
 
     def capex_usd(self, pool: Pool, t: float, batch: int = 1) -> float:
         """Price per chip of a batch of ``batch`` chips for ``pool`` bought at time ``t``."""

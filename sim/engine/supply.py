@@ -1,10 +1,20 @@
 """Supply: the initial fleet, planned deliveries, forecast-driven orders and retirement.
 
 The forecast policy reviews every ``review_interval_days``: each procured pool's demand is its
-mean busy chips over the forecast window plus its queued chips plus the serving chips
-segments wanted but could not get; the pool is ordered up to that demand at the target
-utilisation (capped by ``max_chips``), within the vendor's allocation cap or the foundry cap
-of an in-house generation per quarter, and delivered after the lead time in force.
+mean busy chips over the forecast window plus the mean chips of the training jobs it lost to
+impatience over the window (see :mod:`sim.engine.training`) plus its queued chips plus the
+serving chips segments wanted but could not get; the pool is ordered up to that demand at
+the target utilisation (capped by ``max_chips``), within the vendor's allocation cap or the
+foundry cap of an in-house generation per quarter, and delivered after the lead time in
+force.
+
+Chips are bought only while on sale: no order is placed whose delivery would fall on or after
+the chip's end of sale (planned deliveries after it are refused by the schema). The demand a
+pool can no longer buy for moves to its successor: the chips it needs beyond what it has
+(counting the training jobs it lost and the serving demand placed nowhere, not what its
+spill pools served) are converted to the successor's chips by their useful work and added
+to the demand of the nearest successor that the provider procures and can still buy.
+Installed chips keep serving until they retire.
 
 Chips retire at the end of their depreciation life; a pool is a count, so which chip a job
 runs on is not tracked: chips due to retire leave as soon as any work on the pool ends (as if
@@ -24,6 +34,7 @@ from sim.engine.records import CohortRecord, OrderRecord
 from sim.engine.serving import ServingProcess
 from sim.engine.state import Pool, World
 from sim.engine.training import TrainingProcess
+from sim.model.pricing import useful_work_ratio
 from sim.model.timeline import step_at
 from sim.model.units import (
     HOURS_PER_DAY,
@@ -118,38 +129,89 @@ class SupplyProcess:
         pr = w.scenario.provider.procurement
         env = w.env
         step = pr.review_interval_days * HOURS_PER_DAY
-        targets = [
-            w.pools[w.pool_index[pid]]
-            for pid, spec in w.scenario.provider.pools.items()
-            if spec.procure
-        ]
-        history: dict[int, list[tuple[float, float]]] = {p.idx: [(0.0, 0.0)] for p in targets}
+        procured = {
+            w.pool_index[pid] for pid, spec in w.scenario.provider.pools.items() if spec.procure
+        }
+        # every pool's (time, busy chip-hours, lost chip-hours) at past reviews
+        history: dict[int, list[tuple[float, float, float]]] = {
+            p.idx: [(0.0, 0.0, 0.0)] for p in w.pools
+        }
         while True:
             yield env.timeout(step)
             t = env.now
             if t >= w.horizon_h:
                 return
             w.log.events += 1
-            for pool in targets:
-                self._review_pool(pool, t, history[pool.idx])
+            moved: dict[int, float] = {}
+            buyable: dict[int, float] = {}
+            for pool in w.pools:
+                if pool.idx in procured and self._can_buy(pool, t):
+                    buyable[pool.idx] = self._forecast_chips(pool, t, history[pool.idx])
+                elif pool.off_sale(t + self.lead_time_h(pool, t)):
+                    self._move_demand(pool, t, history[pool.idx], procured, moved)
+                else:
+                    self._window(pool, t, history[pool.idx])
+            for idx, demand in buyable.items():
+                self._review_pool(w.pools[idx], t, demand, moved.get(idx, 0.0))
 
-    def _forecast_chips(self, pool: Pool, t: float, hist: list[tuple[float, float]]) -> float:
-        """Chips ``pool`` is forecast to need: recent mean busy + queued + serving shortfall."""
+    def _can_buy(self, pool: Pool, t: float) -> bool:
+        """Whether an order placed at ``t`` would arrive while the chip is on sale."""
+        launch_h = self.w.clock.hours(pool.chip.launch_date)
+        return not pool.off_sale(max(t + self.lead_time_h(pool, t), launch_h))
+
+    def _window(
+        self, pool: Pool, t: float, hist: list[tuple[float, float, float]]
+    ) -> tuple[float, float]:
+        """Mean busy chips and mean chips of lost training jobs over the forecast window."""
         window = self.w.scenario.provider.procurement.forecast_window_days * HOURS_PER_DAY
         pool.touch(t)
-        hist.append((t, pool.area_busy))
+        hist.append((t, pool.area_busy, pool.lost_chip_hours))
         while len(hist) > 2 and hist[1][0] <= t - window:
             hist.pop(0)
-        t_a, area_a = hist[0]
-        avg_busy = (pool.area_busy - area_a) / max(t - t_a, 1e-9)
-        queued = sum(j.chips for j in pool.queue)
-        return avg_busy + queued + self.serving.shortfall(pool)
+        t_a, area_a, lost_a = hist[0]
+        span = max(t - t_a, 1e-9)
+        return (pool.area_busy - area_a) / span, (pool.lost_chip_hours - lost_a) / span
 
-    def _review_pool(self, pool: Pool, t: float, hist: list[tuple[float, float]]) -> None:
-        """Order chips for ``pool`` toward its forecast demand, within caps."""
+    def _forecast_chips(
+        self, pool: Pool, t: float, hist: list[tuple[float, float, float]]
+    ) -> float:
+        """Chips ``pool`` is forecast to need: recent mean busy + lost + queued + serving
+        shortfall."""
+        avg_busy, avg_lost = self._window(pool, t, hist)
+        queued = sum(j.chips for j in pool.queue)
+        return avg_busy + avg_lost + queued + self.serving.shortfall(pool)
+
+    def _move_demand(
+        self,
+        pool: Pool,
+        t: float,
+        hist: list[tuple[float, float, float]],
+        procured: set[int],
+        moved: dict[int, float],
+    ) -> None:
+        """Pass the chips an off-sale ``pool`` needs beyond its fleet to its nearest
+        successor the provider procures and can still buy (in that chip's units)."""
         w = self.w
-        demand = self._forecast_chips(pool, t, hist)
-        target = math.ceil(demand / w.scenario.provider.procurement.target_utilization)
+        avg_busy, avg_lost = self._window(pool, t, hist)
+        queued = sum(j.chips for j in pool.queue)
+        need = avg_busy + avg_lost + queued + self.serving.unplaced(pool)
+        u = w.scenario.provider.procurement.target_utilization
+        beyond = need / u - (pool.installed - pool.pending_retire) - pool.committed_orders
+        if beyond <= 0:
+            return
+        for cid in w.scenario.catalog.successors(pool.chip_id):
+            idx = w.pool_index.get(cid)
+            if idx is None or idx not in procured or not self._can_buy(w.pools[idx], t):
+                continue
+            ratio = useful_work_ratio(pool.chip, w.pools[idx].chip)
+            moved[idx] = moved.get(idx, 0.0) + beyond * ratio
+            return
+
+    def _review_pool(self, pool: Pool, t: float, demand: float, moved: float) -> None:
+        """Order chips for ``pool`` toward its forecast demand (plus ``moved`` chips of
+        demand from chips no longer on sale), within caps."""
+        w = self.w
+        target = math.ceil(demand / w.scenario.provider.procurement.target_utilization + moved)
         spec = w.scenario.provider.pools[pool.chip_id]
         if spec.max_chips is not None:
             target = min(target, spec.max_chips)

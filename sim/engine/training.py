@@ -4,7 +4,20 @@ Each segment's jobs arrive as a Poisson process whose rate grows exponentially, 
 exactly by inverting the cumulative intensity; each job goes to the pool its segment's
 current shares route it to (smooth weighted round-robin, so realised shares track the decided
 shares with no sampling noise). A job that cannot start at once may spill to a pool listed in
-``scheduling.spill`` that can, else it queues on its pool.
+``scheduling.spill`` that can (or, once its pool's chip is off sale, to a successor on the
+same stack), else it queues on its pool.
+
+Customers do not wait for ever when their segment states a patience
+(``training.patience``): a job whose expected wait at arrival exceeds it *balks*, and a
+queued job that has waited that long *reneges*. Either first starts at once on another pool
+its segment can use (its spill pools, its pool's successors, the pools its segment runs
+training on), else leaves the provider: to another cloud for the segment's
+``other_cloud_fraction`` of such jobs (revenue lost), abandoned for the rest; the split is
+kept by a credit per segment, as the vendor's own cloud share is, so it draws no random
+number. The expected wait is a fluid estimate:
+(queued chip-hours ahead + chips still to free x half the pool's mean job length) / chips
+the pool has for training (installed - reserved for serving - due to retire); a job larger
+than those chips expects an infinite wait.
 
 The scheduler is a policy object chosen by name (:data:`SCHEDULERS`, from
 ``scheduling.policy``), in the manner of Ciw's queue disciplines:
@@ -26,12 +39,16 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from sim.engine.records import BypassRecord
+from sim.engine.records import BypassRecord, LostJobRecord, RedirectRecord
 from sim.engine.state import Pool, QueuedJob, SegmentState, World
 from sim.model.rng import BlockDraws, stream
 from sim.model.schema import JobSize, Scheduling, Training
 from sim.model.timeline import HourSteps
-from sim.model.units import HOURS_PER_MONTH, HOURS_PER_YEAR
+from sim.model.units import HOURS_PER_DAY, HOURS_PER_MONTH, HOURS_PER_YEAR
+
+JOB_HOURS_SMOOTHING = 0.05
+"""Weight of each new job in a pool's running mean job length (an exponential moving
+average over about the last 20 jobs), used only by the expected-wait estimate."""
 
 Starter = Callable[[QueuedJob, Pool], None]
 """Starts a job on a pool now (the scheduler decides which, the training process how)."""
@@ -263,6 +280,28 @@ class TrainingProcess:
             self._direct.append(
                 HourSteps(world.clock, direct, 0.0, lambda p: p.value) if direct else None
             )
+        self._on_renege = self._renege
+        self._queue_seq = 0
+        # per segment: patience in hours (None: waits for ever), the other-cloud share of
+        # the jobs that leave and its credit, and the pools it may run training on
+        self._patience_h: list[float | None] = []
+        self._cloud_share: list[float] = []
+        self._cloud_credit: list[float] = []
+        self._permitted: list[set[int] | None] = []
+        for seg in world.segments:
+            tr = seg.spec.training
+            pat = tr.patience if tr is not None else None
+            self._patience_h.append(pat.days * HOURS_PER_DAY if pat is not None else None)
+            self._cloud_share.append(pat.other_cloud_fraction if pat is not None else 0.0)
+            self._cloud_credit.append(0.0)
+            names = seg.spec.permitted.get("training")
+            self._permitted.append(
+                {world.pool_index[n] for n in names} if names is not None else None
+            )
+        # per pool: its successors on the same stack that train (where its demand moves)
+        self._successors = [
+            [p.idx for p in world.successor_pools(pool, "training")] for pool in world.pools
+        ]
 
     def arrivals(self, seg: SegmentState) -> Generator[simpy.Event, Any, None]:
         """The simpy process that starts a segment's job arrivals (a chain of callbacks)."""
@@ -289,16 +328,102 @@ class TrainingProcess:
         if not pool.queue and pool.free() >= k:
             self.launch(seg.idx, k, pflop, now, pool, now)
             return
-        for alt in w.spill.get(pid, ()):
+        for alt in self._overflow(seg.idx, pool, now):
             ap = w.pools[alt]
-            if ap.serves_training and not ap.queue and ap.free() >= k:
+            if not ap.queue and ap.free() >= k:
                 self.launch(seg.idx, k, pflop, now, ap, now)
                 return
-        pool.queue.append(QueuedJob(seg.idx, k, pflop, now))
+        patience = self._patience_h[seg.idx]
+        if patience is not None and self.expected_wait_hours(pool, k) > patience:
+            self._impatient(seg.idx, k, pflop, now, pool, reneged=False)
+            return
+        self._queue_seq += 1
+        job = QueuedJob(seg.idx, k, pflop, now, self._queue_seq)
+        pool.queue.append(job)
+        pool.queued_pflop += pflop
+        if patience is not None and now + patience < self.horizon_h:
+            pool.waiting.add(job.job_id)
+            ev = self.env.timeout(patience, (pool, job))
+            ev.callbacks.append(self._on_renege)  # type: ignore[union-attr]
         self.scheduler.job_queued(pool, now, self.start)
 
+    def _overflow(self, segment: int, pool: Pool, now: float) -> list[int]:
+        """Pools a job of ``pool`` may start on at once when ``pool`` cannot: its spill
+        pools, then (once its chip is off sale) its successors the segment may use."""
+        out = [p for p in self.w.spill.get(pool.idx, ()) if self.w.pools[p].serves_training]
+        if pool.off_sale(now):
+            allowed = self._permitted[segment]
+            out += [
+                p
+                for p in self._successors[pool.idx]
+                if p not in out
+                and (allowed is None or p in allowed)
+                and self.w.pools[p].chip.launch_date <= self.w.clock.date(now)
+            ]
+        return out
+
+    def expected_wait_hours(self, pool: Pool, chips: int) -> float:
+        """Fluid estimate of how long a job of ``chips`` chips joining ``pool``'s queue now
+        waits: (queued chip-hours ahead + chips still to free x half the mean job length)
+        / chips the pool has for training; infinite if the job is larger than those."""
+        capacity = pool.installed - pool.reserved - pool.pending_retire
+        rate = pool.pflop_per_chip_hour
+        if capacity < chips or rate <= 0.0:
+            return math.inf
+        ahead = pool.queued_pflop / rate
+        to_free = max(0, chips - pool.free())
+        return (ahead + to_free * pool.mean_job_hours / 2.0) / capacity
+
+    def _renege(self, ev: simpy.Event) -> None:
+        """A queued job has waited its segment's patience: if still queued, it leaves."""
+        pool, job = ev.value  # type: ignore[misc]
+        if job.job_id not in pool.waiting:
+            return
+        self.log.events += 1
+        now = self.env.now
+        pool.waiting.discard(job.job_id)
+        pool.queue.remove(job)
+        pool.queued_pflop -= job.pflop
+        self._impatient(job.segment, job.chips, job.pflop, job.arrival_h, pool, reneged=True)
+        if pool.queue:
+            self.scheduler.dispatch(pool, now, self.start)
+
+    def _impatient(
+        self, segment: int, k: int, pflop: float, arrival_h: float, pool: Pool, *, reneged: bool
+    ) -> None:
+        """A job that will not wait on ``pool``: another pool of its segment that can start
+        it now, else another cloud or nowhere."""
+        w = self.w
+        now = self.env.now
+        for alt in self._redirect_targets(segment, pool, now):
+            ap = w.pools[alt]
+            if not ap.queue and ap.free() >= k:
+                w.log.redirected.append(RedirectRecord(segment, pool.idx, alt, now, reneged))
+                self.launch(segment, k, pflop, arrival_h, ap, now)
+                return
+        self._cloud_credit[segment] += self._cloud_share[segment]
+        other_cloud = self._cloud_credit[segment] >= 1.0
+        if other_cloud:
+            self._cloud_credit[segment] -= 1.0
+        rate = pool.pflop_per_chip_hour
+        chip_hours = pflop / rate if rate > 0 else 0.0
+        pool.lost_chip_hours += chip_hours
+        w.log.lost.append(
+            LostJobRecord(segment, pool.idx, now, k, pflop, chip_hours, reneged, other_cloud)
+        )
+
+    def _redirect_targets(self, segment: int, pool: Pool, now: float) -> list[int]:
+        """Where an impatient job may go: its overflow pools, then the other pools its
+        segment runs training on (it needs no port), in pool order."""
+        out = self._overflow(segment, pool, now)
+        seg = self.w.segments[segment]
+        out += [p for p in seg.route_weights if p != pool.idx and p not in out]
+        return out
+
     def start(self, job: QueuedJob, pool: Pool) -> None:
-        """Start ``job`` on ``pool`` now."""
+        """Start ``job`` (just taken off ``pool``'s queue) on ``pool`` now."""
+        pool.queued_pflop -= job.pflop
+        pool.waiting.discard(job.job_id)
         self.launch(job.segment, job.chips, job.pflop, job.arrival_h, pool, self.env.now)
 
     def launch(
@@ -310,6 +435,8 @@ class TrainingProcess:
         pool.training_busy += k
         dur = pflop / (k * pool.pflop_per_chip_hour)
         end = now + dur
+        m = pool.mean_job_hours
+        pool.mean_job_hours = dur if m == 0.0 else m + JOB_HOURS_SMOOTHING * (dur - m)
         self._add_job(segment, pool.idx, k, pflop, arrival_h, now, end)
         if end < self.horizon_h:
             self.job_seq += 1

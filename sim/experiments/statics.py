@@ -59,6 +59,11 @@ class Lever(BaseModel):
     name: str = Field(description="What is changed and what should follow, in words.")
     mechanism: str = Field(description="The article mechanism it tests (friction, energy ...).")
     changes: dict[str, Any] = Field(description="Dotted path -> new value, or 'xK' for K times.")
+    base: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Values set in both the base and the variant: the setting the lever is "
+        "measured in (a pricing policy, say), as changes are written.",
+    )
     metric: str = Field(description="Dotted summary key whose change is measured.")
     expect: Literal["increase", "decrease"] = Field(description="Predicted sign of the change.")
     horizon_end: dt.date | None = Field(
@@ -82,11 +87,13 @@ def levers() -> tuple[Lever, ...]:
     return tuple(_LeverFile.model_validate(yaml.safe_load(text)).levers)
 
 
-def lever_values(loaded: LoadedScenario, lever: Lever) -> dict[str, Any]:
-    """The lever's changes as values for :func:`sim.scenario.substitute` (``xK`` resolved
-    against the scenario's current value)."""
+def lever_values(
+    loaded: LoadedScenario, lever: Lever, changes: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The lever's changes (or ``changes``, written alike) as values for
+    :func:`sim.scenario.substitute` (``xK`` resolved against the scenario's current value)."""
     out: dict[str, Any] = {}
-    for path, value in lever.changes.items():
+    for path, value in (lever.changes if changes is None else changes).items():
         m = _MULTIPLIER.match(value) if isinstance(value, str) else None
         if m is None:
             out[path] = value
@@ -145,6 +152,8 @@ def measure(
     reps = lever.reduced_replications if reduced else lever.replications
     seeds = replication_seeds(STATICS_SEED, reps)
     base = loaded if lever.horizon_end is None else cut_horizon(loaded, lever.horizon_end)
+    if lever.base:
+        base = substitute(base, lever_values(base, lever, lever.base))
     variant = substitute(base, lever_values(base, lever))
     if base_runs is None:
         base_summaries = [a.summary for a in run_replications(base.scenario, seeds, workers)]
@@ -171,7 +180,7 @@ def measure_all(
     cache_: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
     def base_runs(base: LoadedScenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
-        key = (base.scenario.horizon.end, tuple(seeds))
+        key = (base.scenario.model_dump_json(), tuple(seeds))
         if key not in cache_:
             cache_[key] = [a.summary for a in run_replications(base.scenario, seeds, workers)]
         return cache_[key]

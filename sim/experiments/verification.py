@@ -16,6 +16,8 @@ baseline and compares a simulated value with an analytic or independently recomp
   record's held-out seeds (never the fitting seeds), the baseline being
   ``scenarios/baseline.yaml`` of the working directory unless another file is given;
 - the article ratios held by the chip catalog;
+- lifecycles: no chip is delivered on or after its end of sale in a baseline run (exact),
+  and a planned delivery after it is refused;
 - validation (``sim/data/validation.yaml``): outside facts not used in fitting (the Graviton
   precedent, the in-house share of AWS's accelerator compute in 2025), each against the
   model on seeds no fit has used (:mod:`sim.experiments.validation`);
@@ -44,7 +46,9 @@ from typing import Any
 import numpy as np
 
 from sim.accounting.runner import run_one
-from sim.experiments.calibration import HOLDOUT_SEED, evaluate, truncated
+from sim.engine.core import simulate
+from sim.errors import ScenarioError
+from sim.experiments.calibration import HOLDOUT_SEED, cut_horizon, evaluate, truncated
 from sim.experiments.checks import Check
 from sim.experiments.statics import Effect, measure_all
 from sim.experiments.validation import Validation, validate_all
@@ -53,7 +57,8 @@ from sim.model import economics as ec
 from sim.model.catalog import ratio_results
 from sim.model.queueing import mmc, mmc_gang
 from sim.model.rng import replication_seeds
-from sim.model.schema import Scenario
+from sim.model.schema import Delivery, Scenario
+from sim.model.timeline import Clock
 from sim.model.units import HOURS_PER_MONTH, W_PER_MW
 from sim.scenario import LoadedScenario, load_catalog, load_scenario, substitute
 
@@ -230,6 +235,11 @@ def _exact(group: str, name: str, simulated: float, expected: float) -> Check:
 #: The scenario whose calibration record is re-simulated, unless another is given.
 DEFAULT_BASELINE = Path("scenarios") / "baseline.yaml"
 
+#: Where ``--reduced`` cuts the baseline for the lifecycle check: after the end of sale of
+#: the A10G (2025-06), H100 and Inferentia2 (2025-12), H200 (2026-06) and Trainium2
+#: (2026-12), so every end of sale the baseline meets is crossed.
+LIFECYCLE_REDUCED_END = dt.date(2027, 4, 1)
+
 
 def _baseline(baseline: Path | None, kind: str) -> LoadedScenario | Check:
     """The baseline scenario, or a failed check saying it is not there."""
@@ -289,6 +299,62 @@ def calibration_checks(reduced: bool, baseline: Path | None = None) -> Iterator[
             kind="calibration",
         )
     del reduced
+
+
+def lifecycle_checks(reduced: bool, baseline: Path | None = None) -> Iterator[Check]:
+    """Chips are bought only while on sale: in a run of the baseline no chip is delivered on
+    or after its end of sale (exact), and a planned delivery after it is refused."""
+    loaded = _baseline(baseline, "lifecycle")
+    if isinstance(loaded, Check):
+        yield loaded
+        return
+    if reduced:
+        loaded = cut_horizon(loaded, LIFECYCLE_REDUCED_END)
+    s = loaded.scenario
+    log = simulate(s, replication_seeds(s.seed, 1)[0])
+    clock = Clock(s.horizon.start, s.horizon.end)
+    late = 0.0
+    for c in log.cohorts:
+        chip = s.catalog.chips[log.pool_ids[c.pool]]
+        eos = chip.end_of_sale_date
+        if c.bought_in_horizon and eos is not None and c.start_h >= clock.hours(eos):
+            late += c.chips
+    ended = sum(1 for cid in s.provider.pools if s.catalog.chips[cid].end_of_sale_date)
+    yield _exact(
+        "lifecycle",
+        f"chips delivered on or after their end of sale ({ended} pools with one, "
+        f"1 replication to {s.horizon.end})",
+        late,
+        0.0,
+    )
+    refused = _late_delivery_refused(loaded)
+    yield Check(
+        "lifecycle",
+        "a planned delivery after a chip's end of sale is a scenario error",
+        float(refused),
+        1.0,
+        0.0,
+        refused,
+    )
+
+
+def _late_delivery_refused(loaded: LoadedScenario) -> bool:
+    """Whether a delivery planned the day a pool's chip goes off sale is refused."""
+    s = loaded.scenario
+    for cid, pool in s.provider.pools.items():
+        eos = s.catalog.chips[cid].end_of_sale_date
+        if eos is None or not s.horizon.start <= eos < s.horizon.end:
+            continue
+        late = [*pool.deliveries, Delivery(date=eos, chips=1)]
+        try:
+            substitute(
+                loaded,
+                {f"provider.pools.{cid}.deliveries": [d.model_dump() for d in late]},
+            )
+        except ScenarioError:
+            return True
+        return False
+    return False
 
 
 def _statics_check(effect: Effect) -> Check:
@@ -383,6 +449,7 @@ def run_checks(
         program_checks(_baseline(baseline, "verification")),
         calibration_checks(reduced, baseline),
         catalog_checks(),
+        lifecycle_checks(reduced, baseline),
         statics_checks(reduced, baseline),
         validation_checks(reduced, baseline),
     ):

@@ -17,26 +17,32 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from sim.model.schema import Catalog, ChipSpec
+from sim.model.units import TFLOP_PER_PFLOP, TOKENS_PER_MTOK
 
 __all__ = [
     "ARTICLE_RATIOS",
     "KINDS",
     "KINDS_NEEDING_NOTE",
+    "LIFECYCLE_FIELDS",
     "METRICS",
     "REQUIRED_CHIPS",
     "ArticleRatio",
+    "Claim",
+    "FigureConflict",
     "Metric",
     "catalog_table",
     "check_catalog",
     "chip_metric",
+    "claim_results",
+    "figure_conflicts",
     "numeric_fields",
     "provenance_entry",
     "ratio_results",
@@ -50,7 +56,12 @@ Metric = Literal[
     "price_performance",
     "inference_throughput",
     "inference_latency",
+    "energy_per_pflop",
+    "energy_per_mtok",
 ]
+
+LIFECYCLE_FIELDS: tuple[str, ...] = ("launch_date", "end_of_sale_date", "successor")
+"""Lifecycle fields of a chip, each sourced like its numbers (null ones included)."""
 
 KINDS: frozenset[str] = frozenset({"measured", "derived", "calibrated", "assumed"})
 """The kinds of figure a provenance entry may declare."""
@@ -158,12 +169,123 @@ METRICS: dict[str, Callable[[ChipSpec], float | None]] = {
     ),
     "inference_throughput": lambda c: c.inference_tokens_per_s,
     "inference_latency": lambda c: c.inference_latency_ms,
+    "energy_per_pflop": lambda c: (
+        c.busy_power_w / _training_speed(c) * TFLOP_PER_PFLOP if "training" in c.workloads else None
+    ),
+    "energy_per_mtok": lambda c: c.busy_power_w / c.inference_tokens_per_s * TOKENS_PER_MTOK,
 }
 """How each ratio metric is computed from a chip (None when the chip lacks the figure).
 
 training_speed = training TFLOP/s x reference MFU; energy_efficiency = training speed per
-busy watt; price_performance = training speed per on-demand dollar per chip-hour.
+busy watt; price_performance = training speed per on-demand dollar per chip-hour (at
+general availability); energy_per_pflop = busy W / training speed x 1000 = J per useful
+PFLOP (chip power only, software efficiency 1); energy_per_mtok = busy W / reference
+tokens/s x 1e6 = J per million tokens at full load.
 """
+
+
+class Claim(BaseModel):
+    """A published statement about a chip's figures that the catalog may or may not
+    reproduce (``sim/data/claims.yaml``).
+
+    The value is ``metric(numerator) / metric(denominator)`` (or ``metric(numerator)``
+    when ``denominator`` is null); the claim holds when it lies in [``low``, ``high``].
+    A claim the catalog does not hold is a conflict the catalog resolved one way; its
+    ``reason`` says why (a conflict without one is a catalog problem).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    numerator: str
+    denominator: str | None = None
+    metric: Metric
+    low: float
+    high: float
+    source: str
+    date: str
+    reason: str = Field(default="", description="Why the catalog differs, when it does.")
+
+    def value(self, catalog: Catalog) -> float | None:
+        """The claim's quantity in ``catalog`` (None if a chip or figure is missing)."""
+        num_chip = catalog.chips.get(self.numerator)
+        if num_chip is None:
+            return None
+        num = chip_metric(num_chip, self.metric)
+        if num is None or self.denominator is None:
+            return num
+        den_chip = catalog.chips.get(self.denominator)
+        den = chip_metric(den_chip, self.metric) if den_chip is not None else None
+        return num / den if den else None
+
+    def holds(self, value: float | None) -> bool:
+        """Whether ``value`` lies in the claimed range.
+
+        >>> c = Claim(name="x", numerator="a", metric="hbm", low=0.0, high=1.0,
+        ...           source="k", date="2024")
+        >>> c.holds(0.5), c.holds(1.2), c.holds(None)
+        (True, False, False)
+        """
+        return value is not None and math.isfinite(value) and self.low <= value <= self.high
+
+
+def claim_results(
+    catalog: Catalog, claims: Sequence[Claim]
+) -> list[tuple[Claim, float | None, bool]]:
+    """Each claim with its value in ``catalog`` and whether it holds."""
+    out: list[tuple[Claim, float | None, bool]] = []
+    for claim in claims:
+        value = claim.value(catalog)
+        out.append((claim, value, claim.holds(value)))
+    return out
+
+
+@dataclass(frozen=True)
+class FigureConflict:
+    """A catalog figure chosen over published alternatives, and why."""
+
+    path: str
+    value: Any
+    source: str
+    rejected: tuple[Mapping[str, Any], ...]
+    reason: str
+
+
+def figure_conflicts(
+    catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]]
+) -> list[FigureConflict]:
+    """Every catalog figure whose provenance lists rejected conflicting values."""
+    out: list[FigureConflict] = []
+    for key, entry in provenance.items():
+        conflicts = entry.get("conflicts")
+        if not conflicts:
+            continue
+        path = key.removeprefix("catalog.")
+        out.append(
+            FigureConflict(
+                path,
+                _value_at(catalog, path),
+                _text(entry, "source"),
+                tuple(conflicts),
+                _text(entry, "reason"),
+            )
+        )
+    return out
+
+
+def _value_at(catalog: Catalog, path: str) -> Any:
+    """The catalog's value at a dotted path (``chips.trainium2.training_mfu``)."""
+    node: Any = catalog
+    for part in path.split("."):
+        if isinstance(node, BaseModel):
+            node = getattr(node, part, None)
+        elif isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
 
 
 def chip_metric(chip: ChipSpec, metric: str) -> float | None:
@@ -250,12 +372,19 @@ def _entry_problems(path: str, entry: Mapping[str, Any] | None) -> list[str]:
     return problems
 
 
-def check_catalog(catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def check_catalog(
+    catalog: Catalog,
+    provenance: Mapping[str, Mapping[str, Any]],
+    claims: Sequence[Claim] = (),
+) -> list[str]:
     """Every problem with the catalog's numbers, as one line each (empty when all is well).
 
-    Checks that each numeric field of every chip and stack has a provenance entry with a
-    non-empty source that is not a local path, a date, a known kind, and a note when the
-    kind is assumed, derived or calibrated; and that every article ratio holds.
+    Checks that each numeric field of every chip and stack, each chip's lifecycle (general
+    availability, end of sale, successor) and each dated price change has a provenance
+    entry with a non-empty source that is not a local path, a date, a known kind, and a
+    note when the kind is assumed, derived or calibrated; that a chip with an end of sale
+    names a successor on sale by then; that every article ratio holds; and that every
+    published claim the catalog does not reproduce says why.
     """
     problems: list[str] = []
     groups: list[tuple[str, Mapping[str, BaseModel]]] = [
@@ -267,6 +396,15 @@ def check_catalog(catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]])
             for name in numeric_fields(item):
                 path = f"{section}.{item_id}.{name}"
                 problems.extend(_entry_problems(path, provenance_entry(provenance, path)))
+    for chip_id, chip in catalog.chips.items():
+        problems.extend(_lifecycle_problems(catalog, chip_id, chip, provenance))
+    for claim, value, ok in claim_results(catalog, claims):
+        if not ok and not claim.reason.strip():
+            problems.append(
+                f"claim not reproduced and no reason given: {claim.name} [{claim.source}]: "
+                f"catalog {value if value is None else f'{value:.4g}'}, "
+                f"claimed {claim.low:g}..{claim.high:g}"
+            )
     for ratio, measured, ok in ratio_results(catalog):
         if ok:
             continue
@@ -276,6 +414,33 @@ def check_catalog(catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]])
             f"{ratio.numerator}/{ratio.denominator} {ratio.metric} = {found}, "
             f"expected {ratio.expected:g} ±{ratio.tolerance:.0%}"
         )
+    return problems
+
+
+def _lifecycle_problems(
+    catalog: Catalog, chip_id: str, chip: ChipSpec, provenance: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """A chip's lifecycle and price changes: sourced, and an end of sale with a successor
+    on sale by then."""
+    problems: list[str] = []
+    for name in LIFECYCLE_FIELDS:
+        path = f"chips.{chip_id}.{name}"
+        problems.extend(_entry_problems(path, provenance_entry(provenance, path)))
+    for i in range(len(chip.cloud_price_changes)):
+        path = f"chips.{chip_id}.cloud_price_changes.{i}.usd_per_chip_hour"
+        problems.extend(_entry_problems(path, provenance_entry(provenance, path)))
+    eos = chip.end_of_sale_date
+    if eos is not None:
+        nxt = catalog.chips.get(chip.successor) if chip.successor else None
+        if nxt is None:
+            problems.append(
+                f"chips.{chip_id}: end of sale {eos} but no catalogued successor takes its demand"
+            )
+        elif nxt.launch_date > eos:
+            problems.append(
+                f"chips.{chip_id}: end of sale {eos} comes before its successor "
+                f"{chip.successor} is available ({nxt.launch_date})"
+            )
     return problems
 
 
@@ -301,6 +466,8 @@ def catalog_table(catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]])
         for name in _IDENTITY_COLUMNS:
             row[name] = getattr(chip, name)
         row["launch"] = chip.launch_date.isoformat()
+        row["end_of_sale"] = chip.end_of_sale_date.isoformat() if chip.end_of_sale_date else ""
+        row["successor"] = chip.successor or ""
         row["workloads"] = ",".join(chip.workloads)
         row["training_precision"] = chip.training_precision
         row["cloud_instance"] = chip.cloud_instance
@@ -308,7 +475,7 @@ def catalog_table(catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]])
             value = getattr(chip, name)
             row[name] = math.nan if value is None else float(value)
         sources: list[str] = []
-        for name in [*numeric_fields(chip), "launch_date"]:
+        for name in [*numeric_fields(chip), *LIFECYCLE_FIELDS]:
             entry = provenance_entry(provenance, f"chips.{chip_id}.{name}")
             source = _text(entry, "source") if entry is not None else ""
             if source and source not in sources:
@@ -319,6 +486,8 @@ def catalog_table(catalog: Catalog, provenance: Mapping[str, Mapping[str, Any]])
         "id",
         *_IDENTITY_COLUMNS,
         "launch",
+        "end_of_sale",
+        "successor",
         "workloads",
         "training_precision",
         "cloud_instance",

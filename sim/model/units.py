@@ -39,6 +39,9 @@ W_PER_MW = 1.0e6
 KWH_PER_MWH = 1000.0
 """Kilowatt-hours in a megawatt-hour."""
 
+J_PER_KWH = 3.6e6
+"""Joules in a kilowatt-hour (1000 W x 3600 s)."""
+
 TFLOP_PER_PFLOP = 1000.0
 """TFLOP in a PFLOP (10^15 / 10^12)."""
 

@@ -7,7 +7,13 @@ from sim.scenario.dump import (
     saved_yaml,
     scenario_json_schema,
 )
-from sim.scenario.loading import LoadedScenario, load_catalog, load_scenario, substitute
+from sim.scenario.loading import (
+    LoadedScenario,
+    load_catalog,
+    load_claims,
+    load_scenario,
+    substitute,
+)
 
 __all__ = [
     "LoadedScenario",
@@ -15,6 +21,7 @@ __all__ = [
     "dump_yaml",
     "leading_comment",
     "load_catalog",
+    "load_claims",
     "load_scenario",
     "saved_yaml",
     "scenario_json_schema",

@@ -30,10 +30,12 @@ from sim.scenario.words import did_you_mean, show
 
 __all__ = ["FIGURE_KEYS", "FIGURE_KINDS", "PROVENANCE_FIELDS", "centralise", "extract"]
 
-FIGURE_KEYS = frozenset({"source", "kind", "unit", "date", "note"})
+FIGURE_KEYS = frozenset({"source", "kind", "unit", "date", "note", "conflicts", "reason"})
 FIGURE_KINDS = ("measured", "derived", "calibrated", "assumed")
 #: The fields of a figure's provenance, in the order they are recorded.
 PROVENANCE_FIELDS = ("source", "date", "kind", "note", "unit")
+#: The keys of one rejected alternative in a figure's ``conflicts`` list.
+CONFLICT_KEYS = frozenset({"value", "source", "date", "note"})
 
 Provenance = dict[KeyPath, dict[str, Any]]
 
@@ -64,7 +66,7 @@ def _node(value: Any, path: KeyPath, marks: dict[KeyPath, Mark], prov: Provenanc
                 f"unknown key '{k}' in a sourced figure",
                 (*path, k),
                 marks,
-                expected="only value, source, kind, unit, date, note",
+                expected="only value, source, kind, unit, date, note, conflicts, reason",
                 hint=did_you_mean(k, [*FIGURE_KEYS, "value"]),
             )
         prov[path] = _provenance(value, path, marks)
@@ -133,11 +135,62 @@ def _provenance(
     out["kind"] = kind
     out["date"] = _date(fig, path, marks)
     m = nearest_mark(path, marks)
-    return {
+    entry: dict[str, Any] = {
         **{k: out[k] for k in PROVENANCE_FIELDS},
         "file": m.file if m else None,
         "line": m.line if m else None,
     }
+    if "conflicts" in fig or "reason" in fig:
+        entry["conflicts"] = _conflicts(fig.get("conflicts"), path, marks)
+        entry["reason"] = _reason(fig.get("reason"), path, marks)
+    return entry
+
+
+def _reason(value: Any, path: KeyPath, marks: Mapping[KeyPath, Mark]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise error_at(
+            "a figure with conflicts needs a 'reason' for the value chosen",
+            (*path, "reason"),
+            marks,
+            expected="text saying why this value was chosen over the others",
+            found=show(value),
+        )
+    return value
+
+
+def _conflicts(value: Any, path: KeyPath, marks: Mapping[KeyPath, Mark]) -> list[dict[str, Any]]:
+    """The rejected alternatives of a figure: each {value, source, date, note}."""
+    where = (*path, "conflicts")
+    if not isinstance(value, list) or not value:
+        raise error_at(
+            "'conflicts' must list the rejected values",
+            where,
+            marks,
+            expected="a list of {value, source, date, note}",
+            found=show(value),
+        )
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or "value" not in item or "source" not in item:
+            raise error_at(
+                "a conflicting figure needs a value and its source",
+                (*where, i),
+                marks,
+                expected="{value, source, date, note}",
+                found=show(item),
+            )
+        stray = sorted(set(item) - CONFLICT_KEYS)
+        if stray:
+            raise error_at(
+                f"unknown key '{stray[0]}' in a conflicting figure",
+                (*where, i, stray[0]),
+                marks,
+                expected="only value, source, date, note",
+            )
+        out.append({k: item.get(k) for k in ("value", "source", "date", "note")})
+        if isinstance(out[-1]["date"], dt.date):
+            out[-1]["date"] = out[-1]["date"].isoformat()
+    return out
 
 
 def _distribution(value: dict[str, Any], path: KeyPath, marks: Mapping[KeyPath, Mark]) -> Any:

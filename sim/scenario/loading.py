@@ -22,11 +22,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
+from sim.model.catalog import Claim
 from sim.model.schema import Catalog, Scenario
 from sim.scenario.distributions import BaseDistribution, Distribution
 from sim.scenario.fields import plain_value
@@ -45,7 +49,7 @@ from sim.scenario.overrides import (
 from sim.scenario.paths import KeyPath, dotted, walk_paths
 from sim.scenario.problems import located, validate_scenario
 
-__all__ = ["LoadedScenario", "load_catalog", "load_scenario", "substitute"]
+__all__ = ["LoadedScenario", "load_catalog", "load_claims", "load_scenario", "substitute"]
 
 
 @dataclass(frozen=True)
@@ -164,3 +168,10 @@ def load_catalog(
         label = str(layers[0][0]) if layers else "catalog"
         raise located(e, ("catalog",), cat, marks, root=Catalog, default_file=label) from None
     return catalog, _plain_provenance(prov)
+
+
+@cache
+def load_claims() -> tuple[Claim, ...]:
+    """The published claims about the shipped catalog (``sim/data/claims.yaml``)."""
+    text = (resources.files("sim") / "data" / "claims.yaml").read_text(encoding="utf-8")
+    return tuple(Claim.model_validate(c) for c in yaml.safe_load(text)["claims"])

@@ -60,12 +60,16 @@ def _cell(value: Any) -> Text:
 
 
 def table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """A table: first column left-aligned, the others right; numbers as the terminal shows them."""
+    """A table: first column left-aligned and never folded (it names the row), the others
+    right; numbers as the terminal shows them."""
     out = Table(
         title=None if title is None else text(title), title_justify="left", show_lines=False
     )
     for i, header in enumerate(headers):
-        out.add_column(text(header), justify="left" if i == 0 else "right", overflow="fold")
+        first = i == 0
+        out.add_column(
+            text(header), justify="left" if first else "right", overflow="fold", no_wrap=first
+        )
     for row in rows:
         out.add_row(*(_cell(v) for v in row))
     return out

@@ -109,15 +109,20 @@ def customer_usd_per_chip_hour(
     on_demand_usd_per_chip_hour: ArrayLike,
     committed_fraction: ArrayLike,
     committed_discount_fraction: ArrayLike,
+    spot_fraction: ArrayLike = 0.0,
+    spot_discount_fraction: ArrayLike = 0.0,
 ) -> ArrayLike:
     """Blended customer price, USD per chip-hour.
 
     A share ``committed_fraction`` of hours is bought under a commitment at
-    ``committed_discount_fraction`` off on-demand; the rest at on-demand:
-    price x (1 - committed_fraction x discount).
+    ``committed_discount_fraction`` off on-demand, a share ``spot_fraction`` as spot or
+    Capacity Blocks at ``spot_discount_fraction`` off; the rest at on-demand:
+    price x (1 - committed_fraction x discount - spot_fraction x spot discount).
 
     >>> customer_usd_per_chip_hour(4.0, 0.5, 0.5)
     3.0
+    >>> customer_usd_per_chip_hour(4.0, 0.5, 0.5, 0.25, 0.5)
+    2.5
     >>> customer_usd_per_chip_hour(4.0, 0.0, 0.9)
     4.0
     >>> customer_usd_per_chip_hour(4.0, 1.0, 1.0)
@@ -133,7 +138,12 @@ def customer_usd_per_chip_hour(
     require_non_negative("on_demand_usd_per_chip_hour", price)
     require_fraction("committed_fraction", committed)
     require_fraction("committed_discount_fraction", discount)
-    return as_result(price * (1.0 - committed * discount))
+    spot = as_array(spot_fraction)
+    spot_discount = as_array(spot_discount_fraction)
+    require_fraction("spot_fraction", spot)
+    require_fraction("spot_discount_fraction", spot_discount)
+    require_fraction("committed_fraction + spot_fraction", committed + spot)
+    return as_result(price * (1.0 - committed * discount - spot * spot_discount))
 
 
 def equivalent_chips(perf_a: ArrayLike, perf_b: ArrayLike) -> ArrayLike:

@@ -20,8 +20,9 @@ from sim.model.schema.base import (
     Vendor,
     Workload,
 )
-from sim.model.schema.catalog import Catalog, ChipSpec, StackFeature, StackSpec
-from sim.model.schema.demand import Adoption, Inference, JobSize, Segment, Training
+from sim.model.schema.catalog import Catalog, ChipSpec, CloudPricePoint, StackFeature, StackSpec
+from sim.model.schema.demand import Adoption, Inference, JobSize, Patience, Segment, Training
+from sim.model.schema.market import Competitive, CostPlus, Pricing, PricingPolicyName
 from sim.model.schema.world import (
     AllocationCapChange,
     CalibrationRecord,
@@ -34,7 +35,6 @@ from sim.model.schema.world import (
     Outputs,
     PoolSpec,
     PricePoint,
-    Pricing,
     Procurement,
     Provider,
     Scenario,
@@ -56,6 +56,9 @@ __all__ = [
     "Catalog",
     "ChipCount",
     "ChipSpec",
+    "CloudPricePoint",
+    "Competitive",
+    "CostPlus",
     "CrossReferenceError",
     "Delivery",
     "Economics",
@@ -71,11 +74,13 @@ __all__ = [
     "LeadTimeChange",
     "NonNegFloat",
     "Outputs",
+    "Patience",
     "PoolSpec",
     "PosFloat",
     "PosFraction",
     "PricePoint",
     "Pricing",
+    "PricingPolicyName",
     "Procurement",
     "Provider",
     "Scenario",

@@ -28,6 +28,14 @@ from sim.model.schema.base import (
 # --------------------------------------------------------------------------- catalog
 
 
+class CloudPricePoint(Frozen):
+    """A dated change of a chip's public on-demand price: from ``start`` on, the price is
+    ``usd_per_chip_hour``."""
+
+    start: dt.date
+    usd_per_chip_hour: Usd = Field(description="On-demand list price per chip-hour from start.")
+
+
 class ChipSpec(Frozen):
     """One accelerator type: its physics, costs and cloud price (shipped in sim/data/chips.yaml)."""
 
@@ -36,6 +44,17 @@ class ChipSpec(Frozen):
     family: Family = Field(description="Product family used to report usage shares.")
     stack: str = Field(description="Software stack id (a key of catalog.stacks).")
     launch_date: dt.date = Field(description="First general availability in a cloud.")
+    end_of_sale_date: dt.date | None = Field(
+        default=None,
+        description="First day the chip can no longer be bought: no chip is delivered to a "
+        "provider on or after it (null: on sale through any horizon, the newest chip of its "
+        "line in the catalog).",
+    )
+    successor: str | None = Field(
+        default=None,
+        description="Catalog chip that takes the demand this chip can no longer meet once "
+        "it is off sale (null: none catalogued).",
+    )
     workloads: list[Workload] = Field(description="Workloads the chip serves.")
     training_precision: Literal["bf16", "fp8"] = Field(
         default="bf16", description="Precision whose peak the engine uses for training speed."
@@ -55,7 +74,14 @@ class ChipSpec(Frozen):
     server_network_usd_per_chip: Usd = Field(
         description="Per-chip share of server, host, NIC, switch and cabling capital."
     )
-    cloud_price_usd_per_chip_hour: Usd = Field(description="On-demand price per chip-hour.")
+    cloud_price_usd_per_chip_hour: Usd = Field(
+        description="On-demand price per chip-hour at general availability."
+    )
+    cloud_price_changes: list[CloudPricePoint] = Field(
+        default_factory=list,
+        description="Public on-demand price changes after general availability, by date "
+        "(cloud_price_usd_per_chip_hour applies before the first).",
+    )
     inference_tokens_per_s: PosFloat = Field(
         description="Output tokens/s per chip on the catalog's reference inference model."
     )
@@ -77,7 +103,39 @@ class ChipSpec(Frozen):
             )
         if not self.workloads:
             raise CrossReferenceError(("workloads",), "a chip must serve at least one workload")
+        if self.end_of_sale_date is not None and self.end_of_sale_date <= self.launch_date:
+            raise CrossReferenceError(
+                ("end_of_sale_date",),
+                f"end_of_sale_date {self.end_of_sale_date} is not after launch_date "
+                f"{self.launch_date}",
+            )
         return self
+
+    def on_sale(self, on: dt.date) -> bool:
+        """Whether the chip can be delivered to a provider on ``on`` (launched, not past
+        its end of sale)."""
+        return self.launch_date <= on and (
+            self.end_of_sale_date is None or on < self.end_of_sale_date
+        )
+
+    def list_price_usd_per_chip_hour(self, on: dt.date) -> float:
+        """The public on-demand price per chip-hour in force on ``on``.
+
+        >>> chip = ChipSpec.model_construct(
+        ...     cloud_price_usd_per_chip_hour=12.0,
+        ...     cloud_price_changes=[CloudPricePoint(start=dt.date(2025, 6, 1),
+        ...                                          usd_per_chip_hour=6.88)])
+        >>> chip.list_price_usd_per_chip_hour(dt.date(2025, 5, 31))
+        12.0
+        >>> chip.list_price_usd_per_chip_hour(dt.date(2025, 6, 1))
+        6.88
+        """
+        price = self.cloud_price_usd_per_chip_hour
+        for p in sorted(self.cloud_price_changes, key=lambda p: p.start):
+            if p.start > on:
+                break
+            price = p.usd_per_chip_hour
+        return price
 
     @property
     def training_tflops(self) -> float:
@@ -137,3 +195,34 @@ class Catalog(Frozen):
 
     chips: dict[str, ChipSpec]
     stacks: dict[str, StackSpec]
+
+    @model_validator(mode="after")
+    def _lifecycles(self) -> Catalog:
+        for cid, chip in self.chips.items():
+            path: tuple[str | int, ...] = ("chips", cid, "successor")
+            nxt = chip.successor
+            if nxt is None:
+                continue
+            if nxt not in self.chips:
+                raise CrossReferenceError(
+                    path, f"unknown successor {nxt!r}; known chips: {sorted(self.chips)}"
+                )
+            if nxt == cid:
+                raise CrossReferenceError(path, f"{cid} cannot be its own successor")
+            if self.chips[nxt].launch_date <= chip.launch_date:
+                raise CrossReferenceError(
+                    path,
+                    f"successor {nxt} launched {self.chips[nxt].launch_date}, not after "
+                    f"{cid} ({chip.launch_date})",
+                )
+        return self
+
+    def successors(self, chip_id: str) -> list[str]:
+        """The chain of successors of ``chip_id``, nearest first (launch dates rise along
+        it, so it ends)."""
+        out: list[str] = []
+        nxt = self.chips[chip_id].successor
+        while nxt is not None:
+            out.append(nxt)
+            nxt = self.chips[nxt].successor
+        return out

@@ -38,6 +38,23 @@ class JobSize(Frozen):
     )
 
 
+class Patience(Frozen):
+    """How long a segment's training jobs wait for chips, and where they go when they will
+    not (see :mod:`sim.engine.training`).
+
+    A job whose expected wait at arrival exceeds ``days`` balks; a queued job still waiting
+    after ``days`` reneges. Either first moves to another pool its segment runs that can
+    start it at once; failing that it leaves the provider: to another cloud (its revenue is
+    lost) for a share ``other_cloud_fraction`` of such jobs, abandoned for the rest.
+    """
+
+    days: PosFloat = Field(description="Longest wait a job accepts, days.")
+    other_cloud_fraction: Fraction = Field(
+        description="Of the jobs that leave the provider, the share run on another cloud "
+        "(the rest are abandoned)."
+    )
+
+
 class Training(Frozen):
     """A segment's training demand: gang-scheduled jobs arriving as a Poisson process."""
 
@@ -46,6 +63,9 @@ class Training(Frozen):
     size: JobSize
     gang_chips: Annotated[int, Field(ge=1, le=1_000_000)]
     requires_features: list[str] = Field(default_factory=list)
+    patience: Patience | None = Field(
+        default=None, description="How long jobs wait (null: they wait for ever)."
+    )
 
 
 class Inference(Frozen):

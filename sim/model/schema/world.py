@@ -33,6 +33,7 @@ from sim.model.schema.base import (
 )
 from sim.model.schema.catalog import Catalog
 from sim.model.schema.demand import Adoption, Segment
+from sim.model.schema.market import Pricing
 
 # --------------------------------------------------------------------------- world
 
@@ -117,6 +118,13 @@ class VendorSpec(Frozen):
     """A merchant chip vendor (Nvidia, AMD) as the provider's supplier and rival."""
 
     gross_margin_fraction: Fraction = Field(description="Vendor gross margin on its chips.")
+    list_price_margin_fraction: Fraction | None = Field(
+        default=None,
+        description="Gross margin built into the catalog's chip prices (when they were "
+        "observed). Set, a different gross_margin_fraction moves the price the provider "
+        "pays: price = catalog price x (1 - this) / (1 - gross_margin_fraction). Null: "
+        "prices do not follow the margin.",
+    )
     street_price_multiplier: list[PricePoint] = Field(
         default_factory=list, description="Street price / list price from each date on (1 before)."
     )
@@ -141,6 +149,27 @@ class VendorSpec(Frozen):
         description="Share of demand for this vendor's chips served by its own cloud "
         "(e.g. DGX Cloud), bypassing the provider, from each date on.",
     )
+
+    @model_validator(mode="after")
+    def _margin(self) -> VendorSpec:
+        if self.list_price_margin_fraction is not None and self.gross_margin_fraction >= 1.0:
+            raise CrossReferenceError(
+                ("gross_margin_fraction",),
+                "a gross margin of 100% leaves no cost to price the chips from "
+                "(list_price_margin_fraction is set)",
+            )
+        return self
+
+    def margin_price_factor(self) -> float:
+        """Chip price / catalog price implied by the margin: (1 - list margin) / (1 - margin).
+
+        >>> VendorSpec(gross_margin_fraction=0.75, list_price_margin_fraction=0.5,
+        ...            lead_time_weeks=1.0).margin_price_factor()
+        2.0
+        """
+        if self.list_price_margin_fraction is None:
+            return 1.0
+        return (1.0 - self.list_price_margin_fraction) / (1.0 - self.gross_margin_fraction)
 
 
 class Delivery(Frozen):
@@ -174,13 +203,6 @@ class Procurement(Frozen):
         default=0.8, description="Utilisation the fleet is sized for."
     )
     forecast_window_days: Annotated[float, Field(ge=1, le=3650, allow_inf_nan=False)] = 90.0
-
-
-class Pricing(Frozen):
-    """How the provider bills chip-hours."""
-
-    committed_fraction: Fraction = Field(description="Share of hours under commitments.")
-    committed_discount_fraction: Fraction = Field(description="Discount on committed hours.")
 
 
 class InhouseGeneration(Frozen):
@@ -341,6 +363,7 @@ def reference_problems(s: Scenario) -> list[CrossReferenceError]:
         *_vendor_problems(s),
         *_pool_problems(s),
         *_program_problems(s),
+        *_pricing_problems(s),
         *_spill_problems(s),
         *(p for sid, seg in s.segments.items() for p in _segment_problems(s, sid, seg)),
         *_adoption_problems(s),
@@ -383,15 +406,7 @@ def _pool_problems(s: Scenario) -> list[CrossReferenceError]:
                 )
             )
             continue
-        for i, d in enumerate(pool.deliveries):
-            if not _date_in(s.horizon, d.date):
-                out.append(
-                    CrossReferenceError(
-                        ("provider", "pools", pid, "deliveries", i, "date"),
-                        f"delivery date {d.date} is outside the horizon "
-                        f"[{s.horizon.start}, {s.horizon.end})",
-                    )
-                )
+        out.extend(_delivery_problems(s, pid, pool))
         vendor = chips[pid].vendor
         if pool.procure and vendor in MERCHANT_VENDORS and vendor not in s.vendors:
             out.append(
@@ -401,6 +416,65 @@ def _pool_problems(s: Scenario) -> list[CrossReferenceError]:
                 )
             )
     return out
+
+
+def _delivery_problems(s: Scenario, pid: str, pool: PoolSpec) -> list[CrossReferenceError]:
+    """Planned deliveries inside the horizon and while the chip is on sale."""
+    out: list[CrossReferenceError] = []
+    chip = s.catalog.chips[pid]
+    for i, d in enumerate(pool.deliveries):
+        path: tuple[str | int, ...] = ("provider", "pools", pid, "deliveries", i, "date")
+        if not _date_in(s.horizon, d.date):
+            out.append(
+                CrossReferenceError(
+                    path,
+                    f"delivery date {d.date} is outside the horizon "
+                    f"[{s.horizon.start}, {s.horizon.end})",
+                )
+            )
+        elif d.date < chip.launch_date:
+            out.append(
+                CrossReferenceError(
+                    path,
+                    f"delivery date {d.date} is before {pid}'s general availability "
+                    f"{chip.launch_date}",
+                )
+            )
+        elif not chip.on_sale(d.date):
+            out.append(
+                CrossReferenceError(
+                    path,
+                    f"delivery date {d.date} is on or after {pid}'s end of sale "
+                    f"{chip.end_of_sale_date}: the chip can no longer be bought"
+                    + (f" (its successor is {chip.successor})" if chip.successor else ""),
+                )
+            )
+    return out
+
+
+def _pricing_problems(s: Scenario) -> list[CrossReferenceError]:
+    comp = s.provider.pricing.competitive
+    path: tuple[str | int, ...] = ("provider", "pricing", "competitive", "reference_gpu")
+    if comp.reference_gpu is not None and comp.reference_gpu not in s.catalog.chips:
+        return [
+            CrossReferenceError(
+                path,
+                f"unknown chip {comp.reference_gpu!r}; known chips: {sorted(s.catalog.chips)}",
+            )
+        ]
+    if (
+        s.provider.pricing.policy == "competitive"
+        and comp.reference_gpu is None
+        and s.provider.inhouse_program is None
+    ):
+        return [
+            CrossReferenceError(
+                path,
+                "the competitive policy needs a reference GPU (set this, or an in-house "
+                "program's reference_gpu)",
+            )
+        ]
+    return []
 
 
 def _program_problems(s: Scenario) -> list[CrossReferenceError]:
