@@ -27,7 +27,7 @@ KNOWN_FINDINGS = {
     # in-house share of spend in 2025 stays near 0.05 against the 0.42 [0.32-0.53] of
     # Amazon's accelerator compute (research log V14)
     "in-house share of AWS accelerator compute, 2025",
-    # comparative statics: at the calibrated friction scale (0.5) the engineers' dollars of a
+    # comparative statics: at the calibrated friction scale (0.5-0.75) the engineers' dollars of a
     # port are small beside a segment's compute; x3 moves 2027 in-house usage by about -7%:
     # significant at verify's 6 replications (-0.031 +- 0.019), not at CI's 3
     "porting cost x3 lowers in-house usage",
