@@ -27,6 +27,11 @@ KNOWN_FINDINGS = {
     # in-house share of spend in 2025 stays near 0.05 against the 0.42 [0.32-0.53] of
     # Amazon's accelerator compute (research log V14)
     "in-house share of AWS accelerator compute, 2025",
+    # validation: with Graviton-like friction and a 20% price edge the in-house chips reach
+    # 0.16 of customers' 2024 spend (2 replications), under the 0.25-0.45 band of Graviton's
+    # 34.5% of M7 spend: since the market work Inferentia1 leaves sale and its successor
+    # Inferentia2 is the dearer chip (tests/test_scenarios.py pins the same finding)
+    "Graviton precedent, in-house share of spend",
     # comparative statics: at the calibrated friction scale (0.5-0.75) the engineers' dollars of a
     # port are small beside a segment's compute; x3 moves 2027 in-house usage by about -7%:
     # significant at verify's 6 replications (-0.031 +- 0.019), not at CI's 3
