@@ -507,7 +507,7 @@ def test_tornado_puts_the_widest_swing_on_top() -> None:
     fig = plot_tornado(TORNADO, metric="provider.tco_usd", meta=META)
     check_common(fig)
     (ax,) = fig.axes
-    assert ax.get_xlabel() == "provider.tco_usd (USD)"
+    assert ax.get_xlabel() == "Provider TCO (USD)"
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels[-1].startswith("vendors.nvidia.gross_margin_fraction")  # top row
     assert labels[0].startswith("economics.discount_rate_per_year")
@@ -550,7 +550,7 @@ def test_sweep_one_parameter_mean_and_confidence_band() -> None:
     check_common(fig)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "economics.pue"
-    assert ax.get_ylabel() == "provider.tco_usd (USD)"
+    assert ax.get_ylabel() == "Provider TCO (USD)"
     (line,) = ax.get_lines()
     np.testing.assert_allclose(line.get_xdata(), [1.1, 1.2, 1.3])
     want = [1e9 * a + 1e8 * 0.7 + 1e6 for a in (1.1, 1.2, 1.3)]
@@ -561,8 +561,28 @@ def test_sweep_one_parameter_mean_and_confidence_band() -> None:
     assert half == pytest.approx(4.303 * 1e6 / np.sqrt(3), rel=1e-3)  # t(0.975, 2) x s / sqrt n
     ys = np.asarray(band.get_paths()[0].vertices)[:, 1]
     assert ys.max() == pytest.approx(want[-1] + half)
-    assert fig.axes[1].get_ylabel() == "queue.h100.mean_wait_hours (hours)"
-    assert "95% confidence interval" in legend_texts(fig)
+    assert fig.axes[1].get_ylabel() == "Mean wait: H100 (hours)"
+    assert any(t.startswith("95% confidence interval") for t in legend_texts(fig))
+
+
+@pytest.mark.parametrize(
+    ("metric", "cut"), [("metric.provider.tco_usd", True), ("metric.program_value.npv_usd", False)]
+)
+def test_sweep_band_of_a_cost_stops_at_zero_but_a_difference_keeps_its_sign(
+    metric: str, cut: bool
+) -> None:
+    # two runs a point, far apart: the t-interval of the mean reaches well below 0
+    runs = pd.DataFrame(
+        {
+            "param.economics.pue": [1.1, 1.1, 1.3, 1.3],
+            "replication": [0, 1, 0, 1],
+            metric: [1.0e6, 9.0e6, 2.0e6, 8.0e6],
+        }
+    )
+    fig = plot_sweep(runs, metrics=[metric], meta=META)
+    (band,) = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    low = float(np.asarray(band.get_paths()[0].vertices)[:, 1].min())
+    assert (low == 0.0) if cut else (low < -1.0e7)
 
 
 def test_sweep_grid_of_two_parameters_is_a_heatmap() -> None:
@@ -625,7 +645,7 @@ def test_style_is_not_left_in_global_state() -> None:
 
 def test_formatters() -> None:
     assert fmt_usd(2.5e9) == "$2.5B"
-    assert metric_label("metric.program_value.npv_usd") == "program_value.npv_usd (USD)"
+    assert metric_label("metric.program_value.npv_usd") == "Program NPV (USD)"
     assert chip_label("inferentia2") == "Inferentia2"
 
 

@@ -447,3 +447,34 @@ def test_any_text_renders_as_itself(text: str) -> None:
         parsed = _Tags(renderer.render(source))
         assert [t for t, _ in parsed.tags] == tags, source
         assert parsed.texts[tags[-1]] == [expected], source
+
+
+def test_sweep_report_shows_the_design_and_each_point(tmp_path: Path) -> None:
+    import pandas as pd
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    runs = pd.DataFrame(
+        {
+            "param.economics.pue": [1.1, 1.1, 1.3, 1.3],
+            "replication": [0, 1, 0, 1],
+            "metric.provider.tco_usd": [8.0e9, 9.0e9, 8.5e9, 8.7e9],
+            "metric.program_value.paid_back": [True, False, True, True],  # a bool metric
+        }
+    )
+    runs.to_parquet(folder / "runs.parquet")
+    pd.DataFrame(
+        {
+            "param.economics.pue": [1.1, 1.3],
+            "replications": [2, 2],
+            "metric.provider.tco_usd.mean": [8.5e9, 8.6e9],
+            "metric.provider.tco_usd.ci95": [6.35e9, 1.27e9],
+        }
+    ).to_parquet(folder / "points.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"kind": "sweep", "runs": 4}))
+    _, md_path = write_report(folder)
+    md = md_path.read_text()
+    assert "varies 1 parameter over 2 points, 2 replications a point (4 runs)" in md
+    assert "| economics.pue | 1.1, 1.3 |" in md
+    assert "| 1.1 | 2 | \\$8.5B +- \\$6.3B |" in md  # per point: mean +- its half-width
+    assert "all points pooled (not an interval)" in md

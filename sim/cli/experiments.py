@@ -24,7 +24,7 @@ from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensiti
 from sim.results.sweep_folder import read_finished_sweep, read_point_means, read_points
 from sim.scenario import substitute
 from sim.views.sweep_table import (
-    DEFAULT_SWEEP_METRICS,
+    default_metrics,
     interval_warning,
     points_table,
     sobol_warning,
@@ -224,8 +224,9 @@ def sweep(
     if quiet:
         typer.echo(printable(outcome.folder))
         return
-    keys = list(metrics or DEFAULT_SWEEP_METRICS)
-    emit([points_table(read_points(outcome.folder), keys, every_row=fmt != "table")], fmt)
+    points = read_points(outcome.folder)
+    keys = list(metrics) if metrics else default_metrics(points)
+    emit([points_table(points, keys, every_row=fmt != "table")], fmt)
     warning = interval_warning(design.replications)
     if warning is not None:
         typer.echo(f"warning: {warning}", err=True)

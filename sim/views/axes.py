@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -129,15 +130,26 @@ def _mix(color: str, other: str, t: float) -> str:
     return to_hex((r, g, bl))
 
 
+#: How far (in hue turns) the first and last chip of a family are turned apart.
+_HUE_TURN = 0.08
+
+
+def _turn_hue(color: str, turns: float) -> str:
+    """``color`` with its hue turned by ``turns`` of the colour wheel."""
+    hue, lightness, saturation = colorsys.rgb_to_hls(*to_rgb(color))
+    return to_hex(colorsys.hls_to_rgb((hue + turns) % 1.0, lightness, saturation))
+
+
 def chip_colors(chips: Sequence[tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """(colour, line style) per chip, from ``(chip, family)`` pairs in display order.
 
-    Chips of one family share its colour, from lighter (first) to darker (last), and get
+    Chips of one family share its hue, from light (first) to dark (last) with the hue
+    turned a little along the way (so six Nvidia generations stay tellable apart), and get
     different line styles (and, in :func:`chip_marker`, markers) so they stay apart
     without colour.
 
     >>> chip_colors([("a100", "nvidia_gpu"), ("h100", "nvidia_gpu"), ("trainium2", "trainium")])
-    {'a100': ('#8cbd5d', '-'), 'h100': ('#3b7304', '--'), 'trainium2': ('#e8710a', '-')}
+    {'a100': ('#c0d28f', '-'), 'h100': ('#1b6404', '--'), 'trainium2': ('#e8710a', '-')}
     """
     by_family: dict[str, list[str]] = {}
     for chip, family in chips:
@@ -147,8 +159,10 @@ def chip_colors(chips: Sequence[tuple[str, str]]) -> dict[str, tuple[str, str]]:
         base = FAMILY_COLORS.get(family, OTHER_COLOR)
         n = len(members)
         for i, chip in enumerate(members):
-            t = 0.0 if n == 1 else -0.35 + 0.6 * i / (n - 1)
-            color = _mix(base, "#ffffff", -t) if t < 0 else _mix(base, "#000000", t)
+            x = 0.5 if n == 1 else i / (n - 1)  # 0: first (lightest), 1: last (darkest)
+            t = 0.0 if n == 1 else -0.55 + 0.9 * x
+            turned = _turn_hue(base, 0.0 if n == 1 else (x - 0.5) * _HUE_TURN)
+            color = _mix(turned, "#ffffff", -t) if t < 0 else _mix(turned, "#000000", t)
             out[chip] = (color, LINESTYLES[i % len(LINESTYLES)])
     return out
 

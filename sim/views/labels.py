@@ -48,13 +48,23 @@ def metric_unit(key: str) -> str:
 
 
 def metric_label(key: str) -> str:
-    """An axis label for a summary metric key, with its declared unit.
+    """An axis label for a summary metric key: its declared label (with the pools, segments
+    or years its key names) and its unit; the key itself for a metric nothing declares.
 
     >>> metric_label("metric.provider.tco_usd"), metric_label("engine.events")
-    ('provider.tco_usd (USD)', 'engine.events (events)')
+    ('Provider TCO (USD)', 'Events (events)')
+    >>> metric_label("no.such.metric")
+    'no.such.metric'
     """
-    unit = metric_unit(key)
-    return f"{metric_name(key)} ({unit})" if unit else metric_name(key)
+    name = metric_name(key)
+    metric = find_metric(name)
+    if metric is None:
+        return name
+    label = metric_row_label(name).strip()
+    unit = metric.unit
+    if unit and f"({unit.lower()})" not in label.lower():
+        label = f"{label} ({unit})"
+    return label
 
 
 def param_label(key: str) -> str:

@@ -45,6 +45,24 @@ def queue_series(timeseries: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+#: A display choice: the wait axis turns logarithmic when its largest monthly wait exceeds
+#: :data:`_SPIKE_RATIO` times the 90th percentile of the waits, linear below 1 hour.
+_SPIKE_RATIO = 5.0
+_LINEAR_BELOW_H = 1.0
+
+
+def _spiky(values: np.ndarray) -> bool:
+    """Whether a few values dwarf the rest (the largest over 5x the 90th percentile).
+
+    >>> _spiky(np.r_[np.ones(20), 100.0]), _spiky(np.array([1.0, 2.0, 3.0]))
+    (True, False)
+    """
+    positive = values[values > 0]
+    if len(positive) < 3:
+        return False
+    return bool(positive.max() > _SPIKE_RATIO * np.percentile(positive, 90))
+
+
 @styled
 def plot_queue(
     timeseries: pd.DataFrame,
@@ -89,6 +107,12 @@ def plot_queue(
             handles.setdefault(chip, line)
     if not waits:
         no_data(ax_w, "no training jobs started")
+    wait_h = g["mean_wait_hours"].to_numpy(float)
+    if _spiky(wait_h[np.isfinite(wait_h)]):
+        # a few long waits would flatten the rest on a linear axis
+        ax_w.set_yscale("symlog", linthresh=_LINEAR_BELOW_H, linscale=0.5)
+        ax_w.set_ylabel(f"Mean wait (hours; log scale above {_LINEAR_BELOW_H:g} h)")
+        ax_w.set_ylim(bottom=0.0)
     ax_w.yaxis.set_major_formatter(mticker.FuncFormatter(count_tick))
     ax_u.set_ylim(-0.02, 1.05)
     percent_axis(ax_u, decimals=0)

@@ -17,7 +17,7 @@ from sim.views.axes import (
     metric_formatter,
     no_data,
 )
-from sim.views.labels import metric_label, metric_name, param_label
+from sim.views.labels import metric_label, metric_name, metric_row_label, param_label
 from sim.views.numbers import TICK, fmt_value
 from sim.views.style import FigureMeta, new_figure, styled
 
@@ -94,6 +94,22 @@ def _is_grid(runs: pd.DataFrame, params: Sequence[str]) -> bool:
     return points == nx * ny and nx <= 30 and ny <= 30
 
 
+_BAND_LABEL = "95% confidence interval of the mean\n(cut at 0 for a cost or count)"
+
+#: Parts of a metric key that mark a quantity of either sign (a difference, a margin, a
+#: rate of return): its interval is drawn whole, below 0 too.
+_SIGNED_PARTS = ("program_value", "margin", "profit", "savings", "npv", "irr")
+
+
+def _never_negative(runs: pd.DataFrame, metric: str) -> bool:
+    """Whether ``metric`` is a cost or count (a quantity that is never negative): no run
+    has it below 0 and its key names no difference, margin or return. Its mean's interval
+    is then cut at 0, where a Student-t interval from a few runs would cross it."""
+    if any(part in metric for part in _SIGNED_PARTS):
+        return False
+    return bool((runs[metric].to_numpy(float) >= 0).all())
+
+
 @styled
 def plot_sweep(
     runs: pd.DataFrame,
@@ -130,7 +146,9 @@ def plot_sweep(
     for ax, (param, metric) in zip(axes, panels, strict=False):
         ax.set_xlabel(param_label(param))
         ax.set_ylabel(metric_label(metric))
-        ax.set_title(f"{metric_name(metric)} against {param_label(param)}", fontsize=10)
+        ax.set_title(
+            f"{metric_row_label(metric_name(metric))} against {param_label(param)}", fontsize=10
+        )
         ax.yaxis.set_major_formatter(DistinctFormatter(metric_formatter(metric)))
         if one:
             pts = sweep_points(runs, [param], metric)
@@ -141,14 +159,18 @@ def plot_sweep(
             (line,) = ax.plot(
                 xs, pts["mean"].to_numpy(float), color="#1f6fb4", marker="o", label="mean over runs"
             )
+            low = pts["ci_low"].to_numpy(float)
+            never_negative = _never_negative(runs, metric)
+            if never_negative:  # a t-interval of a quantity no run takes below 0
+                low = np.maximum(low, 0.0)
             band = ax.fill_between(
                 xs,
-                pts["ci_low"].to_numpy(float),
+                low,
                 pts["ci_high"].to_numpy(float),
                 color="#1f6fb4",
                 alpha=0.2,
                 linewidth=0,
-                label="95% confidence interval",
+                label=_BAND_LABEL,
             )
             handles = handles or [line, band]
         else:

@@ -14,15 +14,22 @@ from sim.views.labels import metric_row_label, param_label
 from sim.views.numbers import HEADLINE, param_unit
 from sim.views.tables import Column, Tabular
 
-__all__ = ["DEFAULT_SWEEP_METRICS", "interval_warning", "points_table", "sobol_warning"]
+__all__ = [
+    "DEFAULT_SWEEP_METRICS",
+    "default_metrics",
+    "interval_warning",
+    "points_table",
+    "sobol_warning",
+]
 
 DEFAULT_SWEEP_METRICS: tuple[str, ...] = (
     "provider.tco_usd",
     "provider.margin_usd",
-    "inhouse_program.npv_usd",
+    "program_value.npv_usd",
 )
-"""The metrics the table shows without --metric: the provider's cost and margin and the
-in-house program's value (a display choice, not a number of the model)."""
+"""The metrics the table shows without --metric, where the sweep has them: the provider's
+cost and margin and the in-house program's value (a display choice, not a number of the
+model; a scenario without a program has no program value)."""
 
 #: Points shown on the terminal; csv and json hold every one.
 MAX_ROWS = 40
@@ -81,15 +88,26 @@ def sobol_warning(result: dict[str, Any], n: int) -> str | None:
     )
 
 
-def points_table(
-    points: pd.DataFrame, metrics: Sequence[str], *, every_row: bool = False
-) -> Tabular:
-    """The per-point table of a sweep's ``points.parquet`` for ``metrics`` (summary keys)."""
-    known = {
+def _known_metrics(points: pd.DataFrame) -> set[str]:
+    """The summary keys of the metrics a sweep's points table holds."""
+    return {
         c.removeprefix("metric.").removesuffix(".mean")
         for c in points.columns
         if c.startswith("metric.") and c.endswith(".mean")
     }
+
+
+def default_metrics(points: pd.DataFrame) -> list[str]:
+    """The :data:`DEFAULT_SWEEP_METRICS` that the sweep's points table holds."""
+    known = _known_metrics(points)
+    return [key for key in DEFAULT_SWEEP_METRICS if key in known]
+
+
+def points_table(
+    points: pd.DataFrame, metrics: Sequence[str], *, every_row: bool = False
+) -> Tabular:
+    """The per-point table of a sweep's ``points.parquet`` for ``metrics`` (summary keys)."""
+    known = _known_metrics(points)
     for key in metrics:
         if key not in known:
             raise UserError(

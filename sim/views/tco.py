@@ -79,6 +79,8 @@ def plot_tco_breakdown(
             bottom = bottom + v
             if not per_hour:
                 handles.append(bars)
+        top = float(bottom.max()) if len(bottom) else 0.0
+        ax.set_ylim(0.0, top * 1.06 if top > 0 else 1.0)  # headroom: the tallest bar shows its top
         ax.set_xticks(x, [chip_label(c) for c in order], rotation=45, ha="right")
         for tick, chip in zip(ax.get_xticklabels(), order, strict=True):
             tick.set_color(FAMILY_COLORS.get(families.get(chip, ""), OTHER_COLOR))

@@ -6,6 +6,7 @@ Each metric of a run is labelled by the run summary's own declaration (its label
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from sim.views.labels import metric_name, metric_row_label, metric_unit, param_l
 from sim.views.numbers import fmt_value
 from sim.views.report.blocks import Block, Paragraph, Table
 from sim.views.sensitivity import sobol_table
+from sim.views.sweep_table import default_metrics
 
 __all__ = ["HEADLINE_METRICS", "headline"]
 
@@ -45,6 +47,9 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "customers.ports_failed",
 )
 """The run metrics the report's first table shows, in order."""
+
+#: Points the report's per-point table of a sweep shows (points.parquet holds them all).
+MAX_POINT_ROWS = 40
 
 #: What a missing program-value figure means (the run has a program value).
 _NONE_MEANS: dict[str, str] = {
@@ -146,43 +151,98 @@ def _headline_run(summary: Mapping[str, Any]) -> list[Block]:
     return blocks
 
 
-def _headline_sweep(runs: pd.DataFrame) -> list[Block]:
+def _design(runs: pd.DataFrame, params: list[str]) -> list[Block]:
+    """What the sweep varies: each parameter's values, the points and replications."""
+    reps = runs.groupby(params, dropna=False).size() if params else pd.Series([len(runs)])
+    rows = []
+    for p in params:
+        values: list[Any] = list(runs[p].dropna().unique())
+        with contextlib.suppress(TypeError):  # values of mixed types keep the file's order
+            values = sorted(values)
+        shown = ", ".join(fmt_value(v) for v in values[:8])
+        if len(values) > 8:
+            shown = f"{len(values):,} values from {fmt_value(values[0])} to {fmt_value(values[-1])}"
+        rows.append([param_label(p), shown])
+    blocks: list[Block] = [
+        Paragraph(
+            f"The sweep varies {len(params)} parameter{'s' if len(params) != 1 else ''} over "
+            f"{len(reps):,} points, {int(reps.min())}"
+            + (f" to {int(reps.max())}" if reps.max() != reps.min() else "")
+            + f" replications a point ({len(runs):,} runs); everything else is the scenario "
+            "recorded in the manifest."
+        )
+    ]
+    if rows:
+        blocks.append(Table(["Parameter", "Values"], rows, "The design", frozenset()))
+    return blocks
+
+
+def _points_rows(points: pd.DataFrame, keys: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the per-point table: parameters, replications, each metric's mean
+    +- the half-width of its 95% interval over the point's replications."""
+    params = [str(c) for c in points.columns if str(c).startswith("param.")]
+    try:
+        ordered = points.sort_values(params, kind="stable") if params else points
+    except TypeError:
+        ordered = points
+    header = [param_label(p) for p in params] + ["Replications"]
+    header += [metric_row_label(k) for k in keys]
+    rows = []
+    for _, r in ordered.iterrows():
+        row = [fmt_value(r[p]) for p in params] + [fmt_value(r.get("replications"))]
+        for k in keys:
+            unit = metric_unit(k)
+            shown = fmt_value(r.get(f"metric.{k}.mean"), unit)
+            half = r.get(f"metric.{k}.ci95")
+            if isinstance(half, int | float) and math.isfinite(half):
+                shown += f" +- {fmt_value(float(half), unit)}"
+            row.append(shown)
+        rows.append(row)
+    return header, rows
+
+
+def _headline_sweep(runs: pd.DataFrame, points: pd.DataFrame | None) -> list[Block]:
+    params = [str(c) for c in runs.columns if str(c).startswith("param.")]
+    blocks: list[Block] = _design(runs, params)
+    if points is not None and len(points):
+        keys = default_metrics(points)
+        if keys:
+            header, rows = _points_rows(points, keys[:3])
+            shown = rows[:MAX_POINT_ROWS]
+            caption = "Per point: means +- the half-width of the 95% interval over its replications"
+            if len(shown) < len(rows):
+                caption += (
+                    f" (the first {len(shown)} of {len(rows)} points; points.parquet has all)"
+                )
+            blocks.append(Table(header, shown, caption, frozenset(range(len(params), len(header)))))
     metrics = [
         str(c)
         for c in runs.columns
-        if str(c).startswith("metric.") and pd.api.types.is_numeric_dtype(runs[c])
+        if str(c).startswith("metric.")
+        and pd.api.types.is_numeric_dtype(runs[c])
+        and not pd.api.types.is_bool_dtype(runs[c])
     ]
-    params = [str(c) for c in runs.columns if str(c).startswith("param.")]
     rows = []
     for m in metrics:
-        v = runs[m].dropna()
+        v = runs[m].dropna().astype(float)
         if v.empty:
             continue
         unit = metric_unit(m)
         rows.append(
             [
-                metric_name(m),
+                metric_row_label(metric_name(m)),
                 fmt_value(float(v.mean()), unit),
                 fmt_value(float(v.quantile(0.05)), unit),
                 fmt_value(float(v.quantile(0.95)), unit),
                 f"{len(v):,}",
             ]
         )
-    blocks: list[Block] = []
-    if params:
-        blocks.append(
-            Paragraph(
-                f"{len(runs):,} runs over the parameters "
-                + ", ".join(param_label(p) for p in params)
-                + "."
-            )
-        )
     if rows:
         blocks.append(
             Table(
                 ["Metric", "Mean", "5th percentile", "95th percentile", "Runs"],
                 rows,
-                "Over all runs of the sweep",
+                "Spread over every run of the design, all points pooled (not an interval)",
                 frozenset({1, 2, 3, 4}),
             )
         )
@@ -290,7 +350,7 @@ def headline(data: Folder) -> list[Block]:
         blocks.extend(_headline_run(data.summary))
     runs = data.table("runs") if data.is_sweep else None
     if runs is not None:
-        blocks.extend(_headline_sweep(runs))
+        blocks.extend(_headline_sweep(runs, data.table("points")))
     for sens in data.sensitivities:
         blocks.extend(_headline_sensitivity(sens))
     if len(data.sensitivities) > 1:
