@@ -32,10 +32,6 @@ KNOWN_FINDINGS = {
     # 34.5% of M7 spend: since the market work Inferentia1 leaves sale and its successor
     # Inferentia2 is the dearer chip (tests/test_scenarios.py pins the same finding)
     "Graviton precedent, in-house share of spend",
-    # comparative statics: at the calibrated friction scale (0.5-0.75) the engineers' dollars of a
-    # port are small beside a segment's compute; x3 moves 2027 in-house usage by about -8%:
-    # significant at verify's 6 replications (-0.016 +- 0.013), not at CI's 3
-    "porting cost x3 lowers in-house usage",
 }
 
 
