@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
+
+import yaml
 
 from sim.accounting.runner import RUN_KEYS
 from sim.accounting.summary import RunSummary, find_metric, metrics
@@ -24,9 +28,10 @@ from sim.views.numbers import HEADLINE
 from sim.views.tables import Column, Tabular
 
 __all__ = [
-    "GROUPS",
+    "HeadlineGroup",
     "HeadlineRow",
     "group_title",
+    "groups",
     "headline_rows",
     "headline_tables",
     "interval_at",
@@ -35,13 +40,33 @@ __all__ = [
     "value_at_key",
 ]
 
-GROUPS: tuple[tuple[str, str], ...] = (
-    ("provider", "Provider"),
-    ("customers", "Customers"),
-    ("inhouse_program", "In-house program"),
-    ("usage_ratio_vs_gpu", "Adoption"),
-)
-"""The headline's groups: the summary sections shown by default, with their titles."""
+
+@dataclass(frozen=True)
+class HeadlineGroup:
+    """A group of the default headline: its id, title and metric key patterns."""
+
+    id: str
+    title: str
+    metrics: tuple[str, ...]
+
+
+@cache
+def _spec() -> tuple[tuple[str, ...], tuple[HeadlineGroup, ...]]:
+    """The years and groups of ``sim/data/headline.yaml``."""
+    text = (resources.files("sim") / "data" / "headline.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    years = tuple(str(y) for y in data["years"])
+    groups = tuple(
+        HeadlineGroup(str(g["id"]), str(g["title"]), tuple(str(m) for m in g["metrics"]))
+        for g in data["groups"]
+    )
+    return years, groups
+
+
+def groups() -> tuple[HeadlineGroup, ...]:
+    """The default headline's groups, in order."""
+    return _spec()[1]
+
 
 #: Top-level summary keys that are not results (the scenario's name, how the run was made).
 _NOT_RESULTS = frozenset({*RUN_KEYS, "scenario"})
@@ -92,12 +117,13 @@ def interval_at(summary: Mapping[str, Any], dotted: str) -> float | None:
 
 
 def group_title(section: str) -> str:
-    """The title of a summary section: the headline's own, else its declared description.
+    """The title of a headline group or summary section: the headline's own, else the
+    section's declared description.
 
-    >>> group_title("inhouse_program"), group_title("queue"), group_title("cost_per_pflop_usd")
+    >>> group_title("program"), group_title("queue"), group_title("cost_per_pflop_usd")
     ('In-house program', 'Training queues per pool', 'Provider cost per PFLOP')
     """
-    titles = dict(GROUPS)
+    titles = {g.id: g.title for g in groups()}
     if section in titles:
         return titles[section]
     for f in dataclasses.fields(RunSummary):
@@ -108,9 +134,11 @@ def group_title(section: str) -> str:
 
 
 def _order() -> dict[str, int]:
-    """Top-level sections: the headline's groups first, then the rest in declaration order."""
+    """Top-level sections in the order of the headline's groups, then the rest in
+    declaration order."""
     hints = typing.get_type_hints(RunSummary)
-    names = [g for g, _ in GROUPS] + [n for n in hints if n not in dict(GROUPS)]
+    first = [m.split(".", 1)[0] for g in groups() for m in g.metrics]
+    names = list(dict.fromkeys([*first, *hints]))
     return {name: i for i, name in enumerate(names)}
 
 
@@ -127,26 +155,49 @@ def _rank() -> Any:
     return rank
 
 
-def _default_keys(summary: Mapping[str, Any]) -> list[str]:
-    """The default headline: each group section's own metrics, usage in its first and last
-    years."""
-    out: list[str] = []
-    for section, _ in GROUPS:
-        tree = summary.get(section)
-        if not isinstance(tree, Mapping):
-            continue
-        if section == "usage_ratio_vs_gpu":
-            for family, years in sorted(tree.items()):
-                if isinstance(years, Mapping) and years:
-                    ys = sorted(years, key=str)
-                    out.extend(f"{section}.{family}.{y}" for y in dict.fromkeys([ys[0], ys[-1]]))
-            continue
-        own = [
-            f"{section}.{k}"
-            for k, v in tree.items()
-            if not isinstance(v, Mapping) and find_metric(f"{section}.{k}") is not None
-        ]
-        out.extend(sorted(own, key=_rank()))
+def _years(tree: Any, wanted: Sequence[str]) -> list[str]:
+    """The years of ``wanted`` (``first``, ``last`` or a year) that the mapping ``tree`` of
+    years holds, in order, once each."""
+    if not isinstance(tree, Mapping) or not tree:
+        return []
+    have = sorted((str(y) for y in tree), key=str)
+    out = [have[0] if y == "first" else have[-1] if y == "last" else y for y in wanted]
+    return [y for y in dict.fromkeys(out) if y in have]
+
+
+def _expand(summary: Mapping[str, Any], pattern: str, years: Sequence[str]) -> list[str]:
+    """The concrete keys of a headline pattern in ``summary`` (``{family}`` over the
+    summary's families, ``{year}`` over ``years``, ``first``/``last`` as a final part)."""
+    parts = pattern.split(".")
+    keys = [""]
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        grown: list[str] = []
+        for key in keys:
+            node = value_at_key(summary, key) if key else summary
+            if not isinstance(node, Mapping):
+                continue
+            if part == "{family}":
+                names = [str(k) for k in sorted(node) if isinstance(node[k], Mapping)]
+            elif part == "{year}":
+                names = _years(node, years)
+            elif last and part in ("first", "last"):
+                names = _years(node, [part])
+            else:
+                names = [part] if part in node else []
+            grown.extend(f"{key}.{n}" if key else n for n in names)
+        keys = grown
+    return [k for k in keys if not isinstance(value_at_key(summary, k), Mapping)]
+
+
+def _default_keys(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The default headline's (group id, key) pairs: :file:`sim/data/headline.yaml`'s
+    metrics that the run has."""
+    years, specs = _spec()
+    out: list[tuple[str, str]] = []
+    for group in specs:
+        for pattern in group.metrics:
+            out.extend((group.id, key) for key in _expand(summary, pattern, years))
     return out
 
 
@@ -157,16 +208,20 @@ def _all_keys(summary: Mapping[str, Any]) -> list[str]:
 
 
 def headline_rows(summary: Mapping[str, Any], *, everything: bool = False) -> list[HeadlineRow]:
-    """The headline metrics of a run summary (``everything``: every metric), grouped."""
-    keys = _all_keys(summary) if everything else _default_keys(summary)
+    """The headline metrics of a run summary (``everything``: every metric, grouped by
+    summary section), grouped."""
+    if everything:
+        pairs = [(k.split(".", 1)[0], k) for k in _all_keys(summary)]
+    else:
+        pairs = _default_keys(summary)
     rows = []
-    for key in keys:
+    for group, key in pairs:
         metric = find_metric(key)
         value = value_at_key(summary, key)
         rows.append(
             HeadlineRow(
                 key=key,
-                group=key.split(".", 1)[0],
+                group=group,
                 label=metric_row_label(key).strip(),
                 unit=metric.unit if metric is not None else "",
                 value=value,

@@ -16,37 +16,14 @@ import pandas as pd
 from sim.experiments.sensitivity import swing, swing_order
 from sim.results.folders import Folder
 from sim.scenario.paths import value_at
+from sim.views.headline import headline_rows
 from sim.views.labels import metric_name, metric_row_label, metric_unit, param_label
 from sim.views.numbers import fmt_value
 from sim.views.report.blocks import Block, Paragraph, Table
 from sim.views.sensitivity import sobol_table
 from sim.views.sweep_table import default_metrics
 
-__all__ = ["HEADLINE_METRICS", "headline"]
-
-HEADLINE_METRICS: tuple[str, ...] = (
-    "provider.tco_usd",
-    "provider.revenue_usd",
-    "provider.margin_usd",
-    "provider.nvidia_spend_usd",
-    "provider.nvidia_margin_usd",
-    "provider.capex_cash_usd",
-    "provider.energy_mwh",
-    "inhouse_program.cost_usd",
-    "inhouse_program.sunk_usd",
-    "program_value.npv_usd",
-    "program_value.irr_per_year",
-    "program_value.payback_years",
-    "program_value.paid_back",
-    "program_value.breakeven_date",
-    "program_value.incremental_profit_usd",
-    "program_value.waterfall.nvidia_margin_avoided_usd",
-    "customers.spend_usd",
-    "customers.porting_spend_usd",
-    "customers.ports_started",
-    "customers.ports_failed",
-)
-"""The run metrics the report's first table shows, in order."""
+__all__ = ["headline"]
 
 #: Points the report's per-point table of a sweep shows (points.parquet holds them all).
 MAX_POINT_ROWS = 40
@@ -60,22 +37,22 @@ _NONE_MEANS: dict[str, str] = {
 
 
 def _headline_rows(summary: Mapping[str, Any]) -> list[list[str]]:
-    """[label, value (+- its 95% half-width), key] of each headline metric present."""
+    """[label, value (+- its 95% half-width), key] of each metric of the run headline
+    (:mod:`sim.views.headline`, the same as ``xpusim run`` prints) but the usage ratios,
+    which the report tabulates by year below."""
     rows = []
-    for key in HEADLINE_METRICS:
-        label = metric_row_label(key)
-        value = value_at(summary, key)
-        if key in _NONE_MEANS and value is None:
-            if value_at(summary, "program_value.npv_usd") is not None:
-                rows.append([label, _NONE_MEANS[key], key])
+    has_value = value_at(summary, "program_value.npv_usd") is not None
+    for r in headline_rows(summary):
+        if r.group == "adoption":
             continue
-        if value is None:
+        if r.value is None:
+            if r.key in _NONE_MEANS and has_value:
+                rows.append([r.label, _NONE_MEANS[r.key], r.key])
             continue
-        shown = fmt_value(value, metric_unit(key))
-        half = value_at(summary, f"interval95.{key}")
-        if isinstance(half, int | float) and not isinstance(half, bool):
-            shown += f" +- {fmt_value(float(half), metric_unit(key))}"
-        rows.append([label, shown, key])
+        shown = fmt_value(r.value, r.unit)
+        if r.half_width is not None:
+            shown += f" +- {fmt_value(float(r.half_width), r.unit)}"
+        rows.append([r.label, shown, r.key])
     return rows
 
 
