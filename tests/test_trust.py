@@ -262,3 +262,43 @@ def test_expected_outputs_are_never_rewritten_in_ci(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("CI")
     assert regenerate.main(["everything"]) == 2  # usage error, nothing written
     assert {p: p.read_bytes() for p in goldens} == before
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "md"])
+def test_verify_formats(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import csv
+    import io
+    import json
+
+    import sim.cli.verify
+    from sim.experiments.checks import Check
+
+    checks = [
+        Check("Little's law", "L = lambda W", 2.0, 2.0, 0.01, True),
+        Check(
+            "comparative statics: price",
+            "x0.7 raises usage",
+            0.5,
+            0.0,
+            0.0,
+            False,
+            "+0.5 +- 0.1",
+            "statics",
+        ),
+    ]
+    monkeypatch.setattr(sim.cli.verify, "run_checks", lambda **_: checks)
+    result = CliRunner().invoke(app, ["verify", "--format", fmt])
+    assert result.exit_code == 1  # a failed check still fails the command
+    if fmt == "json":
+        rows = json.loads(result.stdout)  # stdout holds only the data
+        assert [(r["kind"], r["check"], r["passed"]) for r in rows] == [
+            ("verification", "L = lambda W", True),
+            ("statics", "x0.7 raises usage", False),
+        ]
+        assert rows[1]["note"] == "+0.5 +- 0.1" and rows[0]["simulated"] == 2.0
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert [r["check"] for r in rows] == ["L = lambda W", "x0.7 raises usage"]
+    else:
+        assert "| Little's law | L = lambda W |" in result.stdout.replace("\\", "")
+        assert "1 passed, 1 failed" in result.stdout

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+from sim.cli.common import FormatOption, emit
 from sim.errors import UserError
 from sim.experiments.verification import DEFAULT_BASELINE, as_rows, run_checks
 from sim.safeio import check_not_link, write_text
-from sim.views.terminal import console, table, text
+from sim.views.tables import Column, Tabular, check_format
+from sim.views.terminal import console, text
 
 __all__ = ["verify"]
 
@@ -38,36 +40,56 @@ KIND_TITLES = (
 )
 
 
-def _checks_table(kind: str, title: str, rows: list[dict[str, Any]]) -> Any:
-    if kind == "statics":
-        return table(
-            title,
-            ["mechanism", "lever [metric]", "effect (paired mean +- 95%)", "result"],
-            [
-                [
-                    r["group"].removeprefix("comparative statics: "),
-                    r["check"],
-                    r["note"],
-                    "pass" if r["passed"] else "FAIL",
-                ]
-                for r in rows
-            ],
-        )
-    return table(
-        title,
-        ["group", "check", "simulated", "expected", "rel. error", "tolerance", "result"],
-        [
-            [
-                r["group"],
-                r["check"],
-                f"{r['simulated']:.6g}",
-                f"{r['expected']:.6g}",
-                f"{r['relative_error']:+.2%}",
-                _tolerance(r["tolerance"]),
-                "pass" if r["passed"] else "FAIL",
-            ]
-            for r in rows
-        ],
+_STATICS_COLUMNS = (
+    Column("mechanism", "mechanism", text=True),
+    Column("check", "lever [metric]", text=True),
+    Column("note", "effect (paired mean +- 95%)", text=True),
+    Column("result", "result", text=True),
+)
+_CHECK_COLUMNS = (
+    Column("group", "group", text=True),
+    Column("check", "check", text=True),
+    Column("simulated_shown", "simulated", text=True),
+    Column("expected_shown", "expected", text=True),
+    Column("error_shown", "rel. error", text=True),
+    Column("tolerance_shown", "tolerance", text=True),
+    Column("result", "result", text=True),
+)
+#: What csv and json hold: every field of a check, raw.
+_DATA_COLUMNS = (
+    "kind",
+    "group",
+    "check",
+    "simulated",
+    "expected",
+    "relative_error",
+    "tolerance",
+    "passed",
+    "note",
+)
+
+
+def _shown(r: dict[str, Any]) -> dict[str, Any]:
+    """A check's row with the texts the terminal table shows beside its raw fields."""
+    return {
+        **r,
+        "mechanism": str(r["group"]).removeprefix("comparative statics: "),
+        "simulated_shown": f"{r['simulated']:.6g}",
+        "expected_shown": f"{r['expected']:.6g}",
+        "error_shown": f"{r['relative_error']:+.2%}",
+        "tolerance_shown": _tolerance(r["tolerance"]),
+        "result": "pass" if r["passed"] else "FAIL",
+    }
+
+
+def _checks_table(kind: str, title: str, rows: list[dict[str, Any]]) -> Tabular:
+    """One kind's checks as a table (the statics show their paired effect)."""
+    return Tabular(
+        title=title,
+        columns=_STATICS_COLUMNS if kind == "statics" else _CHECK_COLUMNS,
+        rows=[_shown(r) for r in rows],
+        name=kind,
+        data_columns=_DATA_COLUMNS,
     )
 
 
@@ -85,22 +107,37 @@ def verify(
             help="The scenario whose calibration record is re-simulated.",
         ),
     ] = DEFAULT_BASELINE,
+    fmt: FormatOption = "table",
 ) -> None:
     """Check the simulation against theory (Erlang C, M/M/(c/k), Little's law, conservation,
     static TCO, the catalog's article ratios), the calibration targets, and comparative
     statics (levers paired on unseen seeds), each kind in its own table. Exit 1 on a failure.
+    With --format csv or json, stdout holds every check's fields, raw; the rest goes to stderr.
+
+    Example: xpusim verify --reduced --format md
     """
+    fmt = check_format(fmt)
     if json_out is not None:
         check_not_link(json_out)  # refused before the checks run, not after
-    terminal = console()
-    terminal.print(text("running checks (a few minutes; --reduced for a quick pass) ..."))
+    machine = fmt in ("csv", "json")
+
+    def say(line: str) -> None:
+        """A progress or closing line: stderr when stdout holds data."""
+        if machine:
+            typer.echo(line, err=True)
+        else:
+            console().print(text(line))
+
+    say("running checks (a few minutes; --reduced for a quick pass) ...")
     checks = run_checks(reduced=reduced, baseline=baseline)
+    tables = []
     for kind, title in KIND_TITLES:
         rows = [r for r in as_rows(checks) if r["kind"] == kind]
         if rows:
-            terminal.print(_checks_table(kind, title, rows))
+            tables.append(_checks_table(kind, title, rows))
+    emit(tables, fmt)
     failed = [c for c in checks if not c.passed]
-    terminal.print(text(f"{len(checks) - len(failed)} passed, {len(failed)} failed"))
+    say(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
     if json_out is not None:
         _write(json_out, json.dumps(as_rows(checks), indent=2) + "\n")
     if failed:
