@@ -104,7 +104,9 @@ def parallel(n_rounds: int) -> None:
     a, b = out["1"], out["None"]
     same = a.summary == b.summary and all(a.tables[k].equals(b.tables[k]) for k in a.tables)
     one, default = t["run, 1 worker"].best, t["run, default workers"].best
-    figure("default workers vs 1 worker (wall)", f"{one / default:.2f}x", "(2 cores: ~2x)", True)
+    speedup = one / default
+    # judged, not assumed: a busy second core (see the load average) shows here as a MISS
+    figure("default workers vs 1 worker (wall)", f"{speedup:.2f}x", ">= 1.50x", speedup >= 1.5)
     figure("same summary and tables on 1 and default workers", str(same), "True", same)
 
 
