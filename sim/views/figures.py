@@ -107,7 +107,14 @@ def _run_reasons(folder: Folder, what: str) -> dict[str, str | None]:
             out[kind] = f"timeseries.parquet lacks columns {missing}"
     scenario = folder.scenario_model
     prog = scenario.provider.inhouse_program if scenario is not None else None
-    if prog is None or not prog.generations:
+    if scenario is None:
+        problem = " ".join(str(folder.scenario_problem).split())
+        short = problem if len(problem) <= 120 else problem[:117] + "..."
+        out["learning"] = (
+            f"the scenario in manifest.json cannot be read by this version ({short}); "
+            "re-run it to draw the learning curve"
+        )
+    elif prog is None or not prog.generations:
         out["learning"] = "the scenario in manifest.json has no in-house chip generations"
     seg = folder.table("segments")
     if seg is None or seg.empty:

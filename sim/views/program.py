@@ -113,7 +113,10 @@ def plot_learning(
         unit, gen = chips[gid].unit_cost_usd, gens[gid]
         ref_vol, lr = gen.reference_volume_chips, gen.learning_rate
         reached = delivered.get(gid, 0.0) / share
-        n = np.geomspace(1.0, max(10.0 * float(ref_vol), 2.0 * reached), 200)
+        # the curve from a tenth of the smaller of the reference and reached volumes: below
+        # that, Wright's law extrapolates far outside anything a program has produced
+        low = max(1.0, 0.1 * min(float(ref_vol), reached if reached >= 1 else float(ref_vol)))
+        n = np.geomspace(low, max(10.0 * float(ref_vol), 2.0 * reached), 200)
         color, ls = styles[gid]
         label = (
             f"{chip_label(gid)}: x{lr:.2f} per doubling\n"

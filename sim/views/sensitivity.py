@@ -17,7 +17,7 @@ from sim.views.axes import (
     metric_formatter,
     no_data,
 )
-from sim.views.labels import metric_label, metric_name, param_label
+from sim.views.labels import metric_label, metric_name, metric_row_label, param_label
 from sim.views.numbers import TICK, fmt_value
 from sim.views.style import FigureMeta, new_figure, styled
 
@@ -56,7 +56,7 @@ def plot_tornado(
             finite_or(r.get("metric_high"), base) - finite_or(r.get("metric_low"), base)
         )
     )
-    name = metric_name(metric)
+    name = metric_row_label(metric_name(metric))
     fig = new_figure(meta, f"Tornado: what moves {name}", (11.0, 2.2 + 0.5 * max(len(rows), 3)))
     ax = fig.subplots()
     ax.set_title("Each parameter at its low and its high value, the others at their base")
@@ -116,7 +116,7 @@ def plot_sobol(
     """First-order (S1) and total (ST) Sobol indices per parameter, with confidence bars."""
     table = sobol_table(sobol)
     n = len(table)
-    name = metric_name(metric)
+    name = metric_row_label(metric_name(metric))
     first_only = not bool(table["ST"].notna().any())
     title = f"Sobol indices of {name}"
     if first_only and sobol.get("method") == "rbd-fast":
