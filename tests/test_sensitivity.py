@@ -315,3 +315,17 @@ def test_cli_sweep_ranking_errors_exit_2(finished_sweep: Path, tmp_path: Path) -
     manifest["design"]["sample"] = None
     (grid_only / "manifest.json").write_text(json.dumps(manifest))
     assert "samples no distribution" in invoke(grid_only)
+
+
+def test_cli_ranking_as_json_holds_the_indices(finished_sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ranking"
+    args = ["sensitivity", str(finished_sweep), "--metric", "provider.tco_usd", "--out", str(out)]
+    result = CliRunner().invoke(cli(), [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)  # stdout holds only the table; the folder is on stderr
+    body = json.loads((out / "sensitivity.json").read_text())
+    assert rows[0]["parameter"] == "economics.electricity_usd_per_kwh"
+    top = rows[0]
+    j = body["sobol"]["names"].index(top["parameter"])
+    assert top["S1"] == body["sobol"]["S1"][j] and top["rho"] == body["spearman"]["rho"][j]
+    assert top["metric"] == "provider.tco_usd" and top["rank"] == 1

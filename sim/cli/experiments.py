@@ -256,6 +256,7 @@ def sensitivity(
     out: SensitivityOutOption = None,
     quiet: QuietOption = False,
     allow_large: AllowLargeOption = False,
+    fmt: FormatOption = "table",
 ) -> None:
     """Rank the uncertain parameters: one-at-a-time tornado and Sobol' indices (SALib).
 
@@ -270,6 +271,7 @@ def sensitivity(
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
+    fmt = check_format(fmt)
     if seed is not None:
         check_seed(seed)
     if scenario.is_dir():
@@ -281,7 +283,7 @@ def sensitivity(
             "--allow-large": allow_large,
         }
         _refuse_scenario_flags(scenario, scenario_flags)
-        _rank_sweep(scenario, metric, seed, out, quiet)
+        _rank_sweep(scenario, metric, seed, out, quiet, fmt)
         return
     check_workers(workers, allow_large)
     loaded = load(scenario, set_)
@@ -320,14 +322,12 @@ def sensitivity(
     if quiet:
         typer.echo(printable(folder))
         return
-    terminal = console()
+    emit([t for result in results for t in ranking_tables(result)], fmt)
     for result in results:
-        for table in ranking_tables(result):
-            terminal.print(table)
         warning = sobol_warning(result, design.n)
         if warning is not None:
             typer.echo(f"warning: {warning}", err=True)
-    terminal.print(text(f"sensitivity folder: {folder}"))
+    _say_folder(f"sensitivity folder: {folder}", fmt)
 
 
 def _refuse_scenario_flags(folder: Path, flags: Mapping[str, object]) -> None:
@@ -341,8 +341,21 @@ def _refuse_scenario_flags(folder: Path, flags: Mapping[str, object]) -> None:
             )
 
 
+def _say_folder(line: str, fmt: str) -> None:
+    """The closing line naming the output folder: stderr when stdout holds csv or json."""
+    if fmt in ("csv", "json"):
+        typer.echo(printable(line), err=True)
+    else:
+        console().print(text(line))
+
+
 def _rank_sweep(
-    folder: Path, metrics: Sequence[str], seed: int | None, out: Path | None, quiet: bool
+    folder: Path,
+    metrics: Sequence[str],
+    seed: int | None,
+    out: Path | None,
+    quiet: bool,
+    fmt: str = "table",
 ) -> None:
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
     manifest = read_finished_sweep(folder)
@@ -380,10 +393,9 @@ def _rank_sweep(
     if quiet:
         typer.echo(printable(target))
         return
-    terminal = console()
+    emit([sample_ranking_table(result) for result in results], fmt)
     for result in results:
-        terminal.print(sample_ranking_table(result))
         ranking_note = sample_ranking_note(result)
         if ranking_note is not None:
-            terminal.print(text(ranking_note))
-    terminal.print(text(f"sensitivity folder: {target}"))
+            typer.echo(printable(ranking_note), err=True)
+    _say_folder(f"sensitivity folder: {target}", fmt)

@@ -22,6 +22,7 @@ from rich.text import Text
 from sim.errors import printable
 from sim.experiments.sensitivity import min_points, swing
 from sim.views.numbers import RANKING, TERMINAL, fmt_value
+from sim.views.tables import Column, Tabular
 
 __all__ = [
     "console",
@@ -96,59 +97,111 @@ def _order(values: Sequence[Any]) -> list[int]:
     )
 
 
-def ranking_tables(result: Mapping[str, Any]) -> list[Table]:
+def _columns(*specs: tuple[str, str]) -> tuple[Column, ...]:
+    """Ranking columns: the parameter's is text, the others numbers."""
+    return tuple(Column(k, h, text=k == "parameter") for k, h in specs)
+
+
+def ranking_tables(result: Mapping[str, Any]) -> list[Tabular]:
     """The tornado and the Sobol indices of one metric of a sensitivity analysis."""
-    tornado = Table(
-        title=text(f"Tornado: {result['metric']} (base {_rank(result['base'])})"),
-        title_justify="left",
+    metric = str(result["metric"])
+    tornado_rows = [
+        {
+            "metric": metric,
+            "rank": i,
+            "parameter": str(row["parameter"]),
+            "low_value": row["low_value"],
+            "high_value": row["high_value"],
+            "metric_low": row["metric_low"],
+            "metric_high": row["metric_high"],
+            "swing": swing(row),
+        }
+        for i, row in enumerate(result["tornado"], 1)
+    ]
+    tornado = Tabular(
+        title=f"Tornado: {metric} (base {_rank(result['base'])})",
+        columns=_columns(
+            ("rank", "rank"),
+            ("parameter", "parameter"),
+            ("low_value", "low"),
+            ("high_value", "high"),
+            ("metric_low", "metric low"),
+            ("metric_high", "metric high"),
+            ("swing", "swing"),
+        ),
+        rows=tornado_rows,
+        name="tornado",
+        style=RANKING,
+        data_columns=(
+            "metric",
+            "rank",
+            "parameter",
+            "low_value",
+            "high_value",
+            "metric_low",
+            "metric_high",
+            "swing",
+        ),
     )
-    for i, head in enumerate(["rank", "parameter", "low", "high", "metric low", "metric high"]):
-        tornado.add_column(head, justify="left" if i == 1 else "right")
-    tornado.add_column("swing", justify="right")
-    for i, row in enumerate(result["tornado"], 1):
-        tornado.add_row(
-            str(i),
-            text(str(row["parameter"])),
-            _rank(row["low_value"]),
-            _rank(row["high_value"]),
-            _rank(row["metric_low"]),
-            _rank(row["metric_high"]),
-            _rank(swing(row)),
-        )
     sob = result["sobol"]
-    sobol = Table(title=text(f"Sobol' indices: {result['metric']}"), title_justify="left")
-    for i, head in enumerate(["rank", "parameter", "S1", "± S1", "ST", "± ST"]):
-        sobol.add_column(head, justify="left" if i == 1 else "right")
-    for rank, j in enumerate(_order(sob["ST"]), 1):
-        sobol.add_row(
-            str(rank),
-            text(str(sob["names"][j])),
-            *(_rank(sob[k][j]) for k in ("S1", "S1_conf", "ST", "ST_conf")),
-        )
+    sobol_rows = [
+        {
+            "metric": metric,
+            "rank": rank,
+            "parameter": str(sob["names"][j]),
+            **{k: sob[k][j] for k in ("S1", "S1_conf", "ST", "ST_conf")},
+        }
+        for rank, j in enumerate(_order(sob["ST"]), 1)
+    ]
+    sobol = Tabular(
+        title=f"Sobol' indices: {metric}",
+        columns=_columns(
+            ("rank", "rank"),
+            ("parameter", "parameter"),
+            ("S1", "S1"),
+            ("S1_conf", "± S1"),
+            ("ST", "ST"),
+            ("ST_conf", "± ST"),
+        ),
+        rows=sobol_rows,
+        name="sobol",
+        style=RANKING,
+        data_columns=("metric", "rank", "parameter", "S1", "S1_conf", "ST", "ST_conf"),
+    )
     return [tornado, sobol]
 
 
-def sample_ranking_table(result: Mapping[str, Any]) -> Table:
+def sample_ranking_table(result: Mapping[str, Any]) -> Tabular:
     """First-order indices and rank correlations of one metric of a ranked sampled sweep."""
     sob, spear = result["sobol"], result["spearman"]
-    out = Table(
-        title=text(
-            f"First-order indices (RBD-FAST, {result['points']} points): {result['metric']}"
+    metric = str(result["metric"])
+    rows = [
+        {
+            "metric": metric,
+            "rank": rank,
+            "parameter": str(sob["names"][j]),
+            "S1": sob["S1"][j],
+            "S1_conf": sob["S1_conf"][j],
+            "rho": spear["rho"][j],
+            "p": spear["p"][j],
+        }
+        for rank, j in enumerate(_order(sob["S1"]), 1)
+    ]
+    return Tabular(
+        title=f"First-order indices (RBD-FAST, {result['points']} points): {metric}",
+        columns=_columns(
+            ("rank", "rank"),
+            ("parameter", "parameter"),
+            ("S1", "S1"),
+            ("S1_conf", "± S1"),
+            ("rho", "Spearman rho"),
+            ("p", "p"),
         ),
-        title_justify="left",
+        rows=rows,
+        name="ranking",
+        style=RANKING,
+        data_columns=("metric", "rank", "parameter", "S1", "S1_conf", "rho", "p"),
     )
-    for i, head in enumerate(["rank", "parameter", "S1", "± S1", "Spearman rho", "p"]):
-        out.add_column(head, justify="left" if i == 1 else "right")
-    for rank, j in enumerate(_order(sob["S1"]), 1):
-        out.add_row(
-            str(rank),
-            text(str(sob["names"][j])),
-            _rank(sob["S1"][j]),
-            _rank(sob["S1_conf"][j]),
-            _rank(spear["rho"][j]),
-            _rank(spear["p"][j]),
-        )
-    return out
 
 
 def sample_ranking_note(result: Mapping[str, Any]) -> str | None:
