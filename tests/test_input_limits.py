@@ -392,3 +392,25 @@ def test_usage_errors_escape_what_was_typed() -> None:
 def test_printable_keeps_ordinary_text() -> None:
     text = "économie: 1.2 'quoted' \"double\" [a] {b} -- ✓"
     assert printable(text) == text
+
+
+def test_calibrate_json_holds_the_fit(tmp_path: Path) -> None:
+    """A tiny real calibration, its tables on stdout as JSON (progress on stderr)."""
+    import json
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    args = [
+        "calibrate", path, "-t", "provider.energy_mwh=1000",
+        "-f", "economics.pue:1.1:1.6", "--replications", "1", "--seed-sets", "2",
+        "--max-evaluations", "8", "--tolerance", "10", "--format", "json",
+    ]  # fmt: skip
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    params = [r for r in rows if r.get("parameter") == "economics.pue"]
+    targets = [r for r in rows if r.get("target") == "provider.energy_mwh"]
+    assert len(params) == 1 and len(targets) == 1
+    assert 1.1 <= params[0]["value"] <= 1.6 and params[0]["low"] <= params[0]["high"]
+    assert targets[0]["wanted"] == 1000
+    assert "seed sets x 1 replications" in result.stderr

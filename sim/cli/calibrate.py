@@ -17,11 +17,10 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.console import Console
 
 from sim.accounting.runner import ReplicationPool
-from sim.cli.common import AllowLargeRunOption, SeedOption, SetOption, load
-from sim.errors import UserError
+from sim.cli.common import AllowLargeRunOption, FormatOption, SeedOption, SetOption, emit, load
+from sim.errors import UserError, printable
 from sim.experiments.calibration import (
     HOLDOUT_SEED,
     FreeParameter,
@@ -37,7 +36,8 @@ from sim.scenario import LoadedScenario, substitute
 from sim.scenario.edit import replace_top_level_block, set_scalars
 from sim.scenario.marks import read_text
 from sim.scenario.paths import nested, value_at
-from sim.views.terminal import console, table, text
+from sim.views.tables import Column, Tabular, check_format
+from sim.views.terminal import console, text
 
 __all__ = ["DEFAULT_SEED_SETS", "calibrate"]
 
@@ -146,68 +146,86 @@ def _check_replications(reps: int) -> None:
 
 
 def _printer(
-    terminal: Console,
+    say: Callable[[str], None],
 ) -> Callable[[int, int, dict[str, float], dict[str, float], float], None]:
     def progress(
         b: int, i: int, values: dict[str, float], achieved: dict[str, float], loss: float
     ) -> None:
         vals = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.4g}" for k, v in values.items())
         got = ", ".join(f"{v:.4g}" for v in achieved.values())
-        terminal.print(text(f"set {b} eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})"))
+        say(f"set {b} eval {i:3d}  {vals}  ->  {got}  (loss {loss:.4g})")
 
     return progress
 
 
-def _interval_text(low: float | None, high: float | None) -> str:
-    return "n/a (one seed set)" if low is None or high is None else f"[{low:.4g}, {high:.4g}]"
+def _speaker(fmt: str) -> Callable[[str], None]:
+    """Where progress and closing lines go: stderr when stdout holds csv or json."""
+    if fmt in ("csv", "json"):
+        return lambda line: typer.echo(printable(line), err=True)
+    terminal = console()
+    return lambda line: terminal.print(text(line))
 
 
-def _show_fit(terminal: Console, fit: UncertainCalibration, tolerance: float) -> None:
-    rows = [
-        [
-            k,
-            f"{iv.mean:.4g}",
-            _interval_text(iv.low, iv.high),
-            ", ".join(f"{f.values[k]:.4g}" for f in fit.fits),
-        ]
-        for k, iv in fit.intervals.items()
-    ]
-    terminal.print(
-        table(
-            "Fitted parameters (mean over seed sets, 95% interval)",
-            ["parameter", "value", "95% interval", "per seed set"],
-            rows,
-        )
+def _fit_tables(fit: UncertainCalibration) -> list[Tabular]:
+    """The fitted parameters with their intervals, and the targets on held-out seeds."""
+    params = Tabular(
+        title="Fitted parameters (mean over seed sets, 95% interval)",
+        columns=(
+            Column("parameter", "parameter", text=True),
+            Column("value", "value"),
+            Column("low", "95% low"),
+            Column("high", "95% high"),
+            Column("per_set", "per seed set", text=True),
+        ),
+        rows=[
+            {
+                "parameter": k,
+                "value": iv.mean,
+                "low": iv.low,
+                "high": iv.high,
+                "per_set": ", ".join(f"{f.values[k]:.4g}" for f in fit.fits),
+            }
+            for k, iv in fit.intervals.items()
+        ],
+        name="parameters",
+        caption="no interval from one seed set" if len(fit.fits) < 2 else "",
     )
-    targets = fit.main.targets
     held = fit.holdout
-    terminal.print(
-        table(
-            f"Targets on {fit.holdout_replications} held-out replications "
-            f"(seed {fit.holdout_seed}), at the fitted values",
-            ["target", "wanted", "fit (mean over sets)", "held-out mean +- 95%", "error"],
-            [
-                [
-                    k,
-                    f"{t:.4g}",
-                    f"{t * (1 + fit.residuals[k]):.4g}",
-                    f"{held[k].mean:.4g} +- "
-                    + ("n/a" if held[k].half_width is None else f"{held[k].half_width:.2g}"),
-                    f"{fit.holdout_residuals[k]:+.1%}",
-                ]
-                for k, t in targets.items()
-            ],
-        )
+    targets = Tabular(
+        title=f"Targets on {fit.holdout_replications} held-out replications "
+        f"(seed {fit.holdout_seed}), at the fitted values",
+        columns=(
+            Column("target", "target", text=True),
+            Column("wanted", "wanted"),
+            Column("fit", "fit (mean over sets)"),
+            Column("held_out", "held-out mean"),
+            Column("held_out_half_width", "± 95%", missing="n/a"),
+            Column("error", "error", unit="fraction"),
+        ),
+        rows=[
+            {
+                "target": k,
+                "wanted": t,
+                "fit": t * (1 + fit.residuals[k]),
+                "held_out": held[k].mean,
+                "held_out_half_width": held[k].half_width,
+                "error": fit.holdout_residuals[k],
+            }
+            for k, t in fit.main.targets.items()
+        ],
+        name="targets",
     )
+    return [params, targets]
+
+
+def _fit_line(fit: UncertainCalibration, tolerance: float) -> str:
     evals = sum(f.evaluations for f in fit.fits)
     ok = fit.success(tolerance)
-    terminal.print(
-        text(
-            f"{len(fit.fits)} seed sets x {fit.main.replications} replications, "
-            f"{evals} evaluations: "
-            + ("held-out residuals within " if ok else "held-out residuals NOT within ")
-            + f"{tolerance:.0%}"
-        )
+    return (
+        f"{len(fit.fits)} seed sets x {fit.main.replications} replications, "
+        f"{evals} evaluations: "
+        + ("held-out residuals within " if ok else "held-out residuals NOT within ")
+        + f"{tolerance:.0%}"
     )
 
 
@@ -366,6 +384,7 @@ def calibrate(
         bool, typer.Option("--in-place", help="Write the fitted values into SCENARIO itself.")
     ] = False,
     allow_large: AllowLargeRunOption = False,
+    fmt: FormatOption = "table",
 ) -> None:
     """Fit free parameters so that summary metrics hit targets, on independent seed sets
     (each fitted value with its 95% interval), and check the fit on held-out seeds.
@@ -394,7 +413,8 @@ def calibrate(
             evaluations=max_evaluations * sets + max(1, held_reps // reps),
             file=str(scenario),
         )
-    terminal = console()
+    fmt = check_format(fmt)
+    say = _speaker(fmt)
     began = time.monotonic()
     try:
         with ReplicationPool(workers) as pool:
@@ -408,7 +428,7 @@ def calibrate(
                 holdout_replications=held_reps,
                 holdout_seed=cal.holdout_seed if cal.holdout_seed is not None else HOLDOUT_SEED,
                 max_evaluations=max_evaluations,
-                progress=_printer(terminal),
+                progress=_printer(say),
                 summaries=pool.summaries,
             )
     except KeyError as exc:  # a metric of the summary that this scenario does not have
@@ -418,13 +438,14 @@ def calibrate(
             key=str(exc.args[0]),
             hint="metric keys are dotted paths of summary.json",
         ) from None
-    _show_fit(terminal, result, tolerance)
-    terminal.print(text(f"calibration took {time.monotonic() - began:.0f} s"))
+    emit(_fit_tables(result), fmt)
+    say(_fit_line(result, tolerance))
+    say(f"calibration took {time.monotonic() - began:.0f} s")
     if dest is not None:
         fitted = {k: round(v, 6) for k, v in result.values.items()}
         body = _calibrated_text(scenario, dest, in_place, fitted)
         record = _record(result, sources, cal.measure, params, root)
         _write(dest, replace_top_level_block(body, "calibration", record))
-        terminal.print(text(f"calibrated scenario written to {dest}"))
+        say(f"calibrated scenario written to {dest}")
     if not result.success(tolerance):
         raise typer.Exit(1)
