@@ -274,12 +274,13 @@ def test_chatgpt_on_inhouse_chips_costs_the_provider_less() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="validation finding (issue 14): the in-house share of 2024 spend is 0.235 here "
-    "(0.207 in `xpusim run`, 2 replications), below the 0.25-0.45 Graviton range. Measured "
-    "causes: customer patience (in-house pools fill faster than foundry caps and lead times "
-    "let procurement follow, and impatient customers leave them): without patience 0.334; "
-    "Inferentia1's end of sale (2023-04-13): kept on sale 0.256; both undone 0.379. Kept "
-    "failing on purpose: the range is an outside fact.",
+    reason="validation finding (issues 13 and 14): the in-house share of 2024 spend is 0.16 "
+    "+- 0.02 (`xpusim run`, 6 replications; scenarios/README.md), below the 0.25-0.45 "
+    "Graviton range. Measured causes, paired: customer patience (in-house pools fill faster "
+    "than foundry caps and lead times let procurement follow, and impatient customers leave "
+    "them): without patience 0.31 +- 0.02; Inferentia1's end of sale (2023-04-13): kept on "
+    "sale +0.018 +- 0.009; both undone 0.33 +- 0.02. Kept failing on purpose: the range is "
+    "an outside fact.",
 )
 def test_graviton_precedent_reaches_about_a_third_of_spend_in_two_years() -> None:
     out = short_run("graviton-precedent")
