@@ -22,26 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.model.adoption import UTILITY_TERMS
+
 __all__ = ["EXPLAIN_TERMS", "decompose", "residual_bound_problems"]
 
-EXPLAIN_TERMS: tuple[str, ...] = (
-    "price",
-    "efficiency",
-    "porting",
-    "risk",
-    "hurdle",
-    "constants",
-    "imitation",
-)
+EXPLAIN_TERMS: tuple[str, ...] = (*UTILITY_TERMS, "imitation")
 """The terms a choice is decomposed into (gates are reported apart)."""
 
 _MEAN_COLUMNS = (
-    "price",
-    "efficiency",
-    "porting",
-    "risk",
-    "hurdle",
-    "constants",
+    *UTILITY_TERMS,
     "total",
     "probability",
     "considered",

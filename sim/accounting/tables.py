@@ -12,6 +12,7 @@ import pandas as pd
 
 from sim.accounting.grid import Grid
 from sim.engine.records import EngineLog, JobColumns
+from sim.model.adoption import UTILITY_TERMS
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -100,12 +101,7 @@ def ports_table(grid: Grid, log: EngineLog) -> pd.DataFrame:
 
 
 CHOICE_COLUMNS: tuple[str, ...] = (
-    "price",
-    "efficiency",
-    "porting",
-    "risk",
-    "hurdle",
-    "constants",
+    *UTILITY_TERMS,
     "total",
     "probability",
     "installed",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sim.model.statistics import paired_interval
+from sim.scenario.paths import value_at
 
 __all__ = ["Difference", "Pairing", "compare_metric", "same_seeds", "value_at_key"]
 
@@ -55,12 +56,7 @@ def value_at_key(tree: Mapping[str, Any] | None, dotted: str) -> Any:
     >>> value_at_key({"a": {"b": 2}}, "a.b"), value_at_key({"a": 1}, "a.b")
     (2, None)
     """
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
+    return value_at(tree, dotted)
 
 
 def _number(value: Any) -> float | None:

@@ -23,6 +23,7 @@ import yaml
 
 from sim.accounting.runner import RUN_KEYS
 from sim.accounting.summary import RunSummary, find_metric, metrics
+from sim.experiments.compare import value_at_key
 from sim.views.labels import metric_row_label
 from sim.views.numbers import HEADLINE
 from sim.views.tables import Column, Tabular
@@ -97,16 +98,6 @@ def leaves(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any
             yield from leaves(value, f"{name}.")
         elif value is None or isinstance(value, bool | int | float | str):
             yield name, value
-
-
-def value_at_key(tree: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted key of a nested mapping (None where there is none)."""
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def interval_at(summary: Mapping[str, Any], dotted: str) -> float | None:
