@@ -123,7 +123,7 @@ def plot_sobol(
         title = f"First-order indices of {name} (RBD-FAST, from a sampled sweep)"
     fig = new_figure(meta, title, (11.0, 2.2 + 0.55 * max(n, 3)))
     ax = fig.subplots()
-    ax.set_title("Share of the output variance due to each parameter (whiskers: confidence)")
+    ax.set_title("Share of the output variance per parameter (whiskers: confidence)", loc="left")
     ax.set_xlabel("Sobol index (fraction of output variance, 0 to 1)")
     ax.set_ylabel("Parameter")
     y = np.arange(n)
