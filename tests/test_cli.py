@@ -467,8 +467,10 @@ def test_tco_formats_and_100_columns(runner: CliRunner, scenario: Path) -> None:
     wide = CliRunner(env={"COLUMNS": "100"})
     table = invoke(wide, "tco", scenario, "--all-chips").stdout
     assert all(len(line) <= 100 for line in table.splitlines())
-    tco = float(rows[0]["tco_usd_per_chip_hour"])
-    assert f"${tco:.3g}" in table or f"${tco:.4g}" in table  # whole on its line
+    for key in ("tco_usd_per_chip_hour", "gross_margin_usd_per_busy_chip_hour"):
+        value = float(rows[0][key])  # whole on its line, in the last column too
+        assert f"${value:.3g}" in table or f"${value:.4g}" in table, key
+    assert all(h in table for h in ("cost_plus", "competitive", "margin /busy chip-h"))
     assert_clean_error(invoke(runner, "tco", scenario, "--format", "xml"), "--format")
 
 

@@ -282,13 +282,16 @@ _TCO_COST: tuple[tuple[str, str, str], ...] = (
     ("cost /PFLOP", "usd_per_pflop", "USD"),
     ("cost /Mtok", "usd_per_mtok", "USD"),
 )
+_TCO_POLICY: tuple[tuple[str, str, str], ...] = (
+    ("chip", "chip", ""),
+    ("on-demand", "on_demand_usd_per_chip_hour", "USD"),
+    ("list", "list_usd_per_chip_hour", "USD"),
+    ("cost_plus", "cost_plus_usd_per_chip_hour", "USD"),
+    ("competitive", "competitive_usd_per_chip_hour", "USD"),
+    ("billed", "blended_usd_per_chip_hour", "USD"),
+)
 _TCO_PRICE: tuple[tuple[str, str, str], ...] = (
     ("chip", "chip", ""),
-    ("on-demand /chip-h", "on_demand_usd_per_chip_hour", "USD"),
-    ("list /chip-h", "list_usd_per_chip_hour", "USD"),
-    ("cost_plus /chip-h", "cost_plus_usd_per_chip_hour", "USD"),
-    ("competitive /chip-h", "competitive_usd_per_chip_hour", "USD"),
-    ("billed /chip-h", "blended_usd_per_chip_hour", "USD"),
     ("customer /PFLOP", "customer_usd_per_pflop", "USD"),
     ("customer /Mtok", "customer_usd_per_mtok", "USD"),
     ("margin /busy chip-h", "gross_margin_usd_per_busy_chip_hour", "USD"),
@@ -376,10 +379,18 @@ def tco(
         style=HEADLINE,
         name="cost",
     )
+    billed = loaded.scenario.provider.pricing.policy
+    policy = Tabular(
+        title=f"Customer price per chip-hour under each pricing policy {at} (USD; the "
+        f"scenario bills '{billed}')",
+        columns=view_columns(_TCO_POLICY),
+        rows=records,
+        style=HEADLINE,
+        name="policy",
+    )
     price = Tabular(
-        title=f"Customer prices by pricing policy and the provider's margin per chip {at} "
-        f"(USD; the scenario bills '{loaded.scenario.provider.pricing.policy}', which the "
-        "billed, customer and margin columns use)",
+        title=f"What customers pay for useful work and the provider's margin, billed "
+        f"'{billed}' (USD)",
         columns=view_columns(_TCO_PRICE),
         rows=records,
         style=HEADLINE,
@@ -394,4 +405,4 @@ def tco(
         caption="In-house chips at their catalog unit cost (the learning-curve position "
         "depends on the volume a run builds).",
     )
-    emit([cost, price, breakdown], fmt)
+    emit([cost, policy, price, breakdown], fmt)
