@@ -24,6 +24,7 @@ from sim.views.tables import FORMATS, Tabular, check_format, render
 from sim.views.terminal import console
 
 __all__ = [
+    "AllOption",
     "AllowLargeRunOption",
     "CommandGroup",
     "FormatOption",
@@ -137,6 +138,11 @@ AllowLargeRunOption = Annotated[
         "--allow-large",
         help="Run even when the estimated events exceed the cap (README: Limits).",
     ),
+]
+
+AllOption = Annotated[
+    bool,
+    typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
 ]
 
 FormatOption = Annotated[

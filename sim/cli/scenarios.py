@@ -13,6 +13,7 @@ from rich.table import Table
 from sim.accounting.runner import RunOutput
 from sim.accounting.runner import run as run_replications
 from sim.cli.common import (
+    AllOption,
     AllowLargeRunOption,
     FormatOption,
     SeedOption,
@@ -86,10 +87,7 @@ def run(
             "Results are the same for any number.",
         ),
     ] = None,
-    everything: Annotated[
-        bool,
-        typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
-    ] = False,
+    everything: AllOption = False,
     fmt: FormatOption = "table",
     no_counterfactual: Annotated[
         bool,
@@ -273,10 +271,7 @@ def compare(
             "same seed pairs the differences).",
         ),
     ] = None,
-    everything: Annotated[
-        bool,
-        typer.Option("--all", "-a", help="Every metric of the summary, not only the headline."),
-    ] = False,
+    everything: AllOption = False,
     fmt: FormatOption = "table",
     allow_large: AllowLargeRunOption = False,
     workers: Annotated[
