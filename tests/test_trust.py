@@ -24,14 +24,12 @@ SMALL = ["--set", "horizon.end=2026-01-01", "--set", "replications=1"]
 #: so that the day one starts to pass, this test says so.
 KNOWN_FINDINGS = {
     # validation: the baseline holds no anchor commitment like Project Rainier, so customers'
-    # in-house share of spend in 2025 stays near 0.05 against the 0.42 [0.32-0.53] of
-    # Amazon's accelerator compute (research log V14)
+    # in-house share of spend in 2025 stays near 0.08 against the 0.42 [0.32-0.53] of
+    # Amazon's accelerator compute (research log V14). rainier.yaml imposes the commitment
+    # and lands inside the band, but by construction (the deal and the lab's assumed size
+    # against a world scaled to 8.7% of AWS set it), so the fact stays on the baseline as a
+    # finding (sim/data/validation.yaml, README "Validation").
     "in-house share of AWS accelerator compute, 2025",
-    # validation: with Graviton-like friction and a 20% price edge the in-house chips reach
-    # 0.16 of customers' 2024 spend (2 replications), under the 0.25-0.45 band of Graviton's
-    # 34.5% of M7 spend: since the market work Inferentia1 leaves sale and its successor
-    # Inferentia2 is the dearer chip (tests/test_scenarios.py pins the same finding)
-    "Graviton precedent, in-house share of spend",
 }
 
 

@@ -14,7 +14,10 @@ the same customers, demand, prices of the remaining chips, vendors and economics
   is installed);
 - each segment's permitted pools without the removed ones; a list left empty is dropped, so
   the workload may use every remaining pool (a commitment to in-house chips, such as
-  Project Moonshot's or Rainier's, has no object without them).
+  Project Moonshot's or Rainier's, has no object without them);
+- likewise a segment's negotiated ``commitment``: each workload's committed shares keep the
+  pools that remain, renormalised, and a workload committed only to removed pools leaves the
+  commitment (the segment then chooses by the cost comparison).
 
 Customers then choose among what remains, and the forecast procurement buys merchant GPUs
 to meet their demand. Nothing random is touched: a run of the result on the same seed draws
@@ -88,6 +91,15 @@ def _reassign(s: Scenario, sid: str, seg: dict[str, Any], removed: set[str]) -> 
                 seg["permitted"][wl] = left
             else:
                 del seg["permitted"][wl]
+    commitment: dict[str, Any] | None = seg.get("commitment")
+    if commitment is not None:
+        committed: dict[str, dict[str, float]] = {}
+        for wl, shares in commitment["shares"].items():
+            kept = {p: v for p, v in shares.items() if p not in removed and v > 0}
+            if kept:
+                total = sum(kept.values())
+                committed[wl] = {p: v / total for p, v in kept.items()}
+        seg["commitment"] = {**commitment, "shares": committed} if committed else None
 
 
 def _fleet_mix(s: Scenario, workload: str, removed: set[str]) -> dict[str, float]:

@@ -63,6 +63,8 @@ class Engine:
                 env.process(self.training.arrivals(seg))
             if s.adoption.enabled:
                 env.process(self.decisions.reviews(seg))
+            if seg.spec.commitment is not None:
+                env.process(self.decisions.commitment(seg))
         env.run(until=w.horizon_h)
         self._close()
         return w.log

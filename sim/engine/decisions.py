@@ -8,6 +8,11 @@ may use (see :mod:`sim.model.adoption`): one array operation for all of them. Th
 stacks a customer already runs; a customer who considers a stack it does not run (Bass
 diffusion) and chooses it starts a port, which takes time, costs money and may fail.
 
+A segment with a negotiated ``commitment`` (an input, e.g. an investment tied to the
+provider's chips) leaves its committed workloads out of the reviews from the commitment's
+start: :meth:`DecisionProcess.commitment` moves their shares to the committed pools over its
+ramp, outside the cost comparison.
+
 ``sampled`` draws one choice per customer (and whether it considers, and whether its port
 fails); ``expected`` moves every customer by the expected outcome instead, so a segment's
 path carries no decision noise. Both act through the same state (:class:`WorkloadState`)
@@ -159,7 +164,7 @@ class DecisionProcess:
             return
         changed = False
         for wl in WORKLOADS:
-            if getattr(seg.spec, wl) is None:
+            if getattr(seg.spec, wl) is None or self.committed(seg, wl):
                 continue
             pools, gated = self.offer(seg, wl)
             if len(pools) < 2:
@@ -167,6 +172,51 @@ class DecisionProcess:
             changed |= self._review_workload(seg, wl, self._arrays(seg, wl, pools), gated, rng)
         if changed:
             seg.refresh_shares()
+
+    def committed(self, seg: SegmentState, workload: str) -> bool:
+        """Whether ``seg``'s ``workload`` is under its commitment now (out of the reviews)."""
+        c = seg.spec.commitment
+        return (
+            c is not None and workload in c.shares and self.w.env.now >= self.w.clock.hours(c.start)
+        )
+
+    def commitment(self, seg: SegmentState) -> Generator[simpy.Event, Any, None]:
+        """The simpy process of a segment's commitment: from its start, monthly, each
+        committed workload's shares are set on the line from the shares held at the start
+        to the committed shares (reached after ``ramp_months``), and the customers run the
+        committed pools' stacks (the deal includes the port)."""
+        w = self.w
+        c = seg.spec.commitment
+        assert c is not None
+        start_h = w.clock.hours(c.start)
+        if start_h >= w.horizon_h:
+            return
+        yield w.env.timeout(max(0.0, start_h - w.env.now))
+        held: dict[str, FloatArray] = {}
+        target: dict[str, FloatArray] = {}
+        for wl, shares in c.shares.items():
+            state = seg.workloads[wl]
+            held[wl] = state.shares.copy()
+            target[wl] = np.zeros_like(state.shares)
+            for pid, v in shares.items():
+                pool = w.pools[w.pool_index[pid]]
+                target[wl][:, pool.idx] = v
+                if v > 0:
+                    k = self.stack_index[pool.chip.stack]
+                    state.ported[:, k] = 1.0
+                    state.porting[:, k] = 0.0
+                    state.blocked[:, k] = 0.0
+        months = 0
+        while True:
+            w.log.events += 1
+            ramp = 1.0 if c.ramp_months <= 0 else min(1.0, months / c.ramp_months)
+            for wl in c.shares:
+                seg.workloads[wl].shares[:] = held[wl] + ramp * (target[wl] - held[wl])
+            seg.refresh_shares()
+            months += 1
+            if w.env.now + HOURS_PER_MONTH >= w.horizon_h:
+                return
+            yield w.env.timeout(HOURS_PER_MONTH)
 
     def options(self, seg: SegmentState, workload: str) -> list[Pool]:
         """The pools a customer of ``seg`` may put ``workload`` on today."""
@@ -381,9 +431,10 @@ class DecisionProcess:
         state.porting[:, k] = np.maximum(state.porting[:, k] - start.started, 0.0)
         succeeded = start.started - start.failed
         state.ported[:, k] = np.minimum(state.ported[:, k] + succeeded, 1.0)
-        state.shares += (
-            ads.max_fraction_per_review * succeeded[:, None] * (start.target - state.shares)
-        )
+        if not self.committed(seg, wl):
+            state.shares += (
+                ads.max_fraction_per_review * succeeded[:, None] * (start.target - state.shares)
+            )
         if float(start.failed.sum()) > _TINY:
             state.blocked[:, k] += start.failed
             ev = w.env.timeout(ads.failure_delay_months * HOURS_PER_MONTH)

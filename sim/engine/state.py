@@ -61,6 +61,7 @@ class Pool:
         "t_last",
         "tok_per_chip_s",
         "training_busy",
+        "turned_away_chip_hours",
         "waiting",
     )
 
@@ -94,6 +95,9 @@ class Pool:
         self.mean_job_hours = 0.0
         # chip-hours of training jobs lost to impatience (procurement's forecast reads it)
         self.lost_chip_hours = 0.0
+        # chip-hours of impatient training jobs that started on another pool instead (read
+        # by the forecast when procurement.count_turned_away is set)
+        self.turned_away_chip_hours = 0.0
 
     def off_sale(self, now: float) -> bool:
         """Whether the chip can no longer be delivered at simulated time ``now``."""

@@ -2,11 +2,12 @@
 
 The forecast policy reviews every ``review_interval_days``: each procured pool's demand is its
 mean busy chips over the forecast window plus the mean chips of the training jobs it lost to
-impatience over the window (see :mod:`sim.engine.training`) plus its queued chips plus the
-serving chips segments wanted but could not get; the pool is ordered up to that demand at
-the target utilisation (capped by ``max_chips``), within the vendor's allocation cap or the
-foundry cap of an in-house generation per quarter, and delivered after the lead time in
-force.
+impatience over the window (see :mod:`sim.engine.training`; with
+``procurement.count_turned_away`` also those that started on another pool instead) plus its
+queued chips plus the serving chips segments wanted but could not get; the pool is ordered
+up to that demand at the target utilisation (capped by ``max_chips``), within the vendor's
+allocation cap or the foundry cap of an in-house generation per quarter, and delivered after
+the lead time in force.
 
 Chips are bought only while on sale: no order is placed whose delivery would fall on or after
 the chip's end of sale (planned deliveries after it are refused by the schema). The demand a
@@ -163,14 +164,18 @@ class SupplyProcess:
         self, pool: Pool, t: float, hist: list[tuple[float, float, float]]
     ) -> tuple[float, float]:
         """Mean busy chips and mean chips of lost training jobs over the forecast window."""
-        window = self.w.scenario.provider.procurement.forecast_window_days * HOURS_PER_DAY
+        procurement = self.w.scenario.provider.procurement
+        window = procurement.forecast_window_days * HOURS_PER_DAY
         pool.touch(t)
-        hist.append((t, pool.area_busy, pool.lost_chip_hours))
+        lost = pool.lost_chip_hours
+        if procurement.count_turned_away:
+            lost += pool.turned_away_chip_hours
+        hist.append((t, pool.area_busy, lost))
         while len(hist) > 2 and hist[1][0] <= t - window:
             hist.pop(0)
         t_a, area_a, lost_a = hist[0]
         span = max(t - t_a, 1e-9)
-        return (pool.area_busy - area_a) / span, (pool.lost_chip_hours - lost_a) / span
+        return (pool.area_busy - area_a) / span, (lost - lost_a) / span
 
     def _forecast_chips(
         self, pool: Pool, t: float, hist: list[tuple[float, float, float]]

@@ -395,18 +395,19 @@ class TrainingProcess:
         it now, else another cloud or nowhere."""
         w = self.w
         now = self.env.now
+        rate = pool.pflop_per_chip_hour
+        chip_hours = pflop / rate if rate > 0 else 0.0
         for alt in self._redirect_targets(segment, pool, now):
             ap = w.pools[alt]
             if not ap.queue and ap.free() >= k:
                 w.log.redirected.append(RedirectRecord(segment, pool.idx, alt, now, reneged))
+                pool.turned_away_chip_hours += chip_hours
                 self.launch(segment, k, pflop, arrival_h, ap, now)
                 return
         self._cloud_credit[segment] += self._cloud_share[segment]
         other_cloud = self._cloud_credit[segment] >= 1.0
         if other_cloud:
             self._cloud_credit[segment] -= 1.0
-        rate = pool.pflop_per_chip_hour
-        chip_hours = pflop / rate if rate > 0 else 0.0
         pool.lost_chip_hours += chip_hours
         w.log.lost.append(
             LostJobRecord(segment, pool.idx, now, k, pflop, chip_hours, reneged, other_cloud)

@@ -21,7 +21,15 @@ from sim.model.schema.base import (
     Workload,
 )
 from sim.model.schema.catalog import Catalog, ChipSpec, CloudPricePoint, StackFeature, StackSpec
-from sim.model.schema.demand import Adoption, Inference, JobSize, Patience, Segment, Training
+from sim.model.schema.demand import (
+    Adoption,
+    Commitment,
+    Inference,
+    JobSize,
+    Patience,
+    Segment,
+    Training,
+)
 from sim.model.schema.market import Competitive, CostPlus, Pricing, PricingPolicyName
 from sim.model.schema.world import (
     AllocationCapChange,
@@ -57,6 +65,7 @@ __all__ = [
     "ChipCount",
     "ChipSpec",
     "CloudPricePoint",
+    "Commitment",
     "Competitive",
     "CostPlus",
     "CrossReferenceError",

@@ -10,6 +10,7 @@ platforms, how friction is valued and how stacks mature (see :mod:`sim.model.ado
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -131,6 +132,26 @@ class SizeDistribution(Frozen):
     )
 
 
+class Commitment(Frozen):
+    """A negotiated anchor commitment: from ``start`` the segment places its work on the
+    committed pools whatever the cost comparison says.
+
+    The deal is an input (for example Amazon's investment in Anthropic, tied to AWS's
+    chips), not an outcome of the adoption model: the committed workloads leave the
+    segment's reviews, its customers run the committed pools' stacks (the deal includes
+    the port), and their shares move linearly from the shares they held at ``start`` to
+    ``shares`` over ``ramp_months``, re-set monthly (see :mod:`sim.engine.decisions`).
+    """
+
+    start: dt.date = Field(description="First day of the commitment.")
+    ramp_months: NonNegFloat = Field(
+        default=0.0, description="Months over which the shares reach the committed shares."
+    )
+    shares: dict[Workload, dict[str, Fraction]] = Field(
+        description="Committed share of each workload per pool (chip id); shares sum to 1."
+    )
+
+
 class Segment(Frozen):
     """A class of customers with demand, lock-in and attitudes to porting."""
 
@@ -185,6 +206,11 @@ class Segment(Frozen):
     )
     planning_horizon_months: Annotated[float, Field(gt=0, le=240, allow_inf_nan=False)] = 24.0
     review_interval_months: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)] = 3.0
+    commitment: Commitment | None = Field(
+        default=None,
+        description="A negotiated commitment that places workloads on named pools from a "
+        "date, outside the cost comparison (null: none).",
+    )
 
     @model_validator(mode="after")
     def _anchors(self) -> Segment:

@@ -203,6 +203,13 @@ class Procurement(Frozen):
         default=0.8, description="Utilisation the fleet is sized for."
     )
     forecast_window_days: Annotated[float, Field(ge=1, le=3650, allow_inf_nan=False)] = 90.0
+    count_turned_away: bool = Field(
+        default=False,
+        description="Count in a pool's forecast demand the training jobs routed to it that "
+        "would not wait and started on another of the provider's pools (demand the pool "
+        "turned away), as serving's shortfall counts serving demand placed elsewhere; "
+        "false: only jobs that left the provider count.",
+    )
 
 
 class InhouseGeneration(Frozen):
@@ -536,7 +543,14 @@ def _spill_problems(s: Scenario) -> list[CrossReferenceError]:
 
 
 def _segment_problems(s: Scenario, sid: str, seg: Segment) -> list[CrossReferenceError]:
-    out: list[CrossReferenceError] = []
+    out: list[CrossReferenceError] = [
+        CrossReferenceError(
+            ("segments", sid, "commitment", "shares", wl),
+            f"the segment has no {wl} demand to commit",
+        )
+        for wl in (seg.commitment.shares if seg.commitment is not None else ())
+        if getattr(seg, wl) is None
+    ]
     known_features = {f for st in s.catalog.stacks.values() for f in st.features}
     for wl in WORKLOADS:
         demand = getattr(seg, wl)
@@ -554,6 +568,10 @@ def _segment_problems(s: Scenario, sid: str, seg: Segment) -> list[CrossReferenc
         out.extend(_platform_problems(s, sid, wl, shares))
         if not shares:
             continue
+        if seg.commitment is not None and wl in seg.commitment.shares:
+            out.extend(
+                _platform_problems(s, sid, wl, seg.commitment.shares[wl], ("commitment", "shares"))
+            )
         for field in ("permitted", "excluded"):
             for j, pid in enumerate(getattr(seg, field).get(wl, ())):
                 if pid not in s.provider.pools:
@@ -567,19 +585,25 @@ def _segment_problems(s: Scenario, sid: str, seg: Segment) -> list[CrossReferenc
 
 
 def _platform_problems(
-    s: Scenario, sid: str, wl: str, shares: dict[str, float]
+    s: Scenario,
+    sid: str,
+    wl: str,
+    shares: dict[str, float],
+    field: tuple[str, ...] = ("platforms",),
 ) -> list[CrossReferenceError]:
-    """A segment's initial shares of one workload: known pools serving it, summing to 1."""
+    """A segment's shares of one workload (its initial ``platforms`` or its commitment's):
+    known pools serving it, summing to 1."""
     if not shares:
+        what = "initial" if field == ("platforms",) else "committed"
         return [
             CrossReferenceError(
-                ("segments", sid, "platforms"),
-                f"segment has {wl} demand but no initial {wl} platform",
+                ("segments", sid, *field),
+                f"segment has {wl} demand but no {what} {wl} platform",
             )
         ]
     out: list[CrossReferenceError] = []
     chips = s.catalog.chips
-    base: tuple[str | int, ...] = ("segments", sid, "platforms", wl)
+    base: tuple[str | int, ...] = ("segments", sid, *field, wl)
     for pid in shares:
         if pid not in s.provider.pools:
             out.append(CrossReferenceError((*base, pid), f"{pid!r} is not a pool of the provider"))
