@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,23 +84,41 @@ class Validation:
         return not self.problem and math.isfinite(m) and self.fact.low <= m <= self.fact.high
 
 
-def validate(fact: Fact, folder: Path, *, reduced: bool = False) -> Validation:
-    """Run the fact's scenario on the validation seeds and measure its metric."""
+def validate(
+    fact: Fact,
+    folder: Path,
+    *,
+    reduced: bool = False,
+    runs_cache: dict[tuple[str, dt.date | None, int], list[Mapping[str, Any]]] | None = None,
+) -> Validation:
+    """Run the fact's scenario on the validation seeds and measure its metric.
+
+    Facts that name the same scenario, horizon and replication count share one set of runs
+    through ``runs_cache``.
+    """
     path = folder / fact.scenario
     if not path.is_file():
         return Validation(fact, mean_interval([math.nan]), f"{path} not found")
-    loaded = load_scenario(path)
-    if fact.horizon_end is not None:
-        loaded = cut_horizon(loaded, fact.horizon_end)
     reps = fact.reduced_replications if reduced else fact.replications
-    runs = run_replications(loaded.scenario, replication_seeds(VALIDATION_SEED, reps), None)
-    values = [metric_value(r.summary, fact.metric) for r in runs]
+    key = (fact.scenario, fact.horizon_end, reps)
+    summaries = None if runs_cache is None else runs_cache.get(key)
+    if summaries is None:
+        loaded = load_scenario(path)
+        if fact.horizon_end is not None:
+            loaded = cut_horizon(loaded, fact.horizon_end)
+        runs = run_replications(loaded.scenario, replication_seeds(VALIDATION_SEED, reps), None)
+        summaries = [r.summary for r in runs]
+        if runs_cache is not None:
+            runs_cache[key] = summaries
+    values = [metric_value(s, fact.metric) for s in summaries]
     if any(v is None for v in values):
         return Validation(fact, mean_interval([math.nan]), f"{fact.metric} missing")
     return Validation(fact, mean_interval([float(v) for v in values if v is not None]))
 
 
 def validate_all(baseline: Path, *, reduced: bool = False) -> Iterator[Validation]:
-    """Every shipped fact, its scenario taken from the baseline's folder."""
+    """Every shipped fact, its scenario taken from the baseline's folder (facts on the same
+    scenario and horizon share their runs)."""
+    cache: dict[tuple[str, dt.date | None, int], list[Mapping[str, Any]]] = {}
     for fact in facts():
-        yield validate(fact, baseline.parent, reduced=reduced)
+        yield validate(fact, baseline.parent, reduced=reduced, runs_cache=cache)

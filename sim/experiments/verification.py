@@ -19,7 +19,8 @@ baseline and compares a simulated value with an analytic or independently recomp
 - lifecycles: no chip is delivered on or after its end of sale in a baseline run (exact),
   and a planned delivery after it is refused;
 - validation (``sim/data/validation.yaml``): outside facts not used in fitting (the Graviton
-  precedent, the in-house share of AWS's accelerator compute in 2025), each against the
+  precedent, the in-house share of AWS's accelerator compute in 2025 with and without the
+  anchor customer), each against the
   model on seeds no fit has used (:mod:`sim.experiments.validation`);
 - comparative statics (``sim/data/levers.yaml``): each lever run on the baseline and its
   variant on the same unseen seeds, passing when the paired 95% interval lies on the side
