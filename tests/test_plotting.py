@@ -795,10 +795,17 @@ def test_sensitivity_json_as_the_sensitivity_command_writes_it(tmp_path: Path) -
     base_line = [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("base")]
     assert base_line[0].get_xdata()[0] == pytest.approx(1.1e10)
     assert "40 runs" in fig.get_supxlabel()
+    # one figure per metric: the first under the kind's name (the report's), then each other
     assert [p.name for p in plot_folder(tmp_path, formats=["png"])] == [
         "tornado.png",
+        "tornado-provider-margin_usd.png",
         "sobol.png",
+        "sobol-provider-margin_usd.png",
     ]
+    figures = tmp_path / "figures"
+    assert (figures / "tornado.png").read_bytes() != (
+        figures / "tornado-provider-margin_usd.png"
+    ).read_bytes()
 
 
 def test_compare_figure_draws_each_metric_with_its_interval() -> None:

@@ -207,10 +207,16 @@ def median_and_fan(values: FloatArray) -> tuple[FloatArray, FloatArray | None, F
     return med, lo, hi
 
 
-def legend_outside(fig: Figure, handles: Sequence[Any], title: str | None = None) -> None:
-    """The figure's legend, to the right of the data."""
+def legend_outside(
+    fig: Figure, handles: Sequence[Any], title: str | None = None, *, lower: bool = False
+) -> None:
+    """The figure's legend, to the right of the data (at the bottom with ``lower``, for a
+    figure whose subtitle is wider than its axes)."""
     if handles:
-        fig.legend(handles=list(handles), loc="outside right upper", title=title)
+        if lower:
+            fig.legend(handles=list(handles), loc="outside right lower", title=title)
+        else:
+            fig.legend(handles=list(handles), loc="outside right upper", title=title)
 
 
 def no_data(ax: Axes, text: str) -> None:

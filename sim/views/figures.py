@@ -8,7 +8,9 @@ and writes those that do.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -280,10 +282,40 @@ def plot_folder(
         if kind == "sweep" and metrics:
             fig = plot_sweep(data.need("runs"), metrics=_sweep_columns(data, metrics),
                              meta=figure_meta(data))  # fmt: skip
+        elif kind in _PER_METRIC and len(data.sensitivities) > 1:
+            # one figure per metric of the analysis: the first under the kind's own name
+            # (the report's), each later one under the kind and its metric
+            for i, view in enumerate(_per_metric(data)):
+                name = kind if i == 0 else f"{kind}-{_slug(view.metric)}"
+                written.extend(save_figure(draw(view, kind), out_dir / name, fmts))
+            continue
         else:
             fig = draw(data, kind)
         written.extend(save_figure(fig, out_dir / kind, fmts))
     return written
+
+
+#: Figure kinds drawn once per metric of a sensitivity folder.
+_PER_METRIC = ("tornado", "sobol")
+
+
+def _per_metric(data: Folder) -> list[Folder]:
+    """The folder once per metric of its sensitivity analysis, each showing that metric."""
+    views = []
+    for sens in data.sensitivities:
+        view = copy.copy(data)
+        view.sensitivity = sens
+        views.append(view)
+    return views
+
+
+def _slug(metric: str) -> str:
+    """A file-name part for a metric key.
+
+    >>> _slug("usage_ratio_vs_gpu.trainium.2023")
+    'usage_ratio_vs_gpu-trainium-2023'
+    """
+    return re.sub(r"[^A-Za-z0-9_]+", "-", metric).strip("-") or "metric"
 
 
 def _sweep_columns(data: Folder, metrics: Sequence[str]) -> list[str]:

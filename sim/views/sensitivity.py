@@ -26,9 +26,28 @@ __all__ = ["plot_sobol", "plot_tornado", "sobol_table"]
 
 def _tornado_label(row: Mapping[str, Any]) -> str:
     """A tornado row's tick label: the parameter and its range."""
-    low = fmt_value(row.get("low_value"), style=TICK)
-    high = fmt_value(row.get("high_value"), style=TICK)
-    return f"{param_label(str(row.get('parameter', '?')))}\n({low} to {high})"
+    param = str(row.get("parameter", "?"))
+    low, high = (_param_value(param, row.get(k)) for k in ("low_value", "high_value"))
+    return f"{param_label(param)}\n({low} to {high})"
+
+
+def _param_value(param: str, value: Any) -> str:
+    """A parameter's value for a tick label; a calendar year (a key ending ``_year`` that is
+    not a rate, ``..._per_...``) without a thousands separator.
+
+    >>> _param_value("catalog.stacks.neuron.maturity_midpoint_year", 2026.0)
+    '2026'
+    >>> _param_value("economics.engineer_usd_per_month", 20000.0)
+    '20,000'
+    >>> _param_value("economics.facility_usd_per_kw_year", 1500.0)
+    '1,500'
+    """
+    last = param.rsplit(".", 1)[-1]
+    if last.endswith("_year") and "_per_" not in f"_{last}":
+        year = finite_or(value, math.nan)
+        if math.isfinite(year):
+            return f"{year:g}"
+    return fmt_value(value, style=TICK)
 
 
 @styled
@@ -80,7 +99,8 @@ def plot_tornado(
     ax.grid(axis="y", visible=False)
     if not rows:
         no_data(ax, "no tornado rows")
-    legend_outside(fig, [h_low, h_high, h_base])
+    # low on the right: at the top the legend ran into the long subtitle
+    legend_outside(fig, [h_low, h_high, h_base], lower=True)
     return fig
 
 
@@ -123,7 +143,7 @@ def plot_sobol(
         title = f"First-order indices of {name} (RBD-FAST, from a sampled sweep)"
     fig = new_figure(meta, title, (11.0, 2.2 + 0.55 * max(n, 3)))
     ax = fig.subplots()
-    ax.set_title("Share of the output variance per parameter (whiskers: confidence)", loc="left")
+    ax.set_title("Share of the output variance per parameter (whiskers: 95% bootstrap interval)")
     ax.set_xlabel("Sobol index (fraction of output variance, 0 to 1)")
     ax.set_ylabel("Parameter")
     y = np.arange(n)
@@ -158,5 +178,5 @@ def plot_sobol(
     ax.grid(axis="y", visible=False)
     if n == 0:
         no_data(ax, "no Sobol indices")
-    legend_outside(fig, handles)
+    legend_outside(fig, handles, lower=True)  # see plot_tornado
     return fig

@@ -333,7 +333,10 @@ def headline(data: Folder) -> list[Block]:
     if len(data.sensitivities) > 1:
         blocks.append(
             Paragraph(
-                f"The tornado and Sobol figures show the first metric, {data.metric}.", note=True
+                f"The tornado and Sobol figures below show the first metric, {data.metric}; "
+                "`xpusim plot` draws each metric's into figures/tornado-METRIC and "
+                "figures/sobol-METRIC.",
+                note=True,
             )
         )
     if not blocks:
