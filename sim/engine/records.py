@@ -208,7 +208,8 @@ class _Rows:
     A record is one ``rows.extend((field, ...))`` on :attr:`buffer`, a list (the cheapest
     append Python has); :meth:`flush` moves the buffer into a typed array, so the buffer stays
     short and the records cost 8 bytes a field. Writers call :meth:`flush` when the buffer
-    holds :attr:`FLUSH_AT` values or more; readers flush first.
+    holds :attr:`FLUSH_AT` values or more; readers flush first. The buffer is one list for
+    the log's life, so a writer may keep its bound ``extend``.
     """
 
     __slots__ = ("_data", "buffer")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from operator import add
 from typing import NamedTuple
 
 import numpy as np
@@ -251,17 +252,11 @@ class SegmentState:
         >>> [seg.route() for _ in range(4)]
         [7, 4, 7, 7]
         """
-        credit = self._route_credit
-        step = self._route_step
-        best = 0
-        most = -math.inf
-        for i in range(len(credit)):
-            v = credit[i] + step[i]
-            credit[i] = v
-            if v > most:
-                most = v
-                best = i
-        credit[best] -= 1.0
+        credit = list(map(add, self._route_credit, self._route_step))
+        most = max(credit)
+        best = credit.index(most)  # the first pool with the most credit
+        credit[best] = most - 1.0
+        self._route_credit = credit
         return self._route_pools[best]
 
 

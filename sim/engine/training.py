@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from sim.engine.records import BypassRecord, LostJobRecord, RedirectRecord
+from sim.engine.records import BypassRecord, JobLog, LostJobRecord, RedirectRecord
 from sim.engine.state import Pool, QueuedJob, SegmentState, World
 from sim.model.rng import BlockDraws, stream
 from sim.model.schema import JobSize, Scheduling, Training
@@ -271,6 +271,14 @@ class TrainingProcess:
         self.job_seq = 0
         self.horizon_h = world.horizon_h
         self._add_job = world.log.jobs.add
+        # a job's record: one extend of the log's buffer (see :class:`JobLog`)
+        self._job_buffer = world.log.jobs.buffer
+        self._job_row = self._job_buffer.extend
+        self.pools = world.pools
+        # per segment and pool: the parts of :meth:`_overflow_pools`
+        self._overflow_cache: dict[
+            int, tuple[tuple[Pool, ...], tuple[tuple[float, Pool], ...]]
+        ] = {}
         self._on_finish = self._finish
         # the share of each pool's jobs its vendor's own cloud takes (None: no such share)
         self._direct: list[HourSteps[float] | None] = []
@@ -313,11 +321,10 @@ class TrainingProcess:
 
     def arrive(self, seg: SegmentState, k: int, pflop: float) -> None:
         """A job of ``k`` chips and ``pflop`` PFLOP arrives now from ``seg``."""
-        w = self.w
         self.log.events += 1
         now = self.env.now
         pid = seg.route()
-        pool = w.pools[pid]
+        pool = self.pools[pid]
         direct = self._direct[pid]
         if direct is not None:
             seg.bypass_credit += direct.at(now)
@@ -325,12 +332,11 @@ class TrainingProcess:
                 seg.bypass_credit -= 1.0
                 self.log.bypassed.append(BypassRecord(seg.idx, pid, now, pflop))
                 return
-        if not pool.queue and pool.free() >= k:
+        if not pool.queue and pool.installed - pool.training_busy - pool.reserved >= k:
             self.launch(seg.idx, k, pflop, now, pool, now)
             return
-        for alt in self._overflow(seg.idx, pool, now):
-            ap = w.pools[alt]
-            if not ap.queue and ap.free() >= k:
+        for ap in self._overflow_pools(seg.idx, pool, now):
+            if not ap.queue and ap.installed - ap.training_busy - ap.reserved >= k:
                 self.launch(seg.idx, k, pflop, now, ap, now)
                 return
         patience = self._patience_h[seg.idx]
@@ -349,18 +355,37 @@ class TrainingProcess:
 
     def _overflow(self, segment: int, pool: Pool, now: float) -> list[int]:
         """Pools a job of ``pool`` may start on at once when ``pool`` cannot: its spill
-        pools, then (once its chip is off sale) its successors the segment may use."""
-        out = [p for p in self.w.spill.get(pool.idx, ()) if self.w.pools[p].serves_training]
-        if pool.off_sale(now):
-            allowed = self._permitted[segment]
-            out += [
-                p
-                for p in self._successors[pool.idx]
-                if p not in out
-                and (allowed is None or p in allowed)
-                and self.w.pools[p].chip.launch_date <= self.w.clock.date(now)
-            ]
-        return out
+        pools, then (once its chip is off sale) its successors the segment may use that
+        have launched by the day of ``now``."""
+        return [p.idx for p in self._overflow_pools(segment, pool, now)]
+
+    def _overflow_pools(self, segment: int, pool: Pool, now: float) -> tuple[Pool, ...]:
+        """:meth:`_overflow` as pools (prepared once per segment and pool)."""
+        key = segment * len(self.pools) + pool.idx
+        found = self._overflow_cache.get(key)
+        if found is None:
+            found = self._overflow_cache[key] = self._overflow_candidates(segment, pool)
+        spill, successors = found
+        if now < pool.end_of_sale_h or not successors:
+            return spill
+        # launched by the day of now: launch day's midnight <= now (days are whole hours)
+        return spill + tuple(p for launch_h, p in successors if launch_h <= now)
+
+    def _overflow_candidates(
+        self, segment: int, pool: Pool
+    ) -> tuple[tuple[Pool, ...], tuple[tuple[float, Pool], ...]]:
+        """(``pool``'s spill pools that train, its successors the segment may use with the
+        hour each launches), the parts of :meth:`_overflow_pools`."""
+        pools = self.pools
+        spill = tuple(pools[p] for p in self.w.spill.get(pool.idx, ()) if pools[p].serves_training)
+        allowed = self._permitted[segment]
+        clock = self.w.clock
+        successors = tuple(
+            (clock.hours(pools[p].chip.launch_date), pools[p])
+            for p in self._successors[pool.idx]
+            if pools[p] not in spill and (allowed is None or p in allowed)
+        )
+        return spill, successors
 
     def expected_wait_hours(self, pool: Pool, chips: int) -> float:
         """Fluid estimate of how long a job of ``chips`` chips joining ``pool``'s queue now
@@ -397,7 +422,7 @@ class TrainingProcess:
         now = self.env.now
         for alt in self._redirect_targets(segment, pool, now):
             ap = w.pools[alt]
-            if not ap.queue and ap.free() >= k:
+            if not ap.queue and ap.installed - ap.training_busy - ap.reserved >= k:
                 w.log.redirected.append(RedirectRecord(segment, pool.idx, alt, now, reneged))
                 self.launch(segment, k, pflop, arrival_h, ap, now)
                 return
@@ -431,13 +456,17 @@ class TrainingProcess:
     ) -> None:
         """Start a job of ``segment`` (``k`` chips, ``pflop``, arrived at ``arrival_h``) on
         ``pool`` now (``now`` is the simulation's time)."""
-        pool.touch(now)
+        # pool.touch(now), inlined (every job passes here)
+        pool.area_busy += (pool.training_busy + pool.reserved) * (now - pool.t_last)
+        pool.t_last = now
         pool.training_busy += k
         dur = pflop / (k * pool.pflop_per_chip_hour)
         end = now + dur
         m = pool.mean_job_hours
         pool.mean_job_hours = dur if m == 0.0 else m + JOB_HOURS_SMOOTHING * (dur - m)
-        self._add_job(segment, pool.idx, k, pflop, arrival_h, now, end)
+        self._job_row((segment, pool.idx, k, pflop, arrival_h, now, end))
+        if len(self._job_buffer) >= JobLog.FLUSH_AT:
+            self.log.jobs.flush()
         if end < self.horizon_h:
             self.job_seq += 1
             if self.plans_ahead:
@@ -449,7 +478,9 @@ class TrainingProcess:
         pool, k, jid = ev.value  # type: ignore[misc]
         self.log.events += 1
         now = self.env.now
-        pool.touch(now)
+        # pool.touch(now), inlined
+        pool.area_busy += (pool.training_busy + pool.reserved) * (now - pool.t_last)
+        pool.t_last = now
         pool.training_busy -= k
         if pool.pending_retire:
             pool.drain_retirements(k, now, self.log.overstays)
