@@ -8,6 +8,7 @@ segments, and the log the run writes.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -182,6 +183,13 @@ class WorkloadState:
         """The chance each customer could start a port to each stack now."""
         return np.asarray(np.clip(1.0 - self.ported - self.porting - self.blocked, 0.0, 1.0))
 
+    def available_to(self, stack: int) -> FloatArray:
+        """:meth:`available`'s column of one stack (computed alone)."""
+        k = stack
+        return np.asarray(
+            np.clip(1.0 - self.ported[:, k] - self.porting[:, k] - self.blocked[:, k], 0.0, 1.0)
+        )
+
 
 class SegmentState:
     """Demand and decision state of one customer segment and its population of customers."""
@@ -226,7 +234,8 @@ class SegmentState:
     def mean_shares(self, workload: str) -> dict[int, float]:
         """The segment's share of a workload per pool (customers weighted by size)."""
         mean = self.weights @ self.workloads[workload].shares
-        return {int(p): float(mean[p]) for p in np.flatnonzero(mean > 1e-12)}
+        values = mean.tolist()
+        return {p: values[p] for p in np.flatnonzero(mean > 1e-12).tolist()}
 
     def installed_share(self, workload: str, stack: int) -> float:
         """The share of the segment's customers, weighted by size, that run ``stack``."""
@@ -278,6 +287,8 @@ class World:
     stack_maturity: dict[str, float] = field(default_factory=dict)
     # each pool's customer price per chip-hour this month (set by the monthly tick)
     prices: list[float] = field(default_factory=list)
+    # capex_usd's results by (pool, day, chips built, batch)
+    _capex_memo: dict[tuple[int, dt.date, float, int], float] = field(default_factory=dict)
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int) -> World:
@@ -328,6 +339,13 @@ class World:
         return out
 
     def capex_usd(self, pool: Pool, t: float, batch: int = 1) -> float:
-        """Price per chip of a batch of ``batch`` chips for ``pool`` bought at time ``t``."""
+        """Price per chip of a batch of ``batch`` chips for ``pool`` bought at time ``t``
+        (computed once per pool, day, volume built and batch: it is a pure function of them)."""
         built = pool.cumulative_volume + pool.committed_orders
-        return capex_usd_per_chip(self.scenario, pool.chip_id, self.clock.date(t), built, batch)
+        day = self.clock.date(t)
+        key = (pool.idx, day, built, batch)
+        price = self._capex_memo.get(key)
+        if price is None:
+            price = capex_usd_per_chip(self.scenario, pool.chip_id, day, built, batch)
+            self._capex_memo[key] = price
+        return price
