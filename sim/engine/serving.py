@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.engine.state import DailyProfile, Pool, SegmentState, World
+from sim.engine.state import DailyProfile, Pool, SegmentState, World, call_in
 from sim.engine.training import TrainingProcess
 from sim.model.schema import Inference
 from sim.model.units import HOURS_PER_DAY, HOURS_PER_YEAR, SECONDS_PER_HOUR, TOKENS_PER_MTOK
@@ -144,7 +144,7 @@ class ServingProcess:
             if pool.queue:
                 self.training.dispatch(pool)
         # an interval that ends at the horizon end is never resumed
-        env.timeout(t1 - t0, seg).callbacks.append(self._on_resize_cb)  # type: ignore[union-attr]
+        call_in(env, t1 - t0, self._on_resize_cb, seg)
 
     def _on_resize(self, ev: simpy.Event) -> None:
         seg = cast(SegmentState, ev.value)

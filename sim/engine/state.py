@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import add
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import simpy
+from simpy.events import NORMAL
 
 from sim.engine.records import EngineLog, OverstayRecord
 from sim.model.adoption import customer_weights
@@ -26,6 +27,24 @@ from sim.model.schema import WORKLOADS, ChipSpec, Scenario, Segment
 from sim.model.timeline import Clock
 
 FloatArray = npt.NDArray[np.float64]
+
+
+_new_event = simpy.Event.__new__
+
+
+def call_in(
+    env: simpy.Environment, delay: float, callback: Callable[[simpy.Event], None], value: Any
+) -> None:
+    """Call ``callback(event)`` in ``delay`` hours (``delay`` >= 0), ``event.value`` being
+    ``value``: what ``env.timeout(delay, value).callbacks.append(callback)`` does, the same
+    event at the same place in simpy's queue, without the Timeout's bound-class call and
+    delay check (the engine's arrivals, job ends and re-sizes are all such events)."""
+    ev = _new_event(simpy.Event)
+    ev.env = env
+    ev.callbacks = [callback]
+    ev._value = value
+    ev._ok = True
+    env.schedule(ev, NORMAL, delay)
 
 
 class QueuedJob(NamedTuple):
@@ -261,11 +280,17 @@ class SegmentState:
         >>> [seg.route() for _ in range(4)]
         [7, 4, 7, 7]
         """
-        credit = list(map(add, self._route_credit, self._route_step))
-        most = max(credit)
-        best = credit.index(most)  # the first pool with the most credit
-        credit[best] = most - 1.0
-        self._route_credit = credit
+        credit = self._route_credit
+        step = self._route_step
+        best = 0
+        most = -math.inf
+        for i in range(len(credit)):
+            v = credit[i] + step[i]
+            credit[i] = v
+            if v > most:
+                most = v
+                best = i
+        credit[best] -= 1.0
         return self._route_pools[best]
 
 

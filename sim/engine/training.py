@@ -40,7 +40,7 @@ import numpy as np
 import simpy
 
 from sim.engine.records import BypassRecord, JobLog, LostJobRecord, RedirectRecord
-from sim.engine.state import Pool, QueuedJob, SegmentState, World
+from sim.engine.state import Pool, QueuedJob, SegmentState, World, call_in
 from sim.model.rng import BlockDraws, stream
 from sim.model.schema import JobSize, Scheduling, Training
 from sim.model.timeline import HourSteps
@@ -248,7 +248,7 @@ class _Arrivals:
         t = next(self.times, None)
         if t is not None:
             env = self.env
-            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
+            call_in(env, t - env.now, self.fire_cb, None)
 
     def fire(self, _ev: simpy.Event) -> None:
         """A job arrives now; the next arrival is scheduled after it."""
@@ -256,7 +256,7 @@ class _Arrivals:
         t = next(self.times, None)
         if t is not None:
             env = self.env
-            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
+            call_in(env, t - env.now, self.fire_cb, None)
 
 
 class TrainingProcess:
@@ -275,10 +275,6 @@ class TrainingProcess:
         self._job_buffer = world.log.jobs.buffer
         self._job_row = self._job_buffer.extend
         self.pools = world.pools
-        # per segment and pool: the parts of :meth:`_overflow_pools`
-        self._overflow_cache: dict[
-            int, tuple[tuple[Pool, ...], tuple[tuple[float, Pool], ...]]
-        ] = {}
         self._on_finish = self._finish
         # the share of each pool's jobs its vendor's own cloud takes (None: no such share)
         self._direct: list[HourSteps[float] | None] = []
@@ -309,6 +305,11 @@ class TrainingProcess:
         # per pool: its successors on the same stack that train (where its demand moves)
         self._successors = [
             [p.idx for p in world.successor_pools(pool, "training")] for pool in world.pools
+        ]
+        # per segment and pool: the candidates of :meth:`_overflow_pools`
+        self._overflow_table = [
+            [self._overflow_candidates(seg.idx, pool) for pool in world.pools]
+            for seg in world.segments
         ]
 
     def arrivals(self, seg: SegmentState) -> Generator[simpy.Event, Any, None]:
@@ -349,8 +350,7 @@ class TrainingProcess:
         pool.queued_pflop += pflop
         if patience is not None and now + patience < self.horizon_h:
             pool.waiting.add(job.job_id)
-            ev = self.env.timeout(patience, (pool, job))
-            ev.callbacks.append(self._on_renege)  # type: ignore[union-attr]
+            call_in(self.env, patience, self._on_renege, (pool, job))
         self.scheduler.job_queued(pool, now, self.start)
 
     def _overflow(self, segment: int, pool: Pool, now: float) -> list[int]:
@@ -360,12 +360,8 @@ class TrainingProcess:
         return [p.idx for p in self._overflow_pools(segment, pool, now)]
 
     def _overflow_pools(self, segment: int, pool: Pool, now: float) -> tuple[Pool, ...]:
-        """:meth:`_overflow` as pools (prepared once per segment and pool)."""
-        key = segment * len(self.pools) + pool.idx
-        found = self._overflow_cache.get(key)
-        if found is None:
-            found = self._overflow_cache[key] = self._overflow_candidates(segment, pool)
-        spill, successors = found
+        """:meth:`_overflow` as pools (their candidates prepared once per segment and pool)."""
+        spill, successors = self._overflow_table[segment][pool.idx]
         if now < pool.end_of_sale_h or not successors:
             return spill
         # launched by the day of now: launch day's midnight <= now (days are whole hours)
@@ -471,8 +467,7 @@ class TrainingProcess:
             self.job_seq += 1
             if self.plans_ahead:
                 self.scheduler.job_started(pool, self.job_seq, end, k)
-            ev = self.env.timeout(dur, (pool, k, self.job_seq))
-            ev.callbacks.append(self._on_finish)  # type: ignore[union-attr]
+            call_in(self.env, dur, self._on_finish, (pool, k, self.job_seq))
 
     def _finish(self, ev: simpy.Event) -> None:
         pool, k, jid = ev.value  # type: ignore[misc]
