@@ -353,14 +353,11 @@ class TrainingProcess:
             call_in(self.env, patience, self._on_renege, (pool, job))
         self.scheduler.job_queued(pool, now, self.start)
 
-    def _overflow(self, segment: int, pool: Pool, now: float) -> list[int]:
+    def _overflow_pools(self, segment: int, pool: Pool, now: float) -> tuple[Pool, ...]:
         """Pools a job of ``pool`` may start on at once when ``pool`` cannot: its spill
         pools, then (once its chip is off sale) its successors the segment may use that
-        have launched by the day of ``now``."""
-        return [p.idx for p in self._overflow_pools(segment, pool, now)]
-
-    def _overflow_pools(self, segment: int, pool: Pool, now: float) -> tuple[Pool, ...]:
-        """:meth:`_overflow` as pools (their candidates prepared once per segment and pool)."""
+        have launched by the day of ``now`` (the candidates prepared once per segment and
+        pool)."""
         spill, successors = self._overflow_table[segment][pool.idx]
         if now < pool.end_of_sale_h or not successors:
             return spill
@@ -416,10 +413,9 @@ class TrainingProcess:
         it now, else another cloud or nowhere."""
         w = self.w
         now = self.env.now
-        for alt in self._redirect_targets(segment, pool, now):
-            ap = w.pools[alt]
+        for ap in self._redirect_targets(segment, pool, now):
             if not ap.queue and ap.installed - ap.training_busy - ap.reserved >= k:
-                w.log.redirected.append(RedirectRecord(segment, pool.idx, alt, now, reneged))
+                w.log.redirected.append(RedirectRecord(segment, pool.idx, ap.idx, now, reneged))
                 self.launch(segment, k, pflop, arrival_h, ap, now)
                 return
         self._cloud_credit[segment] += self._cloud_share[segment]
@@ -433,13 +429,17 @@ class TrainingProcess:
             LostJobRecord(segment, pool.idx, now, k, pflop, chip_hours, reneged, other_cloud)
         )
 
-    def _redirect_targets(self, segment: int, pool: Pool, now: float) -> list[int]:
+    def _redirect_targets(self, segment: int, pool: Pool, now: float) -> tuple[Pool, ...]:
         """Where an impatient job may go: its overflow pools, then the other pools its
         segment runs training on (it needs no port), in pool order."""
-        out = self._overflow(segment, pool, now)
-        seg = self.w.segments[segment]
-        out += [p for p in seg.route_weights if p != pool.idx and p not in out]
-        return out
+        out = self._overflow_pools(segment, pool, now)
+        pools = self.pools
+        rest = tuple(
+            pools[p]
+            for p in self.w.segments[segment].route_weights
+            if p != pool.idx and pools[p] not in out
+        )
+        return out + rest
 
     def start(self, job: QueuedJob, pool: Pool) -> None:
         """Start ``job`` (just taken off ``pool``'s queue) on ``pool`` now."""
