@@ -282,6 +282,9 @@ class SegmentState:
         """
         credit = self._route_credit
         step = self._route_step
+        if len(credit) == 1:  # one pool: the same two additions, no search
+            credit[0] = credit[0] + step[0] - 1.0
+            return self._route_pools[0]
         best = 0
         most = -math.inf
         for i in range(len(credit)):

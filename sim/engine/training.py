@@ -470,7 +470,7 @@ class TrainingProcess:
             call_in(self.env, dur, self._on_finish, (pool, k, self.job_seq))
 
     def _finish(self, ev: simpy.Event) -> None:
-        pool, k, jid = ev.value  # type: ignore[misc]
+        pool, k, jid = ev._value  # what launch gave call_in
         self.log.events += 1
         now = self.env.now
         # pool.touch(now), inlined
