@@ -90,8 +90,12 @@ class DecisionProcess:
         s = w.scenario
         now = w.env.now
         day = w.clock.date(now)
+        uses_capex = self.policy.uses_unit_capex
         w.prices = [
-            self.policy.usd_per_chip_hour(s, p.chip_id, day, w.capex_usd(p, now)) for p in w.pools
+            self.policy.usd_per_chip_hour(
+                s, p.chip_id, day, w.capex_usd(p, now) if uses_capex else None
+            )
+            for p in w.pools
         ]
         for p, price in zip(w.pools, w.prices, strict=True):
             w.log.prices.append(PriceRecord(month, p.idx, price))
@@ -379,7 +383,7 @@ class DecisionProcess:
         weight = acted[:, on_k].sum(axis=1)
         if not (weight > _TINY).any():
             return None
-        started = self.rule.start(state.available()[:, k], consider, weight, draws)
+        started = self.rule.start(state.available_to(k), consider, weight, draws)
         if float(started.sum()) <= _TINY:
             return None
         p_fail = terms[int(np.flatnonzero(on_k)[0])].failure_probability
@@ -464,10 +468,13 @@ class DecisionProcess:
         p = bass.innovation_per_year if bass else math.nan
         q = bass.imitation_per_year if bass else math.nan
         wts = seg.weights
-        means = {term: wts @ getattr(parts, term) for term in (*ad.UTILITY_TERMS, "total")}
-        prob = wts @ probabilities
+        means = {
+            term: (wts @ getattr(parts, term)).tolist() for term in (*ad.UTILITY_TERMS, "total")
+        }
+        prob = (wts @ probabilities).tolist()
+        stacks = offer.stack_idx.tolist()
         for j, pool in enumerate(offer.pools):
-            k = int(offer.stack_idx[j])
+            k = stacks[j]
             installed = seg.installed_share(wl, k)
             w.log.choices.append(
                 ChoiceRecord(
@@ -476,14 +483,14 @@ class DecisionProcess:
                     workload=wl,
                     pool=pool.idx,
                     stack=pool.chip.stack,
-                    price=float(means["price"][j]),
-                    efficiency=float(means["efficiency"][j]),
-                    porting=float(means["porting"][j]),
-                    risk=float(means["risk"][j]),
-                    hurdle=float(means["hurdle"][j]),
-                    constants=float(means["constants"][j]),
-                    total=float(means["total"][j]),
-                    probability=float(prob[j]),
+                    price=means["price"][j],
+                    efficiency=means["efficiency"][j],
+                    porting=means["porting"][j],
+                    risk=means["risk"][j],
+                    hurdle=means["hurdle"][j],
+                    constants=means["constants"][j],
+                    total=means["total"][j],
+                    probability=prob[j],
                     installed=installed,
                     considered=considered[k],
                     innovation=p,

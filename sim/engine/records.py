@@ -6,11 +6,11 @@ since the horizon start; ``pool`` and ``segment`` are indices into
 :attr:`EngineLog.pool_ids` and :attr:`EngineLog.segment_ids`. Accounting reads the numeric
 kinds as named numpy columns (:class:`JobColumns` ...), never by position.
 
-The two kinds written at nearly every event, jobs and serving intervals, are stored column
-by column as they come (:class:`JobLog`, :class:`ServingLog`: one typed array per field), so
-that a record costs a few appends, no object, and its columns reach numpy as one copy of
-each array; iterating over them still gives the named tuples. The other kinds are lists of
-named tuples.
+The two kinds written at nearly every event, jobs and serving intervals, are stored flat,
+row after row, as they come (:class:`JobLog`, :class:`ServingLog`: one list extend a record,
+moved into a typed float64 array in blocks), so that a record costs one call and no object,
+and its columns reach numpy as one copy each; iterating over them still gives the named
+tuples. The other kinds are lists of named tuples.
 """
 
 from __future__ import annotations
@@ -201,16 +201,49 @@ class RedirectRecord(NamedTuple):
     reneged: bool
 
 
-def _floats(a: array[float]) -> FloatArray:
-    return np.frombuffer(a, dtype=np.float64).copy() if len(a) else np.zeros(0)
+class _Rows:
+    """Records of one kind stored flat, row after row, as float64 (the integer fields are
+    small counts and indices, exact in a float64).
+
+    A record is one ``rows.extend((field, ...))`` on :attr:`buffer`, a list (the cheapest
+    append Python has); :meth:`flush` moves the buffer into a typed array, so the buffer stays
+    short and the records cost 8 bytes a field. Writers call :meth:`flush` when the buffer
+    holds :attr:`FLUSH_AT` values or more; readers flush first. The buffer is one list for
+    the log's life, so a writer may keep its bound ``extend``.
+    """
+
+    __slots__ = ("_data", "buffer")
+
+    WIDTH = 1
+    FLUSH_AT = 1 << 16
+    """Values the buffer holds before the writer moves them to the array (512 KiB)."""
+
+    def __init__(self) -> None:
+        self._data: array[float] = array("d")
+        self.buffer: list[float] = []
+
+    def flush(self) -> None:
+        """Move the buffered records to the typed array."""
+        if self.buffer:
+            self._data.fromlist(self.buffer)
+            self.buffer.clear()
+
+    def __len__(self) -> int:
+        return (len(self._data) + len(self.buffer)) // self.WIDTH
+
+    def _columns(self) -> list[FloatArray]:
+        """Each field as a float64 array of its own (copies)."""
+        self.flush()
+        if not self._data:
+            return [np.zeros(0) for _ in range(self.WIDTH)]
+        m = np.frombuffer(self._data, dtype=np.float64).reshape(-1, self.WIDTH)
+        out = [m[:, i].copy() for i in range(self.WIDTH)]
+        del m  # releases the array's buffer, so that it can grow again
+        return out
 
 
-def _ints(a: array[int]) -> IntArray:
-    return np.frombuffer(a, dtype=np.int64).copy() if len(a) else np.zeros(0, dtype=np.int64)
-
-
-class JobLog:
-    """:class:`JobRecord` s stored column by column, in the order they were added.
+class JobLog(_Rows):
+    """:class:`JobRecord` s in the order they were added, stored flat (:class:`_Rows`).
 
     >>> log = JobLog()
     >>> log.add(0, 1, 4, 9.0, 0.5, 1.0, 2.0)
@@ -218,16 +251,9 @@ class JobLog:
     (1, 1.0, [4.0])
     """
 
-    __slots__ = ("arrival_h", "chips", "end_h", "pflop", "pool", "segment", "start_h")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self.segment: array[int] = array("q")
-        self.pool: array[int] = array("q")
-        self.chips: array[int] = array("q")
-        self.pflop: array[float] = array("d")
-        self.arrival_h: array[float] = array("d")
-        self.start_h: array[float] = array("d")
-        self.end_h: array[float] = array("d")
+    WIDTH = len(JobRecord._fields)
 
     def add(
         self,
@@ -240,37 +266,24 @@ class JobLog:
         end_h: float,
     ) -> None:
         """Record one job (the fields of :class:`JobRecord`, in order)."""
-        self.segment.append(segment)
-        self.pool.append(pool)
-        self.chips.append(chips)
-        self.pflop.append(pflop)
-        self.arrival_h.append(arrival_h)
-        self.start_h.append(start_h)
-        self.end_h.append(end_h)
-
-    def __len__(self) -> int:
-        return len(self.pool)
+        self.buffer.extend((segment, pool, chips, pflop, arrival_h, start_h, end_h))
+        if len(self.buffer) >= self.FLUSH_AT:
+            self.flush()
 
     def __iter__(self) -> Iterator[JobRecord]:
-        cols = (self.segment, self.pool, self.chips, self.pflop, self.arrival_h)
-        for row in zip(*cols, self.start_h, self.end_h, strict=True):
+        segment, pool, chips, *rest = (c.tolist() for c in self._columns())
+        ints = (map(int, segment), map(int, pool), map(int, chips))
+        for row in zip(*ints, *rest, strict=True):
             yield JobRecord(*row)
 
     def columns(self) -> JobColumns:
         """The records as named numpy columns."""
-        return JobColumns(
-            _ints(self.segment),
-            _ints(self.pool),
-            _ints(self.chips).astype(np.float64),
-            _floats(self.pflop),
-            _floats(self.arrival_h),
-            _floats(self.start_h),
-            _floats(self.end_h),
-        )
+        segment, pool, *rest = self._columns()
+        return JobColumns(segment.astype(np.int64), pool.astype(np.int64), *rest)
 
 
-class ServingLog:
-    """:class:`ServingRecord` s stored column by column, in the order they were added.
+class ServingLog(_Rows):
+    """:class:`ServingRecord` s in the order they were added, stored flat (:class:`_Rows`).
 
     During a run each placement records its segment, pool, chips and interval with the
     token rates that decide what it served (:meth:`add`); the tokens demanded and served
@@ -278,25 +291,13 @@ class ServingLog:
     by :mod:`sim.engine.serving`), before anything reads the records.
     """
 
-    __slots__ = (
-        "base_tokens_per_s",
-        "capacity_tokens_per_s",
-        "chips",
-        "end_h",
-        "pool",
-        "segment",
-        "start_h",
-        "tokens",
-    )
+    __slots__ = ("tokens",)
+
+    WIDTH = 7
+    """segment, pool, chips, start_h, end_h, base tokens/s, capacity tokens/s."""
 
     def __init__(self) -> None:
-        self.segment: array[int] = array("q")
-        self.pool: array[int] = array("q")
-        self.chips: array[int] = array("q")
-        self.start_h: array[float] = array("d")
-        self.end_h: array[float] = array("d")
-        self.base_tokens_per_s: array[float] = array("d")
-        self.capacity_tokens_per_s: array[float] = array("d")
+        super().__init__()
         # (Mtok demanded, Mtok served, load) of every record, once complete
         self.tokens: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
@@ -312,23 +313,16 @@ class ServingLog:
     ) -> None:
         """Record one placement: its mean token rate before the daily profile, and the token
         rate its chips can serve."""
-        self.segment.append(segment)
-        self.pool.append(pool)
-        self.chips.append(chips)
-        self.start_h.append(start_h)
-        self.end_h.append(end_h)
-        self.base_tokens_per_s.append(base_tokens_per_s)
-        self.capacity_tokens_per_s.append(capacity_tokens_per_s)
+        self.buffer.extend(
+            (segment, pool, chips, start_h, end_h, base_tokens_per_s, capacity_tokens_per_s)
+        )
+        if len(self.buffer) >= self.FLUSH_AT:
+            self.flush()
 
     def placements(self) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         """(segment, start_h, end_h, base tokens/s, capacity tokens/s) of every record."""
-        return (
-            _ints(self.segment),
-            _floats(self.start_h),
-            _floats(self.end_h),
-            _floats(self.base_tokens_per_s),
-            _floats(self.capacity_tokens_per_s),
-        )
+        segment, _, _, t0, t1, base, capacity = self._columns()
+        return segment.astype(np.int64), t0, t1, base, capacity
 
     def complete(
         self, mtok_demanded: FloatArray, mtok_served: FloatArray, load: FloatArray
@@ -341,24 +335,23 @@ class ServingLog:
             raise RuntimeError("serving records are read before the run completed them")
         return self.tokens
 
-    def __len__(self) -> int:
-        return len(self.pool)
-
     def __iter__(self) -> Iterator[ServingRecord]:
         demanded, served, load = (a.tolist() for a in self._tokens())
-        cols = (self.segment, self.pool, self.chips, self.start_h, self.end_h)
-        for row in zip(*cols, demanded, served, load, strict=True):
+        segment, pool, chips, t0, t1 = (c.tolist() for c in self._columns()[:5])
+        ints = (map(int, segment), map(int, pool), map(int, chips))
+        for row in zip(*ints, t0, t1, demanded, served, load, strict=True):
             yield ServingRecord(*row)
 
     def columns(self) -> ServingColumns:
         """The records as named numpy columns."""
         demanded, served, load = self._tokens()
+        segment, pool, chips, t0, t1, _, _ = self._columns()
         return ServingColumns(
-            _ints(self.segment),
-            _ints(self.pool),
-            _ints(self.chips).astype(np.float64),
-            _floats(self.start_h),
-            _floats(self.end_h),
+            segment.astype(np.int64),
+            pool.astype(np.int64),
+            chips,
+            t0,
+            t1,
             demanded.copy(),
             served.copy(),
             load.copy(),

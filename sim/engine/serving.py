@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from sim.engine.state import DailyProfile, Pool, SegmentState, World
+from sim.engine.state import DailyProfile, Pool, SegmentState, World, call_in
 from sim.engine.training import TrainingProcess
 from sim.model.schema import Inference
 from sim.model.units import HOURS_PER_DAY, HOURS_PER_YEAR, SECONDS_PER_HOUR, TOKENS_PER_MTOK
@@ -60,6 +60,8 @@ class _Demand:
         self.daily = DailyProfile(self.profile)
         self.growth_per_hour = math.log1p(spec.growth_per_year) / HOURS_PER_YEAR
         self.step_h = spec.resize_interval_hours
+        self.tokens_per_s = spec.tokens_per_s
+        self.target_utilization = spec.target_utilization
 
     def served(
         self, t0: FloatArray, t1: FloatArray, base: FloatArray, capacity: FloatArray
@@ -93,7 +95,7 @@ class _Demand:
 
     def peak_tokens_per_s(self, t: float) -> float:
         """:func:`peak_tokens_per_s` of the demand (its profile not rebuilt)."""
-        return self.spec.tokens_per_s * math.exp(self.growth_per_hour * t) * self.peak_multiplier
+        return self.tokens_per_s * math.exp(self.growth_per_hour * t) * self.peak_multiplier
 
 
 class ServingProcess:
@@ -103,7 +105,6 @@ class ServingProcess:
         self.w = world
         self.training = training
         self.env = world.env
-        self._add_record = world.log.serving.add
         self.demand: dict[int, _Demand] = {
             seg.idx: _Demand(seg.spec.inference)
             for seg in world.segments
@@ -114,7 +115,14 @@ class ServingProcess:
         # per (segment, pool): the chain once the pool's chip is off sale (successors added)
         self._chain_off_sale: dict[tuple[int, int], tuple[int, ...]] = {}
         self._serves = ["inference" in p.chip.workloads for p in world.pools]
+        # per segment: pool -> where its demand looks for chips (:meth:`_chains_of`)
+        self._chains: list[dict[int, tuple[float, tuple[Pool, ...], tuple[Pool, ...]]]] = [
+            {} for _ in world.segments
+        ]
         self._on_resize_cb = self._on_resize
+        self.log = world.log
+        self._rows = world.log.serving
+        self.horizon_h = world.horizon_h
 
     def run(self, seg: SegmentState) -> Generator[simpy.Event, Any, None]:
         """The simpy process that starts one segment's re-sizing (a chain of callbacks)."""
@@ -126,33 +134,34 @@ class ServingProcess:
         """Re-size and serve one interval of ``seg``'s demand, then schedule the next."""
         env = self.env
         t0 = env.now
-        t1 = min(t0 + demand.step_h, self.w.horizon_h)
-        spec = demand.spec
-        mean_rate = spec.tokens_per_s * math.exp(demand.growth_per_hour * (t0 + t1) / 2.0)
+        t1 = min(t0 + demand.step_h, self.horizon_h)
+        mean_rate = demand.tokens_per_s * math.exp(demand.growth_per_hour * (t0 + t1) / 2.0)
         peak = demand.peak_tokens_per_s(t1)
-        self.w.log.events += 1
-        released = self._release(seg)
+        self.log.events += 1
+        released = self._release(seg, t0)
         self._reserve(seg, demand, peak, Interval(t0, t1, mean_rate))
         for pool in released:
             if pool.queue:
                 self.training.dispatch(pool)
         # an interval that ends at the horizon end is never resumed
-        env.timeout(t1 - t0, seg).callbacks.append(self._on_resize_cb)  # type: ignore[union-attr]
+        call_in(env, t1 - t0, self._on_resize_cb, seg)
 
     def _on_resize(self, ev: simpy.Event) -> None:
         seg = cast(SegmentState, ev.value)
         self._resize(seg, self.demand[seg.idx])
 
-    def _release(self, seg: SegmentState) -> list[Pool]:
-        """Give back the chips the segment reserved for the last interval."""
-        now = self.env.now
+    def _release(self, seg: SegmentState, now: float) -> list[Pool]:
+        """Give back the chips the segment reserved for the last interval (at ``now``)."""
+        pools = self.w.pools
         released: list[Pool] = []
         for pid, prev in seg.reserved.items():
-            pool = self.w.pools[pid]
-            pool.touch(now)
+            pool = pools[pid]
+            # pool.touch(now), inlined (the hottest loop of the serving process)
+            pool.area_busy += (pool.training_busy + pool.reserved) * (now - pool.t_last)
+            pool.t_last = now
             pool.reserved -= prev
             if pool.pending_retire:
-                pool.drain_retirements(prev, now, self.w.log.overstays)
+                pool.drain_retirements(prev, now, self.log.overstays)
             released.append(pool)
         seg.reserved = {}
         return released
@@ -164,38 +173,62 @@ class ServingProcess:
         """
         t0, t1, mean_rate = interval
         pools = self.w.pools
-        serves = self._serves
-        target = demand.spec.target_utilization
+        target = demand.target_utilization
         reserved = seg.reserved
-        record = self._add_record
-        seg.unplaced = {}
+        rows = self._rows
+        record = rows.buffer.extend
+        chains = self._chains[seg.idx]
+        seg_idx = seg.idx
+        unplaced: dict[int, float] = {}
+        seg.unplaced = unplaced
         for pid, share in seg.serving_shares.items():
             # capacity comes from the chosen pool, then from its spill pools in order
             need_tok = peak * share / target
             left = share
-            chain = self._chain_of(seg, pid) if pools[pid].off_sale(t0) else self._chain[pid]
-            for cand in chain:
+            chain = chains.get(pid)
+            if chain is None:
+                chain = chains[pid] = self._chains_of(seg, pid)
+            # (off-sale hour, chain before it, chain from it): serving pools only
+            for pool in chain[2] if t0 >= chain[0] else chain[1]:
                 if need_tok <= 0 or left <= 1e-12:
                     break
-                pool = pools[cand]
                 tok = pool.tok_per_chip_s
-                if not serves[cand] or tok <= 0:
+                if tok <= 0:
                     continue
                 need = math.ceil(need_tok / tok - 1e-9)
-                got = max(0, min(need, pool.free()))
-                if got == 0:
+                free = pool.installed - pool.training_busy - pool.reserved
+                got = need if need <= free else free
+                if got <= 0:
                     continue
-                part = left * min(1.0, got * tok / need_tok)
-                pool.touch(t0)
+                ratio = got * tok / need_tok
+                part = left * (ratio if ratio < 1.0 else 1.0)
+                # pool.touch(t0), inlined
+                pool.area_busy += (pool.training_busy + pool.reserved) * (t0 - pool.t_last)
+                pool.t_last = t0
                 pool.reserved += got
+                cand = pool.idx
                 reserved[cand] = reserved.get(cand, 0) + got
-                record(seg.idx, cand, got, t0, t1, mean_rate * part, got * tok)
+                record((seg_idx, cand, got, t0, t1, mean_rate * part, got * tok))
                 left -= part
                 need_tok -= got * tok
             if left > 1e-12:
                 # demand no capacity was found for
-                record(seg.idx, pid, 0, t0, t1, mean_rate * left, 0 * pools[pid].tok_per_chip_s)
-                seg.unplaced[pid] = max(need_tok, 0.0)
+                record((seg_idx, pid, 0, t0, t1, mean_rate * left, 0 * pools[pid].tok_per_chip_s))
+                unplaced[pid] = max(need_tok, 0.0)
+        if len(rows.buffer) >= rows.FLUSH_AT:
+            rows.flush()
+
+    def _chains_of(
+        self, seg: SegmentState, pid: int
+    ) -> tuple[float, tuple[Pool, ...], tuple[Pool, ...]]:
+        """Where ``seg``'s serving demand on pool ``pid`` looks for chips, in order: (the
+        hour the pool's chip goes off sale, the serving pools of its chain before then, and
+        from then on)."""
+        pools = self.w.pools
+        serves = self._serves
+        on_sale = tuple(pools[c] for c in self._chain[pid] if serves[c])
+        off_sale = tuple(pools[c] for c in self._chain_of(seg, pid) if serves[c])
+        return pools[pid].end_of_sale_h, on_sale, off_sale
 
     def _chain_of(self, seg: SegmentState, pid: int) -> tuple[int, ...]:
         """Pool ``pid``'s chain once its chip is off sale: itself, its spill pools, then its

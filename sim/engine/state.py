@@ -8,14 +8,17 @@ segments, and the log the run writes.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import simpy
+from simpy.events import NORMAL
 
 from sim.engine.records import EngineLog, OverstayRecord
 from sim.model.adoption import customer_weights
@@ -24,6 +27,24 @@ from sim.model.schema import WORKLOADS, ChipSpec, Scenario, Segment
 from sim.model.timeline import Clock
 
 FloatArray = npt.NDArray[np.float64]
+
+
+_new_event = simpy.Event.__new__
+
+
+def call_in(
+    env: simpy.Environment, delay: float, callback: Callable[[simpy.Event], None], value: Any
+) -> None:
+    """Call ``callback(event)`` in ``delay`` hours (``delay`` >= 0), ``event.value`` being
+    ``value``: what ``env.timeout(delay, value).callbacks.append(callback)`` does, the same
+    event at the same place in simpy's queue, without the Timeout's bound-class call and
+    delay check (the engine's arrivals, job ends and re-sizes are all such events)."""
+    ev = _new_event(simpy.Event)
+    ev.env = env
+    ev.callbacks = [callback]
+    ev._value = value
+    ev._ok = True
+    env.schedule(ev, NORMAL, delay)
 
 
 class QueuedJob(NamedTuple):
@@ -185,6 +206,13 @@ class WorkloadState:
         """The chance each customer could start a port to each stack now."""
         return np.asarray(np.clip(1.0 - self.ported - self.porting - self.blocked, 0.0, 1.0))
 
+    def available_to(self, stack: int) -> FloatArray:
+        """:meth:`available`'s column of one stack (computed alone)."""
+        k = stack
+        return np.asarray(
+            np.clip(1.0 - self.ported[:, k] - self.porting[:, k] - self.blocked[:, k], 0.0, 1.0)
+        )
+
 
 class SegmentState:
     """Demand and decision state of one customer segment and its population of customers."""
@@ -229,7 +257,8 @@ class SegmentState:
     def mean_shares(self, workload: str) -> dict[int, float]:
         """The segment's share of a workload per pool (customers weighted by size)."""
         mean = self.weights @ self.workloads[workload].shares
-        return {int(p): float(mean[p]) for p in np.flatnonzero(mean > 1e-12)}
+        values = mean.tolist()
+        return {p: values[p] for p in np.flatnonzero(mean > 1e-12).tolist()}
 
     def installed_share(self, workload: str, stack: int) -> float:
         """The share of the segment's customers, weighted by size, that run ``stack``."""
@@ -257,6 +286,9 @@ class SegmentState:
         """
         credit = self._route_credit
         step = self._route_step
+        if len(credit) == 1:  # one pool: the same two additions, no search
+            credit[0] = credit[0] + step[0] - 1.0
+            return self._route_pools[0]
         best = 0
         most = -math.inf
         for i in range(len(credit)):
@@ -287,6 +319,8 @@ class World:
     stack_maturity: dict[str, float] = field(default_factory=dict)
     # each pool's customer price per chip-hour this month (set by the monthly tick)
     prices: list[float] = field(default_factory=list)
+    # capex_usd's results by (pool, day, chips built, batch)
+    _capex_memo: dict[tuple[int, dt.date, float, int], float] = field(default_factory=dict)
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int) -> World:
@@ -337,6 +371,13 @@ class World:
         return out
 
     def capex_usd(self, pool: Pool, t: float, batch: int = 1) -> float:
-        """Price per chip of a batch of ``batch`` chips for ``pool`` bought at time ``t``."""
+        """Price per chip of a batch of ``batch`` chips for ``pool`` bought at time ``t``
+        (computed once per pool, day, volume built and batch: it is a pure function of them)."""
         built = pool.cumulative_volume + pool.committed_orders
-        return capex_usd_per_chip(self.scenario, pool.chip_id, self.clock.date(t), built, batch)
+        day = self.clock.date(t)
+        key = (pool.idx, day, built, batch)
+        price = self._capex_memo.get(key)
+        if price is None:
+            price = capex_usd_per_chip(self.scenario, pool.chip_id, day, built, batch)
+            self._capex_memo[key] = price
+        return price

@@ -39,8 +39,8 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from sim.engine.records import BypassRecord, LostJobRecord, RedirectRecord
-from sim.engine.state import Pool, QueuedJob, SegmentState, World
+from sim.engine.records import BypassRecord, JobLog, LostJobRecord, RedirectRecord
+from sim.engine.state import Pool, QueuedJob, SegmentState, World, call_in
 from sim.model.rng import BlockDraws, stream
 from sim.model.schema import JobSize, Scheduling, Training
 from sim.model.timeline import HourSteps
@@ -248,7 +248,7 @@ class _Arrivals:
         t = next(self.times, None)
         if t is not None:
             env = self.env
-            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
+            call_in(env, t - env.now, self.fire_cb, None)
 
     def fire(self, _ev: simpy.Event) -> None:
         """A job arrives now; the next arrival is scheduled after it."""
@@ -256,7 +256,7 @@ class _Arrivals:
         t = next(self.times, None)
         if t is not None:
             env = self.env
-            env.timeout(t - env.now).callbacks.append(self.fire_cb)  # type: ignore[union-attr]
+            call_in(env, t - env.now, self.fire_cb, None)
 
 
 class TrainingProcess:
@@ -271,6 +271,10 @@ class TrainingProcess:
         self.job_seq = 0
         self.horizon_h = world.horizon_h
         self._add_job = world.log.jobs.add
+        # a job's record: one extend of the log's buffer (see :class:`JobLog`)
+        self._job_buffer = world.log.jobs.buffer
+        self._job_row = self._job_buffer.extend
+        self.pools = world.pools
         self._on_finish = self._finish
         # the share of each pool's jobs its vendor's own cloud takes (None: no such share)
         self._direct: list[HourSteps[float] | None] = []
@@ -302,6 +306,11 @@ class TrainingProcess:
         self._successors = [
             [p.idx for p in world.successor_pools(pool, "training")] for pool in world.pools
         ]
+        # per segment and pool: the candidates of :meth:`_overflow_pools`
+        self._overflow_table = [
+            [self._overflow_candidates(seg.idx, pool) for pool in world.pools]
+            for seg in world.segments
+        ]
 
     def arrivals(self, seg: SegmentState) -> Generator[simpy.Event, Any, None]:
         """The simpy process that starts a segment's job arrivals (a chain of callbacks)."""
@@ -313,11 +322,10 @@ class TrainingProcess:
 
     def arrive(self, seg: SegmentState, k: int, pflop: float) -> None:
         """A job of ``k`` chips and ``pflop`` PFLOP arrives now from ``seg``."""
-        w = self.w
         self.log.events += 1
         now = self.env.now
         pid = seg.route()
-        pool = w.pools[pid]
+        pool = self.pools[pid]
         direct = self._direct[pid]
         if direct is not None:
             seg.bypass_credit += direct.at(now)
@@ -325,12 +333,11 @@ class TrainingProcess:
                 seg.bypass_credit -= 1.0
                 self.log.bypassed.append(BypassRecord(seg.idx, pid, now, pflop))
                 return
-        if not pool.queue and pool.free() >= k:
+        if not pool.queue and pool.installed - pool.training_busy - pool.reserved >= k:
             self.launch(seg.idx, k, pflop, now, pool, now)
             return
-        for alt in self._overflow(seg.idx, pool, now):
-            ap = w.pools[alt]
-            if not ap.queue and ap.free() >= k:
+        for ap in self._overflow_pools(seg.idx, pool, now):
+            if not ap.queue and ap.installed - ap.training_busy - ap.reserved >= k:
                 self.launch(seg.idx, k, pflop, now, ap, now)
                 return
         patience = self._patience_h[seg.idx]
@@ -343,24 +350,35 @@ class TrainingProcess:
         pool.queued_pflop += pflop
         if patience is not None and now + patience < self.horizon_h:
             pool.waiting.add(job.job_id)
-            ev = self.env.timeout(patience, (pool, job))
-            ev.callbacks.append(self._on_renege)  # type: ignore[union-attr]
+            call_in(self.env, patience, self._on_renege, (pool, job))
         self.scheduler.job_queued(pool, now, self.start)
 
-    def _overflow(self, segment: int, pool: Pool, now: float) -> list[int]:
+    def _overflow_pools(self, segment: int, pool: Pool, now: float) -> tuple[Pool, ...]:
         """Pools a job of ``pool`` may start on at once when ``pool`` cannot: its spill
-        pools, then (once its chip is off sale) its successors the segment may use."""
-        out = [p for p in self.w.spill.get(pool.idx, ()) if self.w.pools[p].serves_training]
-        if pool.off_sale(now):
-            allowed = self._permitted[segment]
-            out += [
-                p
-                for p in self._successors[pool.idx]
-                if p not in out
-                and (allowed is None or p in allowed)
-                and self.w.pools[p].chip.launch_date <= self.w.clock.date(now)
-            ]
-        return out
+        pools, then (once its chip is off sale) its successors the segment may use that
+        have launched by the day of ``now`` (the candidates prepared once per segment and
+        pool)."""
+        spill, successors = self._overflow_table[segment][pool.idx]
+        if now < pool.end_of_sale_h or not successors:
+            return spill
+        # launched by the day of now: launch day's midnight <= now (days are whole hours)
+        return spill + tuple(p for launch_h, p in successors if launch_h <= now)
+
+    def _overflow_candidates(
+        self, segment: int, pool: Pool
+    ) -> tuple[tuple[Pool, ...], tuple[tuple[float, Pool], ...]]:
+        """(``pool``'s spill pools that train, its successors the segment may use with the
+        hour each launches), the parts of :meth:`_overflow_pools`."""
+        pools = self.pools
+        spill = tuple(pools[p] for p in self.w.spill.get(pool.idx, ()) if pools[p].serves_training)
+        allowed = self._permitted[segment]
+        clock = self.w.clock
+        successors = tuple(
+            (clock.hours(pools[p].chip.launch_date), pools[p])
+            for p in self._successors[pool.idx]
+            if pools[p] not in spill and (allowed is None or p in allowed)
+        )
+        return spill, successors
 
     def expected_wait_hours(self, pool: Pool, chips: int) -> float:
         """Fluid estimate of how long a job of ``chips`` chips joining ``pool``'s queue now
@@ -397,10 +415,9 @@ class TrainingProcess:
         now = self.env.now
         rate = pool.pflop_per_chip_hour
         chip_hours = pflop / rate if rate > 0 else 0.0
-        for alt in self._redirect_targets(segment, pool, now):
-            ap = w.pools[alt]
-            if not ap.queue and ap.free() >= k:
-                w.log.redirected.append(RedirectRecord(segment, pool.idx, alt, now, reneged))
+        for ap in self._redirect_targets(segment, pool, now):
+            if not ap.queue and ap.installed - ap.training_busy - ap.reserved >= k:
+                w.log.redirected.append(RedirectRecord(segment, pool.idx, ap.idx, now, reneged))
                 pool.turned_away_chip_hours += chip_hours
                 self.launch(segment, k, pflop, arrival_h, ap, now)
                 return
@@ -413,13 +430,17 @@ class TrainingProcess:
             LostJobRecord(segment, pool.idx, now, k, pflop, chip_hours, reneged, other_cloud)
         )
 
-    def _redirect_targets(self, segment: int, pool: Pool, now: float) -> list[int]:
+    def _redirect_targets(self, segment: int, pool: Pool, now: float) -> tuple[Pool, ...]:
         """Where an impatient job may go: its overflow pools, then the other pools its
         segment runs training on (it needs no port), in pool order."""
-        out = self._overflow(segment, pool, now)
-        seg = self.w.segments[segment]
-        out += [p for p in seg.route_weights if p != pool.idx and p not in out]
-        return out
+        out = self._overflow_pools(segment, pool, now)
+        pools = self.pools
+        rest = tuple(
+            pools[p]
+            for p in self.w.segments[segment].route_weights
+            if p != pool.idx and pools[p] not in out
+        )
+        return out + rest
 
     def start(self, job: QueuedJob, pool: Pool) -> None:
         """Start ``job`` (just taken off ``pool``'s queue) on ``pool`` now."""
@@ -432,25 +453,30 @@ class TrainingProcess:
     ) -> None:
         """Start a job of ``segment`` (``k`` chips, ``pflop``, arrived at ``arrival_h``) on
         ``pool`` now (``now`` is the simulation's time)."""
-        pool.touch(now)
+        # pool.touch(now), inlined (every job passes here)
+        pool.area_busy += (pool.training_busy + pool.reserved) * (now - pool.t_last)
+        pool.t_last = now
         pool.training_busy += k
         dur = pflop / (k * pool.pflop_per_chip_hour)
         end = now + dur
         m = pool.mean_job_hours
         pool.mean_job_hours = dur if m == 0.0 else m + JOB_HOURS_SMOOTHING * (dur - m)
-        self._add_job(segment, pool.idx, k, pflop, arrival_h, now, end)
+        self._job_row((segment, pool.idx, k, pflop, arrival_h, now, end))
+        if len(self._job_buffer) >= JobLog.FLUSH_AT:
+            self.log.jobs.flush()
         if end < self.horizon_h:
             self.job_seq += 1
             if self.plans_ahead:
                 self.scheduler.job_started(pool, self.job_seq, end, k)
-            ev = self.env.timeout(dur, (pool, k, self.job_seq))
-            ev.callbacks.append(self._on_finish)  # type: ignore[union-attr]
+            call_in(self.env, dur, self._on_finish, (pool, k, self.job_seq))
 
     def _finish(self, ev: simpy.Event) -> None:
-        pool, k, jid = ev.value  # type: ignore[misc]
+        pool, k, jid = ev._value  # what launch gave call_in
         self.log.events += 1
         now = self.env.now
-        pool.touch(now)
+        # pool.touch(now), inlined
+        pool.area_busy += (pool.training_busy + pool.reserved) * (now - pool.t_last)
+        pool.t_last = now
         pool.training_busy -= k
         if pool.pending_retire:
             pool.drain_retirements(k, now, self.log.overstays)

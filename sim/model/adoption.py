@@ -297,15 +297,18 @@ def utility_parts(
     hurdled = risky * (1.0 + hurdle_fraction)
     l_parity, l_work, l_ported = _log_cost(parity), _log_cost(work), _log_cost(ported)
     l_risky, l_hurdled = _log_cost(risky), _log_cost(hurdled)
-    const = np.broadcast_to(constants[None, :], work.shape)
+    # each row a copy of the options' constants, laid out by column as a copy of the
+    # broadcast view was (matrix products round by layout: the records stay the same)
+    const = np.empty(work.shape, order="F")
+    const[...] = constants[None, :]
     return UtilityParts(
         price=-beta * l_parity,
         efficiency=-beta * (l_work - l_parity),
         porting=-beta * (l_ported - l_work),
         risk=-beta * (l_risky - l_ported),
         hurdle=-beta * (l_hurdled - l_risky) + 0.0,
-        constants=np.array(const),
-        total=-beta * l_hurdled + const,
+        constants=const,
+        total=-beta * l_hurdled + constants[None, :],
     )
 
 

@@ -163,6 +163,8 @@ class PricingPolicy(Protocol):
     """How the provider sets the customer price of a pool's chip-hour on a date."""
 
     name: str
+    uses_unit_capex: bool
+    """Whether the price depends on ``unit_capex_usd`` (a caller may skip computing it)."""
 
     def usd_per_chip_hour(
         self,
@@ -184,6 +186,7 @@ class ListPricing:
     spot discounts."""
 
     name = "list"
+    uses_unit_capex = False
 
     def usd_per_chip_hour(
         self,
@@ -227,6 +230,7 @@ class CostPlusPricing:
     """TCO per busy chip-hour at the target utilisation over (1 - target margin)."""
 
     name = "cost_plus"
+    uses_unit_capex = True
 
     def usd_per_chip_hour(
         self,
@@ -256,6 +260,7 @@ class CompetitivePricing:
     discount for in-house chips."""
 
     name = "competitive"
+    uses_unit_capex = False
 
     def usd_per_chip_hour(
         self,

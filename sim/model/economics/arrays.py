@@ -34,7 +34,8 @@ def as_result(value: npt.NDArray[Any]) -> ArrayLike:
 
 def require(name: str, value: FloatArray, ok: npt.NDArray[np.bool_], requirement: str) -> None:
     """Raise ValueError naming ``name`` and its first value where ``ok`` is False."""
-    if bool(np.all(ok)):
+    # a scalar check (the common case) is read directly: np.all costs microseconds
+    if ok if ok.ndim == 0 else ok.all():
         return
     bad = np.broadcast_to(value, ok.shape)[~ok]
     where = "" if value.ndim == 0 else f" ({bad.size} of {ok.size} values invalid)"
