@@ -60,7 +60,8 @@ def test_a_commitment_moves_the_work_to_the_committed_pool_over_its_ramp() -> No
     # jobs arriving after the ramp all run on the committed pool
     w = engine.world
     jobs = w.log.jobs
-    late = [p for a, p in zip(jobs.arrival_h, jobs.pool, strict=True) if a > 18 * HOURS_PER_MONTH]
+    cols = jobs.columns()
+    late = [p for a, p in zip(cols.arrival_h, cols.pool, strict=True) if a > 18 * HOURS_PER_MONTH]
     assert late and set(late) == {w.pool_index["spare"]}
 
 
