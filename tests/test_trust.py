@@ -273,7 +273,7 @@ def test_verify_formats(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import io
     import json
 
-    import sim.cli.verify
+    import sim.experiments.verification
     from sim.experiments.checks import Check
 
     checks = [
@@ -289,7 +289,8 @@ def test_verify_formats(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
             "statics",
         ),
     ]
-    monkeypatch.setattr(sim.cli.verify, "run_checks", lambda **_: checks)
+    # the command imports the checks when it runs (lazy imports of `xpusim run`)
+    monkeypatch.setattr(sim.experiments.verification, "run_checks", lambda **_: checks)
     result = CliRunner().invoke(app, ["verify", "--format", fmt])
     assert result.exit_code == 1  # a failed check still fails the command
     if fmt == "json":

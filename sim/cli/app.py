@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
-from sim import __version__
+import sim
 from sim.cli import calibrate, economics, experiments, explain, outputs, scenarios, verify
 from sim.cli.common import CommandGroup
 
@@ -26,7 +27,7 @@ app = typer.Typer(
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"xpusim {__version__}")
+        typer.echo(f"xpusim {sim.__version__}")
         raise typer.Exit()
 
 
@@ -64,5 +65,13 @@ for _name, _command in (
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point of ``xpusim``."""
-    app(args=list(argv) if argv is not None else None, prog_name="xpusim")
+    """Console entry point of ``xpusim`` (``argv`` None: this process's command line)."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="xpusim")
+    finally:
+        if argv is None:
+            # The process ends next. Frozen objects are left to the operating system instead
+            # of being visited one by one by the interpreter's shutdown, which took 0.15 s
+            # of CPU with the run path's modules loaded; files are closed by then, the
+            # standard streams are flushed and exit handlers run as usual.
+            gc.freeze()

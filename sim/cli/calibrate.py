@@ -13,31 +13,24 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
 
-from sim.accounting.runner import ReplicationPool
 from sim.cli.common import AllowLargeRunOption, FormatOption, SeedOption, SetOption, emit, load
 from sim.errors import UserError, printable
-from sim.experiments.calibration import (
-    HOLDOUT_SEED,
-    FreeParameter,
-    UncertainCalibration,
-    calibrate_with_uncertainty,
-    check_targets,
-    truncated,
-)
 from sim.model.estimate import check_run_size
 from sim.model.schema import MAX_REPLICATIONS, CalibrationRecord
 from sim.safeio import check_not_link, write_text
 from sim.scenario import LoadedScenario, substitute
-from sim.scenario.edit import replace_top_level_block, set_scalars
 from sim.scenario.marks import read_text
 from sim.scenario.paths import nested, value_at
 from sim.views.tables import Column, Tabular, check_format
 from sim.views.terminal import console, text
+
+if TYPE_CHECKING:  # the calibration is imported when the command runs (lazy: `xpusim run`)
+    from sim.experiments.calibration import FreeParameter, UncertainCalibration
 
 __all__ = ["DEFAULT_SEED_SETS", "calibrate"]
 
@@ -124,6 +117,8 @@ def _parse_free(given: str, loaded: LoadedScenario) -> FreeParameter:
         except UserError as e:
             e.file = "--free"
             raise
+    from sim.experiments.calibration import FreeParameter
+
     return FreeParameter(path, low, high, start)
 
 
@@ -269,6 +264,8 @@ def _record(
 
 def _calibrated_text(scenario: Path, dest: Path, in_place: bool, fitted: dict[str, float]) -> str:
     """The calibrated scenario: the file with the fitted values, or a file extending it."""
+    from sim.scenario.edit import set_scalars
+
     if in_place:
         yaml_text, missing = set_scalars(read_text(scenario, str(scenario)), fitted)
         if missing:
@@ -393,6 +390,15 @@ def calibrate(
     free parameters); or --target usage_ratio_vs_gpu.trainium.2023=0.005 --free
     adoption.friction_scale
     """
+    from sim.accounting.runner import ReplicationPool
+    from sim.experiments.calibration import (
+        HOLDOUT_SEED,
+        calibrate_with_uncertainty,
+        check_targets,
+        truncated,
+    )
+    from sim.scenario.edit import replace_top_level_block
+
     dest = scenario if in_place else out
     if dest is not None:
         check_not_link(dest)  # refused before the fit, not after it

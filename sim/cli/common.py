@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import yaml
 from typer.core import TyperGroup
 
 from sim.errors import UserError, printable
-from sim.model.rng import MAX_SEED
-from sim.scenario import LoadedScenario, load_scenario
-from sim.scenario.plausibility import plausibility_warnings
+from sim.model.schema.base import MAX_SEED
 from sim.views.tables import FORMATS, Tabular, check_format, render
-from sim.views.terminal import console
+
+if TYPE_CHECKING:
+    from sim.scenario import LoadedScenario
 
 __all__ = [
     "AllOption",
@@ -108,6 +108,9 @@ def note(text: str) -> None:
 def load(path: Path, overrides: Sequence[str] | None) -> LoadedScenario:
     """The scenario file with its ``--set`` overrides; a ``warning:`` line on stderr for
     each value outside its plausible range (sim/data/plausible.yaml)."""
+    from sim.scenario import load_scenario
+    from sim.scenario.plausibility import plausibility_warnings
+
     loaded = load_scenario(path, tuple(overrides or ()))
     for warning in plausibility_warnings(loaded):
         typer.echo(printable(f"warning: {warning}"), err=True)
@@ -158,4 +161,6 @@ FormatOption = Annotated[
 
 def emit(tables: Sequence[Tabular], fmt: str) -> None:
     """Print ``tables`` in the ``--format`` asked for (a UserError for an unknown one)."""
+    from sim.views.terminal import console  # deferred: rich
+
     render(tables, check_format(fmt), console())

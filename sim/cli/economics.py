@@ -6,13 +6,11 @@ import datetime as dt
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 
-from sim.accounting.tco import energy_per_work_table, static_tco_table
 from sim.cli.common import FormatOption, SetOption, emit, load
 from sim.errors import UserError
 from sim.model.catalog import (
@@ -28,6 +26,9 @@ from sim.scenario import load_catalog, load_claims
 from sim.views.numbers import HEADLINE, TERMINAL, fmt_value
 from sim.views.tables import Column, Tabular, check_format
 from sim.views.terminal import console, table, text
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["catalog", "tco"]
 
@@ -86,6 +87,8 @@ def catalog(
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """
+    from sim.accounting.tco import energy_per_work_table  # deferred (lazy: `xpusim run`)
+
     cat, provenance = load_catalog()
     terminal = console()
     if check:
@@ -354,6 +357,8 @@ def tco(
 
     Example: xpusim tco scenarios/baseline.yaml --date 2026-01-01 --utilization 0.6
     """
+    from sim.accounting.tco import static_tco_table  # deferred (lazy: `xpusim run`)
+
     fmt = check_format(fmt)
     on = _date(date)
     loaded = load(scenario, set_)

@@ -13,22 +13,9 @@ import typer
 
 from sim.cli.common import FormatOption, SetOption, emit, load, note
 from sim.errors import UserError, printable
-from sim.experiments.design import build_design, check_seed
-from sim.experiments.execute import check_workers
-from sim.experiments.orchestrate import run_sweep
-from sim.experiments.points import run_point
-from sim.experiments.sensitivity import evaluate, rank_sample, sensitivity_design
 from sim.results.jsonio import jsonable
 from sim.results.manifest import scenario_fields
-from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
-from sim.results.sweep_folder import read_finished_sweep, read_point_means, read_points
 from sim.scenario import substitute
-from sim.views.sweep_table import (
-    default_metrics,
-    interval_warning,
-    points_table,
-    sobol_warning,
-)
 from sim.views.tables import check_format
 from sim.views.terminal import (
     console,
@@ -183,6 +170,12 @@ def sweep(
     Example: xpusim sweep scenarios/baseline.yaml --grid economics.pue=1.1,1.3 --sample 64
     --method lhs --replications 3 --out results/pue-sweep
     """
+    from sim.experiments.design import build_design, check_seed  # deferred (lazy `run`)
+    from sim.experiments.execute import check_workers
+    from sim.experiments.orchestrate import run_sweep
+    from sim.results.sweep_folder import read_points
+    from sim.views.sweep_table import default_metrics, interval_warning, points_table
+
     fmt = check_format(fmt)
     if not grid and sample is None:
         raise UserError(
@@ -271,6 +264,13 @@ def sensitivity(
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
+    from sim.experiments.design import check_seed  # deferred (lazy `run`)
+    from sim.experiments.execute import check_workers
+    from sim.experiments.points import run_point
+    from sim.experiments.sensitivity import evaluate, sensitivity_design
+    from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
+    from sim.views.sweep_table import sobol_warning
+
     fmt = check_format(fmt)
     if seed is not None:
         check_seed(seed)
@@ -358,6 +358,10 @@ def _rank_sweep(
     fmt: str = "table",
 ) -> None:
     """``xpusim sensitivity SWEEP_FOLDER``: rank a finished sampled sweep, run nothing."""
+    from sim.experiments.sensitivity import rank_sample  # deferred (lazy `run`)
+    from sim.results.sensitivity_folder import new_sensitivity_folder, write_sensitivity
+    from sim.results.sweep_folder import read_finished_sweep, read_point_means
+
     manifest = read_finished_sweep(folder)
     design = manifest.get("design") or {}
     sample = design.get("sample") or {}

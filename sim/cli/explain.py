@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
 
-from sim.accounting.choices import EXPLAIN_TERMS, decompose, residual_bound_problems
 from sim.errors import UserError
-from sim.results.folders import Folder
 from sim.safeio import check_not_link, write_text
 from sim.views.terminal import console, table, text
+
+if TYPE_CHECKING:  # imported when the command runs (lazy: `xpusim run`)
+    from sim.results.folders import Folder
 
 __all__ = ["explain", "explain_rows"]
 
@@ -39,6 +40,9 @@ def _years(choices: pd.DataFrame) -> list[int]:
 
 def explain_rows(folder_path: Path, year: int) -> tuple[pd.DataFrame, float]:
     """The decomposition table of ``year`` for a run folder, and the residual bound."""
+    from sim.accounting.choices import decompose
+    from sim.results.folders import Folder
+
     folder = Folder(folder_path)
     if not folder.is_run:
         raise UserError(
@@ -80,6 +84,8 @@ def explain(
 
     Example: xpusim explain results/baseline/20240529T120000Z-1a2b3c4d --year 2023
     """
+    from sim.accounting.choices import EXPLAIN_TERMS, residual_bound_problems
+
     if json_out is not None:
         check_not_link(json_out)
     rows, bound = explain_rows(folder, year)

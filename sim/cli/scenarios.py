@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from sim.accounting.runner import RunOutput
 from sim.accounting.runner import run as run_replications
@@ -33,9 +32,6 @@ from sim.scenario import (
     saved_yaml,
     scenario_json_schema,
 )
-from sim.views.compare import comparison_tables
-from sim.views.headline import headline_tables
-from sim.views.program_text import value_lines
 from sim.views.tables import check_format
 from sim.views.terminal import console, diff_value, progress_bar, text
 
@@ -122,6 +118,9 @@ def run(
     if quiet:
         typer.echo(printable(folder))
         return
+    from sim.views.headline import headline_tables  # deferred: `run -q` shows nothing
+    from sim.views.program_text import value_lines
+
     summary = read_summary(folder)
     emit(headline_tables(summary, everything=everything), fmt)
     where = printable(f"run folder: {folder}")
@@ -210,6 +209,8 @@ def diff(
 
     Example: xpusim diff scenarios/baseline.yaml scenarios/neuron-parity.yaml
     """
+    from rich.table import Table
+
     rows = diff_scenarios(load(a, set_a).scenario, load(b, set_b).scenario)
     terminal = console()
     if not rows:
@@ -298,5 +299,7 @@ def compare(
             raise UserError(f"{item}: no such run folder or scenario file")
     folders = [_run_or_folder(item, seed, allow_large, workers) for item in runs]
     names = _unique([n for n, _ in folders])
+    from sim.views.compare import comparison_tables
+
     named = [(n, read_summary(f)) for n, (_, f) in zip(names, folders, strict=True)]
     emit(comparison_tables(named, everything=everything), fmt)

@@ -12,7 +12,7 @@ import typer
 
 from sim.cli.common import FormatOption, emit
 from sim.errors import UserError
-from sim.experiments.verification import DEFAULT_BASELINE, as_rows, run_checks
+from sim.experiments.checks import DEFAULT_BASELINE
 from sim.safeio import check_not_link, write_text
 from sim.views.tables import Column, Tabular, check_format
 from sim.views.terminal import console, text
@@ -116,6 +116,8 @@ def verify(
 
     Example: xpusim verify --reduced --format md
     """
+    from sim.experiments.verification import as_rows, run_checks  # deferred (lazy `run`)
+
     fmt = check_format(fmt)
     if json_out is not None:
         check_not_link(json_out)  # refused before the checks run, not after

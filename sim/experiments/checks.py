@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["Check", "exact"]
+__all__ = ["DEFAULT_BASELINE", "Check", "exact"]
+
+#: The scenario whose calibration record ``xpusim verify`` re-simulates, unless another is
+#: given (here, not in :mod:`~sim.experiments.verification`, so that the command line can
+#: name it without importing the checks).
+DEFAULT_BASELINE = Path("scenarios") / "baseline.yaml"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from sim.accounting.runner import run_one
 from sim.engine.core import simulate
 from sim.errors import ScenarioError
 from sim.experiments.calibration import HOLDOUT_SEED, cut_horizon, evaluate, truncated
-from sim.experiments.checks import Check
+from sim.experiments.checks import DEFAULT_BASELINE, Check
 from sim.experiments.statics import Effect, measure_all
 from sim.experiments.validation import Validation, validate_all
 from sim.experiments.valuation import program_checks
@@ -232,9 +232,6 @@ def _exact(group: str, name: str, simulated: float, expected: float) -> Check:
     ok = math.isclose(simulated, expected, rel_tol=tol, abs_tol=1e-9)
     return Check(group, name, simulated, expected, tol, ok, "recomputed independently")
 
-
-#: The scenario whose calibration record is re-simulated, unless another is given.
-DEFAULT_BASELINE = Path("scenarios") / "baseline.yaml"
 
 #: Where ``--reduced`` cuts the baseline for the lifecycle check: after the end of sale of
 #: the A10G (2025-06), H100 and Inferentia2 (2025-12), H200 (2026-06) and Trainium2

@@ -19,15 +19,16 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from sim.errors import UserError, printable
 from sim.views.numbers import TERMINAL, NumberStyle, fmt_value
+
+if TYPE_CHECKING:  # rich is imported when a table is drawn (``xpusim run -q`` draws none)
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["FORMATS", "Column", "Tabular", "check_format", "render", "to_records"]
 
@@ -141,6 +142,9 @@ LABEL_WIDTH = 46
 
 def rich_table(t: Tabular) -> Table:
     """``t`` as a rich table: text columns fold, number columns never wrap."""
+    from rich.table import Table
+    from rich.text import Text
+
     out = Table(
         title=Text(printable(t.title)) if t.title else None,
         title_justify="left",

@@ -13,16 +13,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from sim.errors import printable
-from sim.experiments.sensitivity import min_points, swing
 from sim.views.numbers import RANKING, TERMINAL, fmt_value
 from sim.views.tables import Column, Tabular
+
+if TYPE_CHECKING:  # rich is imported when something is shown (``xpusim run -q`` shows none)
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
 __all__ = [
     "console",
@@ -39,6 +39,8 @@ __all__ = [
 def console() -> Console:
     """A console on stdout: colour on a terminal, plain text otherwise (pipes, tests), 200
     columns wide unless ``COLUMNS`` says otherwise."""
+    from rich.console import Console
+
     if sys.stdout.isatty():
         return Console(highlight=False)
     width = os.environ.get("COLUMNS", "")
@@ -53,6 +55,8 @@ def console() -> Console:
 
 def text(value: object) -> Text:
     """Rich text of a string shown on the terminal, control characters escaped."""
+    from rich.text import Text
+
     return Text(printable(value))
 
 
@@ -63,6 +67,8 @@ def _cell(value: Any) -> Text:
 def table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     """A table: first column left-aligned and never folded (it names the row), the others
     right; numbers as the terminal shows them."""
+    from rich.table import Table
+
     out = Table(
         title=None if title is None else text(title), title_justify="left", show_lines=False
     )
@@ -104,6 +110,8 @@ def _columns(*specs: tuple[str, str]) -> tuple[Column, ...]:
 
 def ranking_tables(result: Mapping[str, Any]) -> list[Tabular]:
     """The tornado and the Sobol indices of one metric of a sensitivity analysis."""
+    from sim.experiments.sensitivity import swing
+
     metric = str(result["metric"])
     tornado_rows = [
         {
@@ -206,6 +214,8 @@ def sample_ranking_table(result: Mapping[str, Any]) -> Tabular:
 
 def sample_ranking_note(result: Mapping[str, Any]) -> str | None:
     """Why a ranked sweep has rank correlations only (too few points), or None."""
+    from sim.experiments.sensitivity import min_points
+
     if all(v is None for v in result["sobol"]["S1"]) and result["points"] < min_points():
         return (
             f"note: first-order indices need at least {min_points()} points with a "
@@ -223,6 +233,7 @@ def progress_bar(
     if quiet or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import (  # deferred: only a terminal shows a progress bar
         BarColumn,
         MofNCompleteColumn,
