@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 __all__ = ["__version__"]
 
-_version: list[str] = []
+
+@cache
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xpusim")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0.0.0+unknown"
 
 
 def __getattr__(name: str) -> str:
@@ -12,11 +22,4 @@ def __getattr__(name: str) -> str:
     (importlib.metadata is not imported by a command that never asks)."""
     if name != "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if not _version:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            _version.append(version("xpusim"))
-        except PackageNotFoundError:  # running from a source tree that was not installed
-            _version.append("0.0.0+unknown")
-    return _version[0]
+    return _installed_version()

@@ -6,7 +6,7 @@ import colorsys
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
@@ -213,10 +213,10 @@ def legend_outside(
     """The figure's legend, to the right of the data (at the bottom with ``lower``, for a
     figure whose subtitle is wider than its axes)."""
     if handles:
-        if lower:
-            fig.legend(handles=list(handles), loc="outside right lower", title=title)
-        else:
-            fig.legend(handles=list(handles), loc="outside right upper", title=title)
+        where: Literal["outside right lower", "outside right upper"] = (
+            "outside right lower" if lower else "outside right upper"
+        )
+        fig.legend(handles=list(handles), loc=where, title=title)
 
 
 def no_data(ax: Axes, text: str) -> None:
