@@ -345,6 +345,9 @@ def combine(results: Sequence[Accounts], seeds: Sequence[int]) -> RunOutput:
             "replication": r,
             "seed": int(sd),
             "usage_ratio_vs_gpu": res.summary["usage_ratio_vs_gpu"],
+            # the three measures per family and year, and the in-house shares (the
+            # validation facts' metrics), so `compare` pairs differences in them too
+            "usage": res.summary["usage"],
             "provider": {
                 k: v for k, v in res.summary["provider"].items() if k != "tco_breakdown_usd"
             },
