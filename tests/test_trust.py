@@ -32,7 +32,7 @@ KNOWN_FINDINGS = {
     "in-house share of AWS accelerator compute, 2025",
     # validation: the same fact without Anthropic's committed Trainium2 (the baseline's own
     # scope) is 0.17 [0.08-0.25]; the model's 0.0796 on the validation seeds falls just
-    # under the band (0.080 +- 0.014 over 6 replications), so the model under-predicts the
+    # under the band (0.075 +- 0.009 over 8 replications), so the model under-predicts the
     # other customers' 2025 move as well
     "in-house share of AWS accelerator compute without the anchor customer, 2025",
 }
