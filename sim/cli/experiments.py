@@ -264,6 +264,7 @@ def sensitivity(
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
+    from sim.experiments.calibration import truncated
     from sim.experiments.design import check_seed  # deferred (lazy `run`)
     from sim.experiments.execute import check_workers
     from sim.experiments.points import run_point
@@ -287,6 +288,9 @@ def sensitivity(
         return
     check_workers(workers, allow_large)
     loaded = load(scenario, set_)
+    full_end = loaded.scenario.horizon.end
+    # dated metrics only: no run needs the years after the last one (as calibrate does)
+    loaded = truncated(loaded, metric, "sensitivity horizon", "--metric")
     root = loaded.scenario.seed if seed is None else seed
     reps = loaded.scenario.replications if replications is None else replications
     design = sensitivity_design(
@@ -323,6 +327,13 @@ def sensitivity(
         typer.echo(printable(folder))
         return
     emit([t for result in results for t in ranking_tables(result)], fmt)
+    if loaded.scenario.horizon.end < full_end:
+        typer.echo(
+            f"note: every metric names a year, so the runs ended at "
+            f"{loaded.scenario.horizon.end.isoformat()}, not {full_end.isoformat()} "
+            "(deliveries after it dropped; earlier years are unchanged)",
+            err=True,
+        )
     for result in results:
         warning = sobol_warning(result, design.n)
         if warning is not None:

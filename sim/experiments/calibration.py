@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -91,19 +91,38 @@ def get_path(data: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def truncated(loaded: LoadedScenario, targets: Mapping[str, float]) -> LoadedScenario:
-    """The scenario ending at the close of the last year any target names (if earlier)."""
-    parts = [str(p) for path in targets for p in split_path(path)]
-    years = [int(p) for p in parts if p.isdigit() and len(p) == 4]
-    if not years:
+def metric_year(path: str) -> int | None:
+    """The calendar year a metric's dotted path names, if any.
+
+    >>> metric_year("usage_ratio_vs_gpu.trainium.2023"), metric_year("provider.tco_usd")
+    (2023, None)
+    """
+    years = [int(p) for p in map(str, split_path(path)) if p.isdigit() and len(p) == 4]
+    return years[-1] if years else None
+
+
+def truncated(
+    loaded: LoadedScenario,
+    metrics: Iterable[str],
+    what: str = "calibration horizon",
+    flag: str = "--target",
+) -> LoadedScenario:
+    """The scenario ending at the close of the last year the metrics name (if earlier), when
+    every one names a year: a metric of the whole run (provider.tco_usd) keeps the horizon.
+    Nothing before the cut depends on what comes after it (tests/test_calibration.py)."""
+    years = [metric_year(m) for m in metrics]
+    if not years or None in years:
         return loaded
-    return cut_horizon(
-        loaded, dt.date(max(years) + 1, 1, 1), f"the end of {max(years)}", "calibration horizon"
-    )
+    last = max(y for y in years if y is not None)
+    return cut_horizon(loaded, dt.date(last + 1, 1, 1), f"the end of {last}", what, flag)
 
 
 def cut_horizon(
-    loaded: LoadedScenario, end: dt.date, why: str = "", what: str = "horizon"
+    loaded: LoadedScenario,
+    end: dt.date,
+    why: str = "",
+    what: str = "horizon",
+    flag: str = "--target",
 ) -> LoadedScenario:
     """The scenario ending at ``end`` (if earlier than its own end), with the planned
     deliveries after it dropped (a delivery outside the horizon is an error)."""
@@ -115,9 +134,9 @@ def cut_horizon(
         raise UserError(
             f"the {what}, cut at {why or end.isoformat()}, is {days} days: "
             f"not longer than the warm-up of {scenario.horizon.warmup_days:g} days",
-            file="--target",
+            file=flag,
             key="horizon.warmup_days",
-            hint="shorten the warm-up or target a later year",
+            hint=f"shorten the warm-up or give {flag} a later year",
         )
     values: dict[str, Any] = {"horizon.end": end}
     for pid, pool in scenario.provider.pools.items():
