@@ -161,6 +161,8 @@ def _fmt_with_unit(x: float, unit: str, style: NumberStyle) -> str | None:
     nothing."""
     if unit in PLAIN_UNITS and x == int(x):
         return str(int(x))
+    if unit == "year":  # a year and a fraction (a midpoint of 2025.5), never "2,026"
+        return f"{x:g}"
     if unit == "relative":
         return f"{x:+.1%}"
     if unit.startswith("USD"):
@@ -186,6 +188,8 @@ def fmt_value(value: Any, unit: str = "", style: NumberStyle = REPORT) -> str:
     ['0.1235', '12,346', '20000', 'True', '-']
     >>> fmt_value(2026.0, "year", TERMINAL), fmt_value(20240529, "seed", TERMINAL)
     ('2026', '20240529')
+    >>> fmt_value(2025.5, "year", RANKING)
+    '2025.5'
     >>> fmt_value(1.8768e10, "USD", HEADLINE), fmt_value(35.75, "ports", HEADLINE)
     ('$18.77B', '35.75')
     >>> fmt_value(-0.0312, "relative", HEADLINE), fmt_value(0.5, "relative", HEADLINE)

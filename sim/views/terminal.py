@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import printable
-from sim.views.numbers import RANKING, TERMINAL, fmt_value
+from sim.views.numbers import RANKING, TERMINAL, fmt_value, param_unit
 from sim.views.tables import Column, Tabular
 
 if TYPE_CHECKING:  # rich is imported when something is shown (``xpusim run -q`` shows none)
@@ -104,8 +104,17 @@ def _order(values: Sequence[Any]) -> list[int]:
 
 
 def _columns(*specs: tuple[str, str]) -> tuple[Column, ...]:
-    """Ranking columns: the parameter's is text, the others numbers."""
-    return tuple(Column(k, h, text=k == "parameter") for k, h in specs)
+    """Ranking columns: the parameter's is text, the others numbers; a parameter's own
+    values (low, high) in the parameter's unit (a calendar year as a year)."""
+    return tuple(
+        Column(
+            k,
+            h,
+            text=k == "parameter",
+            unit_from="parameter_unit" if k in ("low_value", "high_value") else "",
+        )
+        for k, h in specs
+    )
 
 
 def ranking_tables(result: Mapping[str, Any]) -> list[Tabular]:
@@ -118,6 +127,7 @@ def ranking_tables(result: Mapping[str, Any]) -> list[Tabular]:
             "metric": metric,
             "rank": i,
             "parameter": str(row["parameter"]),
+            "parameter_unit": param_unit(str(row["parameter"])),
             "low_value": row["low_value"],
             "high_value": row["high_value"],
             "metric_low": row["metric_low"],
