@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import sim.api as xs
 from sim.cli import app as xpusim_app
 from sim.errors import UserError
 from sim.experiments.sensitivity import (
@@ -155,6 +156,33 @@ def test_cli_sensitivity_end_to_end(tmp_path: Path) -> None:
     assert manifest["kind"] == "sensitivity"
 
 
+def test_cli_sensitivity_of_dated_metrics_ends_the_runs_with_their_year(tmp_path: Path) -> None:
+    """Every metric names 2022: the runs end at 2023-01-01 (the resolved scenario says so),
+    the command says so once, and the base matches a run of the whole horizon."""
+    out = tmp_path / "sens"
+    metric = "usage.chip_hours.nvidia_gpu.2022"
+    longer = ["--set", "horizon.end=2023-03-01"]
+    small = ["--n", "2", "--workers", "1"]
+    result = CliRunner().invoke(
+        cli(), ["sensitivity", str(TINY), "--metric", metric, *longer, *small, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("note: every metric names a year") == 1
+    assert "ended at 2023-01-01, not 2023-03-01" in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert str(manifest["scenario"]["horizon"]["end"]) == "2023-01-01"
+    base = json.loads((out / "sensitivity.json").read_text())["base"]
+    whole = xs.run(xs.load(TINY, [s for s in longer if s != "--set"]), seed=manifest["seed"])
+    assert base == pytest.approx(whole.metric(metric).mean, rel=1e-9)
+    # a metric of the whole run (no year) among them keeps the horizon
+    both = ["--metric", metric, "--metric", "provider.tco_usd"]
+    mixed = CliRunner().invoke(
+        cli(), ["sensitivity", str(TINY), *both, *longer, *small, "--out", str(tmp_path / "m")]
+    )
+    assert mixed.exit_code == 0, mixed.output
+    assert "note: every metric names a year" not in mixed.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -172,6 +200,7 @@ def test_cli_sensitivity_end_to_end(tmp_path: Path) -> None:
             "declares no distribution",
         ),
         ([], "Missing option"),
+        (["--metric", "usage.chip_hours.nvidia_gpu.9999"], "unknown"),
     ],
 )
 def test_cli_sensitivity_errors_exit_2(args: list[str], message: str, tmp_path: Path) -> None:

@@ -328,11 +328,10 @@ def sensitivity(
         return
     emit([t for result in results for t in ranking_tables(result)], fmt)
     if loaded.scenario.horizon.end < full_end:
-        typer.echo(
-            f"note: every metric names a year, so the runs ended at "
+        note(
+            f"every metric names a year, so the runs ended at "
             f"{loaded.scenario.horizon.end.isoformat()}, not {full_end.isoformat()} "
-            "(deliveries after it dropped; earlier years are unchanged)",
-            err=True,
+            "(deliveries after it dropped; earlier years are unchanged)"
         )
     for result in results:
         warning = sobol_warning(result, design.n)

@@ -96,9 +96,13 @@ def metric_year(path: str) -> int | None:
 
     >>> metric_year("usage_ratio_vs_gpu.trainium.2023"), metric_year("provider.tco_usd")
     (2023, None)
+    >>> metric_year("usage_ratio_vs_gpu.trainium.9999") is None
+    True
     """
     years = [int(p) for p in map(str, split_path(path)) if p.isdigit() and len(p) == 4]
-    return years[-1] if years else None
+    # a year a date can end (9999 is no calendar year of a run: no cut, and the metric is
+    # then reported unknown where the command checks it)
+    return years[-1] if years and dt.MINYEAR <= years[-1] < dt.MAXYEAR else None
 
 
 def truncated(
@@ -122,7 +126,7 @@ def cut_horizon(
     end: dt.date,
     why: str = "",
     what: str = "horizon",
-    flag: str = "--target",
+    flag: str = "",
 ) -> LoadedScenario:
     """The scenario ending at ``end`` (if earlier than its own end), with the planned
     deliveries after it dropped (a delivery outside the horizon is an error)."""
@@ -134,9 +138,9 @@ def cut_horizon(
         raise UserError(
             f"the {what}, cut at {why or end.isoformat()}, is {days} days: "
             f"not longer than the warm-up of {scenario.horizon.warmup_days:g} days",
-            file=flag,
+            file=flag or str(loaded.path),
             key="horizon.warmup_days",
-            hint=f"shorten the warm-up or give {flag} a later year",
+            hint="shorten the warm-up" + (f" or give {flag} a later year" if flag else ""),
         )
     values: dict[str, Any] = {"horizon.end": end}
     for pid, pool in scenario.provider.pools.items():

@@ -18,7 +18,7 @@ from sim.views.axes import (
     no_data,
 )
 from sim.views.labels import metric_label, metric_name, metric_row_label, param_label
-from sim.views.numbers import TICK, fmt_value
+from sim.views.numbers import TICK, fmt_value, param_unit
 from sim.views.style import FigureMeta, new_figure, styled
 
 __all__ = ["plot_sobol", "plot_tornado", "sobol_table"]
@@ -37,17 +37,14 @@ def _param_value(param: str, value: Any) -> str:
 
     >>> _param_value("catalog.stacks.neuron.maturity_midpoint_year", 2026.0)
     '2026'
+    >>> _param_value("catalog.stacks.neuron.maturity_midpoint_year", 2025.5)
+    '2025.5'
     >>> _param_value("economics.engineer_usd_per_month", 20000.0)
     '20,000'
     >>> _param_value("economics.facility_usd_per_kw_year", 1500.0)
     '1,500'
     """
-    last = param.rsplit(".", 1)[-1]
-    if last.endswith("_year") and "_per_" not in f"_{last}":
-        year = finite_or(value, math.nan)
-        if math.isfinite(year):
-            return f"{year:g}"
-    return fmt_value(value, style=TICK)
+    return fmt_value(value, param_unit(param), TICK)
 
 
 @styled

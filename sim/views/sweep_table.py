@@ -3,6 +3,7 @@ chosen metric's mean with the half-width of its 95% interval (from ``points.parq
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,7 +67,7 @@ def sobol_warning(result: dict[str, Any], n: int) -> str | None:
     >>> w = sobol_warning({"metric": "m", "sobol": {"S1_conf": [1.58, 0.2], "ST_conf": [None]}}, 2)
     >>> w[:70]
     "Sobol' indices of m from --n 2 are unreliable: their confidence half-w"
-    >>> "reach 1.58" in w, "--n 8 about halves" in w
+    >>> "reach 1.58" in w, "about --n 512 brings" in w
     (True, True)
     >>> sobol_warning({"metric": "m", "sobol": {"S1_conf": [0.05]}}, 512) is None
     True
@@ -84,8 +85,20 @@ def sobol_warning(result: dict[str, Any], n: int) -> str | None:
     return (
         f"Sobol' indices of {result.get('metric')} from --n {n} are unreliable: their "
         f"confidence half-widths reach {widest:.3g} (indices lie in 0 to 1); raise --n "
-        f"(half-widths shrink as 1 / sqrt(N): --n {4 * n} about halves them)"
+        f"(half-widths shrink as 1 / sqrt(N): about --n {_n_for(n, widest, 0.1)} brings "
+        "them to 0.1)"
     )
+
+
+def _n_for(n: int, width: float, target: float) -> int:
+    """The power of two at or above the base sample that takes a half-width ``width`` at
+    ``n`` down to ``target`` (half-widths shrink as 1 / sqrt(N)).
+
+    >>> _n_for(256, 0.223, 0.1), _n_for(2, 1.58, 0.1)
+    (2048, 512)
+    """
+    need = n * (width / target) ** 2
+    return 1 << max(0, math.ceil(math.log2(need)))
 
 
 def _known_metrics(points: pd.DataFrame) -> set[str]:

@@ -18,7 +18,7 @@ from sim.results.folders import Folder
 from sim.scenario.paths import value_at
 from sim.views.headline import headline_rows
 from sim.views.labels import metric_name, metric_row_label, metric_unit, param_label
-from sim.views.numbers import fmt_value
+from sim.views.numbers import fmt_value, param_unit
 from sim.views.report.blocks import Block, Paragraph, Table
 from sim.views.sensitivity import sobol_table
 from sim.views.sweep_table import default_metrics
@@ -242,7 +242,8 @@ def _headline_sensitivity(sens: Mapping[str, Any]) -> list[Block]:
         rows = [
             [
                 param_label(str(r.get("parameter", "?"))),
-                f"{fmt_value(r.get('low_value'))} to {fmt_value(r.get('high_value'))}",
+                f"{fmt_value(r.get('low_value'), param_unit(str(r.get('parameter', ''))))} to "
+                f"{fmt_value(r.get('high_value'), param_unit(str(r.get('parameter', ''))))}",
                 fmt_value(r.get("metric_low"), unit),
                 fmt_value(r.get("metric_high"), unit),
                 fmt_value(swing(r), unit),
