@@ -129,7 +129,8 @@ def cut_horizon(
     flag: str = "",
 ) -> LoadedScenario:
     """The scenario ending at ``end`` (if earlier than its own end), with the planned
-    deliveries after it dropped (a delivery outside the horizon is an error)."""
+    deliveries after it dropped (a delivery outside the horizon is an error); ``flag``, the
+    option whose value set the cut (``--target``, ``--metric``), is named in its error."""
     scenario = loaded.scenario
     if end >= scenario.horizon.end or end <= scenario.horizon.start:
         return loaded
