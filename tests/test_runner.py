@@ -291,3 +291,56 @@ def test_served_tokens_at_the_end_are_those_of_each_placement(
         args = (float(t0[i]), float(t1[i]), float(base[i]), float(capacity[i]))
         want = _served_one_at_a_time(demand.profile, step, *args)
         assert (asked[i], served[i]) == want  # bit for bit
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_killed_runs_pool_workers_exit(tmp_path: Path) -> None:
+    """`xpusim run` killed with SIGKILL cannot stop its pool: its workers (children of the
+    fork server, which outlives the run) see the run gone and exit, and the server with
+    them, instead of waiting for work for ever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_sweep import _children, _running
+
+    root = Path(__file__).resolve().parents[1]
+    scenario = str(root / "scenarios" / "baseline.yaml")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", scenario, "-w", "2", "-o", str(tmp_path / "r"), "-q"],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def descendants() -> set[int]:
+            found, todo = set(), [run.pid]
+            while todo:
+                kids = _children(todo.pop()) - found
+                found |= kids
+                todo.extend(kids)
+            return found
+
+        deadline = time.monotonic() + 60
+        started: set[int] = set()
+        while time.monotonic() < deadline and len(started) < 4:  # server, tracker, 2 workers
+            assert run.poll() is None, "the run ended before its pool started"
+            started = descendants()
+            time.sleep(0.05)
+        workers = {p for p in started if _children(p) == set() and p not in _children(run.pid)}
+        assert len(workers) >= 2, started
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    deadline = time.monotonic() + 30
+    while any(_running(p) for p in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(p) for p in workers), "orphaned pool workers are still running"
+    assert not any(_running(p) for p in started), "the killed run left processes behind"

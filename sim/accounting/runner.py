@@ -164,19 +164,42 @@ ORPHAN_CHECK_S = 1.0
 (assumption: a killed run's workers may go on for a second; a check costs microseconds)."""
 
 
-def _worker_init() -> None:
-    """Pool workers leave Ctrl-C to the parent, and exit when their parent is gone (a run
-    killed with SIGKILL cannot stop its pool, whose workers would otherwise finish their
-    replication for nothing)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended: no such process, or a zombie not yet reaped (read
+    from Linux /proc where there is one)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, owned by another user
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except OSError:
+        return False
+
+
+def watch_for_orphaning(main_pid: int) -> None:
+    """In a pool worker: end the process once the command that started the pool
+    (``main_pid``) is gone, or the worker's parent changed. A command killed with SIGKILL
+    cannot stop its pool, whose workers would otherwise go on for nothing; under the fork
+    server a worker's parent is that server, which outlives the command, so the parent
+    alone does not tell."""
     parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == parent and not _process_gone(main_pid):
             time.sleep(ORPHAN_CHECK_S)
         os._exit(1)
 
     threading.Thread(target=watch, name="xpusim-orphan-check", daemon=True).start()
+
+
+def _worker_init(main_pid: int) -> None:
+    """Pool workers leave Ctrl-C to the command, and exit when it is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_for_orphaning(main_pid)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -226,7 +249,9 @@ def _run_tasks(
             out.append(_task(t))
             tick(len(out), len(tasks))
         return out
-    pool = ProcessPoolExecutor(n, mp_context=_pool_context(), initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        n, mp_context=_pool_context(), initializer=_worker_init, initargs=(os.getpid(),)
+    )
     try:
         for result in pool.map(_task, tasks):
             out.append(result)
@@ -255,7 +280,10 @@ class ReplicationPool:
     def __enter__(self) -> ReplicationPool:
         if self.workers > 1:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_pool_context(), initializer=_worker_init
+                self.workers,
+                mp_context=_pool_context(),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
         return self
 

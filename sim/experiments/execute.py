@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -36,6 +34,7 @@ from concurrent.futures import (
 from dataclasses import dataclass
 from typing import Any
 
+from sim.accounting.runner import watch_for_orphaning
 from sim.errors import UserError
 
 __all__ = [
@@ -62,8 +61,6 @@ MAX_SUBMISSIONS = 10
 #: Most local worker processes per core without --allow-large. Assumption: the simulation
 #: is CPU-bound, so more than a few per core only adds memory and switching.
 MAX_WORKERS_PER_CORE = 4
-#: Seconds between a pool worker's checks that the sweep that started it is still alive.
-ORPHAN_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -103,20 +100,12 @@ _worker_shared: list[Any] = []
 
 
 def _pool_worker_init(parent: int, shared: Any) -> None:
-    """Pool workers keep ``shared``, leave Ctrl-C to the parent, and exit when it is gone.
-
-    A sweep killed with SIGKILL cannot stop its pool, whose workers would otherwise wait
-    for work forever.
-    """
+    """Pool workers keep ``shared``, leave Ctrl-C to the parent, and exit when it is gone
+    (a sweep killed with SIGKILL cannot stop its pool, whose workers would otherwise wait
+    for work forever)."""
     _worker_shared[:] = [shared]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(ORPHAN_CHECK_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="orphan-check", daemon=True).start()
+    watch_for_orphaning(parent)
 
 
 def _in_worker(task: Task, payload: Any, seed: int) -> dict[str, Any]:
