@@ -299,12 +299,10 @@ def test_a_killed_runs_pool_workers_exit(tmp_path: Path) -> None:
     fork server, which outlives the run) see the run gone and exit, and the server with
     them, instead of waiting for work for ever."""
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
-    from tests.test_sweep import _children, _running
+    from tests.test_sweep import _children, _sigkill_when, _still_running_after
 
     root = Path(__file__).resolve().parents[1]
     scenario = str(root / "scenarios" / "baseline.yaml")
@@ -315,32 +313,24 @@ def test_a_killed_runs_pool_workers_exit(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
 
-        def descendants() -> set[int]:
-            found, todo = set(), [run.pid]
-            while todo:
-                kids = _children(todo.pop()) - found
-                found |= kids
-                todo.extend(kids)
-            return found
+    def descendants() -> set[int]:
+        found, todo = set(), [run.pid]
+        while todo:
+            kids = _children(todo.pop()) - found
+            found |= kids
+            todo.extend(kids)
+        return found
 
-        deadline = time.monotonic() + 60
-        started: set[int] = set()
-        while time.monotonic() < deadline and len(started) < 4:  # server, tracker, 2 workers
-            assert run.poll() is None, "the run ended before its pool started"
-            started = descendants()
-            time.sleep(0.05)
-        workers = {p for p in started if _children(p) == set() and p not in _children(run.pid)}
-        assert len(workers) >= 2, started
-        run.send_signal(signal.SIGKILL)
-        run.wait(timeout=30)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-    deadline = time.monotonic() + 30
-    while any(_running(p) for p in started) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_running(p) for p in workers), "orphaned pool workers are still running"
-    assert not any(_running(p) for p in started), "the killed run left processes behind"
+    started: set[int] = set()
+    workers: set[int] = set()
+
+    def pool_started() -> bool:  # the fork server, its tracker and the two workers
+        started.update(descendants())
+        workers.update({p for p in started if not _children(p)} - _children(run.pid))
+        return len(started) >= 4 and len(workers) >= 2
+
+    _sigkill_when(run, pool_started, "the run ended before its pool started")
+    left = _still_running_after(started)
+    assert not left & workers, "orphaned pool workers are still running"
+    assert not left, "the killed run left processes behind"

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -339,16 +340,11 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(_cli_command(killed, n), cwd=ROOT, env=env)
-    try:
-        while _journal_lines(killed / JOURNAL) < 10:
-            assert proc.poll() is None, "the sweep ended before it could be killed"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    _sigkill_when(
+        proc,
+        lambda: _journal_lines(killed / JOURNAL) >= 10,
+        "the sweep ended before it could be killed",
+    )
     contents = read_journal(killed / JOURNAL)
     assert contents.bad_lines == 0 and contents.duplicates == 0
     finished = len(contents.records)
@@ -845,6 +841,29 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
+def _sigkill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], what: str) -> None:
+    """SIGKILL ``proc`` once ``ready()`` holds (``what``: the failure if it ends before),
+    and reap it; killed all the same if anything fails on the way."""
+    try:
+        while not ready():
+            assert proc.poll() is None, what
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _still_running_after(pids: set[int], seconds: float = 30.0) -> set[int]:
+    """The processes of ``pids`` still running once they all ended or ``seconds`` passed."""
+    deadline = time.monotonic() + seconds
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return {p for p in pids if _running(p)}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_two_sweeps_on_one_folder_one_refused_and_a_killed_sweeps_lock_taken_over(
@@ -872,17 +891,10 @@ def test_two_sweeps_on_one_folder_one_refused_and_a_killed_sweeps_lock_taken_ove
         assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
         assert second.stderr.startswith(f"error: output folder {out} is in use by another sweep")
         assert f"pid {first.pid} on host {socket.gethostname()}, started 20" in second.stderr
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        _sigkill_when(first, lambda: True, "")  # killed, the sweep cannot release its lock
     # the killed sweep's pool workers see it gone and exit
-    deadline = time.monotonic() + 30
-    while any(_running(p) for p in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_running(p) for p in workers), "orphaned pool workers are still running"
+    assert not _still_running_after(workers), "orphaned pool workers are still running"
     lines_before = _journal_lines(out / JOURNAL)
     third = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert third.returncode == 0, third.stderr
