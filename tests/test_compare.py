@@ -165,9 +165,10 @@ def test_usage_measures_are_stored_per_replication_and_pair_by_seed() -> None:
     paired interval of the per-seed differences."""
     sets = {"horizon.end": "2026-01-01", "replications": 3, "outputs.counterfactual": False}
     key = "usage.inhouse_share.chip_hours.2023"
-    base = xs.run(xs.load("scenarios/baseline.yaml", sets), seed=11, workers=1).summary
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    base = xs.run(xs.load(baseline, sets), seed=11, workers=1).summary
     lever = xs.run(
-        xs.load("scenarios/baseline.yaml", {**sets, "adoption.efficiency_floor": 1.0}),
+        xs.load(baseline, {**sets, "adoption.efficiency_floor": 1.0}),
         seed=11,
         workers=1,
     ).summary
