@@ -84,12 +84,16 @@ class Validation:
         return not self.problem and math.isfinite(m) and self.fact.low <= m <= self.fact.high
 
 
+_RunsCache = dict[tuple[str, dt.date | None, int], list[Mapping[str, Any]]]
+"""Summaries of a scenario's runs by (scenario file, horizon end, replications)."""
+
+
 def validate(
     fact: Fact,
     folder: Path,
     *,
     reduced: bool = False,
-    runs_cache: dict[tuple[str, dt.date | None, int], list[Mapping[str, Any]]] | None = None,
+    runs_cache: _RunsCache | None = None,
 ) -> Validation:
     """Run the fact's scenario on the validation seeds and measure its metric.
 
@@ -119,6 +123,6 @@ def validate(
 def validate_all(baseline: Path, *, reduced: bool = False) -> Iterator[Validation]:
     """Every shipped fact, its scenario taken from the baseline's folder (facts on the same
     scenario and horizon share their runs)."""
-    cache: dict[tuple[str, dt.date | None, int], list[Mapping[str, Any]]] = {}
+    cache: _RunsCache = {}
     for fact in facts():
         yield validate(fact, baseline.parent, reduced=reduced, runs_cache=cache)

@@ -32,8 +32,8 @@ def _tornado_label(row: Mapping[str, Any]) -> str:
 
 
 def _param_value(param: str, value: Any) -> str:
-    """A parameter's value for a tick label; a calendar year (a key ending ``_year`` that is
-    not a rate, ``..._per_...``) without a thousands separator.
+    """A parameter's value for a tick label, in the parameter's unit (``param_unit``: a
+    calendar year without a thousands separator).
 
     >>> _param_value("catalog.stacks.neuron.maturity_midpoint_year", 2026.0)
     '2026'

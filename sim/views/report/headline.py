@@ -226,6 +226,12 @@ def _headline_sweep(runs: pd.DataFrame, points: pd.DataFrame | None) -> list[Blo
     return blocks
 
 
+def _param_range(row: Mapping[str, Any]) -> str:
+    """A tornado row's parameter range, its values in the parameter's unit."""
+    unit = param_unit(str(row.get("parameter", "")))
+    return f"{fmt_value(row.get('low_value'), unit)} to {fmt_value(row.get('high_value'), unit)}"
+
+
 def _headline_sensitivity(sens: Mapping[str, Any]) -> list[Block]:
     metric = str(sens.get("metric") or "metric")
     unit = metric_unit(metric)
@@ -242,8 +248,7 @@ def _headline_sensitivity(sens: Mapping[str, Any]) -> list[Block]:
         rows = [
             [
                 param_label(str(r.get("parameter", "?"))),
-                f"{fmt_value(r.get('low_value'), param_unit(str(r.get('parameter', ''))))} to "
-                f"{fmt_value(r.get('high_value'), param_unit(str(r.get('parameter', ''))))}",
+                _param_range(r),
                 fmt_value(r.get("metric_low"), unit),
                 fmt_value(r.get("metric_high"), unit),
                 fmt_value(swing(r), unit),
