@@ -70,6 +70,13 @@ def rounds(
     return out
 
 
+def process_env() -> dict[str, str]:
+    """The environment of a timed process: this one's, the project on ``PYTHONPATH``, and
+    Python's default bytecode caching (see :func:`process_rounds`)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**inherited, "PYTHONPATH": str(ROOT)}
+
+
 def process_rounds(
     commands: Mapping[str, Callable[[int], Sequence[str]]],
     n_rounds: int,
@@ -79,9 +86,14 @@ def process_rounds(
 ) -> dict[str, Timing]:
     """Whole processes timed in interleaved rounds: wall seconds, and the CPU seconds of the
     process and every child it waited for (not the pool workers of ``xpusim run``, which a
-    fork server starts). ``commands[name](i)`` is the i-th command line."""
+    fork server starts). ``commands[name](i)`` is the i-th command line.
+
+    The processes run with Python's default bytecode caching, as on a user's machine from
+    the second run on (the warm-up writes the caches): ``PYTHONDONTWRITEBYTECODE`` is taken
+    out of their environment, since with it every process compiles the project's modules
+    from source while the installed packages it competes with load compiled ones."""
     out = {name: Timing(name) for name in commands}
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {**process_env(), **(env or {})}
     if warmup:
         for make in commands.values():
             subprocess.run(make(-1), cwd=ROOT, env=full_env, check=True, capture_output=True)
