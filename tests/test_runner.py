@@ -302,7 +302,7 @@ def test_a_killed_runs_pool_workers_exit(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.test_sweep import _children, _sigkill_when, _still_running_after
+    from tests.test_sweep import _children, _signal_when, _still_running_after
 
     root = Path(__file__).resolve().parents[1]
     scenario = str(root / "scenarios" / "baseline.yaml")
@@ -330,7 +330,70 @@ def test_a_killed_runs_pool_workers_exit(tmp_path: Path) -> None:
         workers.update({p for p in started if not _children(p)} - _children(run.pid))
         return len(started) >= 4 and len(workers) >= 2
 
-    _sigkill_when(run, pool_started, "the run ended before its pool started")
+    _signal_when(run, pool_started, "the run ended before its pool started")
     left = _still_running_after(started)
     assert not left & workers, "orphaned pool workers are still running"
     assert not left, "the killed run left processes behind"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "-w", "2"],
+        ["sensitivity", "--metric", "provider.tco_usd", "--workers", "2"],
+    ],
+    ids=["run", "sensitivity"],
+)
+def test_ctrl_c_stops_the_command_and_its_pool_at_once(tmp_path: Path, command: list[str]) -> None:
+    """SIGINT to the command alone (as ``kill -INT`` or a script's timeout sends it) while
+    its pool computes: the command says it was interrupted, exits 130, ends its workers
+    instead of waiting for their runs, and writes nothing. (Before, a sensitivity analysis
+    said nothing, waited for the runs in flight, and was once seen waiting for ever.)"""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_sweep import _children, _still_running_after
+
+    root = Path(__file__).resolve().parents[1]
+    scenario = str(root / "scenarios" / "baseline.yaml")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", command[0], scenario, *command[1:], "-o", str(out)],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started: set[int] = set()
+
+    def descendants() -> set[int]:
+        found, todo = set(), [proc.pid]
+        while todo:
+            kids = _children(todo.pop()) - found
+            found |= kids
+            todo.extend(kids)
+        return found
+
+    try:
+        while len(started) < 2:  # the pool's workers (or its fork server and tracker)
+            assert proc.poll() is None, "the command ended before its pool started"
+            started.update(descendants())
+            time.sleep(0.02)
+        time.sleep(1.0)  # the workers are inside their first runs
+        started.update(descendants())
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted", err
+    assert "Traceback" not in err
+    assert not _still_running_after(started), "the interrupted command left processes behind"
+    assert not out.exists(), "an interrupted command wrote its output folder"

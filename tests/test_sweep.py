@@ -340,7 +340,7 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(_cli_command(killed, n), cwd=ROOT, env=env)
-    _sigkill_when(
+    _signal_when(
         proc,
         lambda: _journal_lines(killed / JOURNAL) >= 10,
         "the sweep ended before it could be killed",
@@ -841,14 +841,19 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
-def _sigkill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], what: str) -> None:
-    """SIGKILL ``proc`` once ``ready()`` holds (``what``: the failure if it ends before),
-    and reap it; killed all the same if anything fails on the way."""
+def _signal_when(
+    proc: subprocess.Popen[Any],
+    ready: Callable[[], bool],
+    what: str,
+    sig: signal.Signals = signal.SIGKILL,
+) -> None:
+    """Send ``sig`` to ``proc`` alone once ``ready()`` holds (``what``: the failure if it
+    ends before), and reap it; killed all the same if anything fails on the way."""
     try:
         while not ready():
             assert proc.poll() is None, what
             time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
@@ -892,7 +897,7 @@ def test_two_sweeps_on_one_folder_one_refused_and_a_killed_sweeps_lock_taken_ove
         assert second.stderr.startswith(f"error: output folder {out} is in use by another sweep")
         assert f"pid {first.pid} on host {socket.gethostname()}, started 20" in second.stderr
     finally:
-        _sigkill_when(first, lambda: True, "")  # killed, the sweep cannot release its lock
+        _signal_when(first, lambda: True, "")  # killed, the sweep cannot release its lock
     # the killed sweep's pool workers see it gone and exit
     assert not _still_running_after(workers), "orphaned pool workers are still running"
     lines_before = _journal_lines(out / JOURNAL)

@@ -21,10 +21,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -196,6 +196,65 @@ def watch_for_orphaning(main_pid: int) -> None:
     threading.Thread(target=watch, name="xpusim-orphan-check", daemon=True).start()
 
 
+INTERRUPT_POLL_S = 0.2
+"""Seconds between a command's checks for Ctrl-C while it waits on its pool (assumption: a
+fifth of a second is prompt to a person and costs nothing beside runs of seconds)."""
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[threading.Event]:
+    """While a pool runs, Ctrl-C sets the event instead of raising at once: a
+    KeyboardInterrupt raised inside the executor's own bookkeeping can leave the command
+    waiting for ever at exit on workers nobody stops. The waits poll the event
+    (:func:`in_order`) and raise KeyboardInterrupt where the pool can be stopped
+    (:func:`stop_pool`). Left as it is outside the main thread, or where Ctrl-C is not
+    Python's default (ignored, or handled by a host program)."""
+    flag = threading.Event()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def raise_if_set(interrupted: threading.Event) -> None:
+    """Raise KeyboardInterrupt if Ctrl-C came (see :func:`deferred_interrupt`)."""
+    if interrupted.is_set():
+        raise KeyboardInterrupt
+
+
+def in_order(futures: Iterable[Future[Any]], interrupted: threading.Event) -> Iterator[Any]:
+    """Each future's result in the order given, waiting in short steps so that Ctrl-C
+    (``interrupted``) is heard while a result is awaited."""
+    for fut in futures:
+        while True:
+            try:
+                result = fut.result(timeout=INTERRUPT_POLL_S)
+                break
+            except TimeoutError:
+                raise_if_set(interrupted)
+        yield result
+        raise_if_set(interrupted)
+
+
+def stop_pool(pool: ProcessPoolExecutor, *, at_once: bool) -> None:
+    """Shut ``pool`` down, its queued tasks cancelled. ``at_once`` (after Ctrl-C): its
+    workers are ended first, throwing away what they were computing (the command writes
+    results, never a worker), instead of waiting for their tasks to finish."""
+    if at_once:
+        # the executor has no public way to stop tasks that have started
+        processes = getattr(pool, "_processes", None) or {}
+        for proc in list(processes.values()):
+            proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _worker_init(main_pid: int) -> None:
     """Pool workers leave Ctrl-C to the command, and exit when it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -252,13 +311,17 @@ def _run_tasks(
     pool = ProcessPoolExecutor(
         n, mp_context=_pool_context(), initializer=_worker_init, initargs=(os.getpid(),)
     )
-    try:
-        for result in pool.map(_task, tasks):
-            out.append(result)
-            tick(len(out), len(tasks))
-        return out
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    with deferred_interrupt() as interrupted:
+        try:
+            for result in in_order([pool.submit(_task, t) for t in tasks], interrupted):
+                out.append(result)
+                tick(len(out), len(tasks))
+        except KeyboardInterrupt:
+            stop_pool(pool, at_once=True)
+            raise
+        finally:
+            stop_pool(pool, at_once=False)
+    return out
 
 
 def _summary_of(scenario: Scenario, seed: int) -> dict[str, Any]:
@@ -287,16 +350,18 @@ class ReplicationPool:
             )
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            stop_pool(self._pool, at_once=exc_type is KeyboardInterrupt)
             self._pool = None
 
     def summaries(self, scenario: Scenario, seeds: Sequence[int]) -> list[dict[str, Any]]:
         """The summary of each replication, in seed order."""
         if self._pool is None or len(seeds) < 2:
             return [_summary_of(scenario, s) for s in seeds]
-        return list(self._pool.map(_summary_of, repeat(scenario, len(seeds)), seeds))
+        futures = [self._pool.submit(_summary_of, scenario, s) for s in seeds]
+        with deferred_interrupt() as interrupted:
+            return list(in_order(futures, interrupted))
 
 
 def run(

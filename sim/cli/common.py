@@ -80,6 +80,10 @@ class CommandGroup(TyperGroup):
             if error is None:  # pragma: no cover - user_error_from covers these types
                 raise
             fail(error)
+        except KeyboardInterrupt:
+            # a command with more to say (sweep: how to resume) says it and exits itself
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
         except Exception as exc:
             # click's usage errors quote what was typed: escape it before typer prints it
             message = getattr(exc, "message", None)
