@@ -261,6 +261,7 @@ def sensitivity(
     (with bootstrap confidence) and Spearman rank correlations of the per-point means.
 
     Example: xpusim sensitivity scenarios/baseline.yaml --metric provider.tco_usd --n 64
+    --replications 1
 
     Example: xpusim sensitivity results/baseline/sweep-... --metric provider.tco_usd
     """
@@ -296,8 +297,16 @@ def sensitivity(
     design = sensitivity_design(
         loaded.distributions, n=n, replications=reps, seed=root, allow_large=allow_large
     )
-    for values in design.points():  # every point checked before anything runs
+    points = design.points()
+    for values in points:  # every point checked before anything runs
         substitute(loaded, values)
+    if not quiet:
+        note(
+            f"{len(points):,} points x {len(design.seeds)} "
+            f"replication{'' if len(design.seeds) == 1 else 's'} = "
+            f"{design.runs_total:,} runs ({1 + 2 * len(design.names)} for the tornado, the "
+            f"rest Sobol' with --n {design.n})"
+        )
     fields = scenario_fields(loaded)
     digest_of = [fields["scenario_sha256"], list(metric), design.n, list(design.seeds)]
     folder = new_sensitivity_folder(out, str(loaded.scenario.name), digest_of)
