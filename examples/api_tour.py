@@ -13,7 +13,6 @@ from pathlib import Path
 import sim.api as xs
 
 SHORT = {"replications": 2}
-work = Path(tempfile.mkdtemp(prefix="xpusim-tour-"))
 
 # %% [markdown]
 # Load a scenario with overrides (dotted paths, as `--set`) and run it. Bad input raises
@@ -49,16 +48,19 @@ energy = table[(table.key == "provider.energy_mwh") & (table.run == "pue 1.5")].
 print(f"energy +{energy.relative:.1%} ± {energy.half_width95:,.0f} MWh ({energy.interval})")
 
 # %% [markdown]
-# A sweep over a grid, written to a folder and read back: one row per point.
+# A sweep over a grid, written to a folder and read back: one row per point. The folder
+# here is temporary and removed when the cell ends; give `out` a folder of your own (say
+# `results/pue-sweep`) to keep the sweep.
 
 # %%
-swept = xs.sweep(
-    "scenarios/baseline.yaml",
-    SHORT,
-    grid={"economics.pue": [1.1, 1.4]},
-    replications=1,
-    out=work / "pue-sweep",
-)
-print(swept.points[["param.economics.pue", "metric.provider.energy_mwh.mean"]])
-again = xs.read_sweep(work / "pue-sweep")
-print(len(again.runs), "runs read back")
+with tempfile.TemporaryDirectory(prefix="xpusim-tour-") as folder:
+    swept = xs.sweep(
+        "scenarios/baseline.yaml",
+        SHORT,
+        grid={"economics.pue": [1.1, 1.4]},
+        replications=1,
+        out=Path(folder) / "pue-sweep",
+    )
+    print(swept.points[["param.economics.pue", "metric.provider.energy_mwh.mean"]])
+    again = xs.read_sweep(Path(folder) / "pue-sweep")
+    print(len(again.runs), "runs read back")

@@ -81,6 +81,12 @@ class UserError(Exception):
             parts.append(f" ({self.hint})")
         return printable("".join(parts))
 
+    def lines(self) -> list[str]:
+        """The error, then each other problem found (``details``), one line each."""
+        return [" ".join(str(self).splitlines())] + [
+            printable(" ".join(d.splitlines())) for d in self.details[1:]
+        ]
+
 
 class ScenarioError(UserError):
     """A scenario file, --set override or catalog entry that is not valid.

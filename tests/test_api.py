@@ -83,6 +83,7 @@ def test_example_runs_from_the_repository_root(tmp_path: Path) -> None:
     assert "2 replications" in out and "Provider TCO:" in out
     assert "datetime64" in out and "2030-12-01" in out  # months are datetimes
     assert "(paired)" in out and "2 runs read back" in out
+    assert not list(tmp_path.glob("xpusim-tour-*"))  # the tour leaves no folder behind
 
 
 def test_result_metrics_are_typed_and_labelled() -> None:

@@ -151,6 +151,32 @@ def test_unknown_key_suggests_the_known_one(runner: CliRunner, tmp_path: Path) -
     assert "warmup_days" in line  # did you mean
 
 
+def test_misspelt_required_key_is_reported_at_its_line(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(SCENARIO.replace("  pue: 1.15\n", "  peu: 1.15\n"), encoding="utf-8")
+    line = assert_clean_error(invoke(runner, "validate", path), f"{path}:{BAD_LINE}:")
+    assert "key 'economics.peu'" in line and "did you mean 'pue'?" in line
+    assert "more error" not in line  # the unknown and the missing key are one mistake
+
+
+def test_validate_lists_every_error_run_says_how_to_see_them(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.yaml"
+    two = SCENARIO.replace("  pue: 1.15\n", "  pue: lots\n").replace(
+        "  end: 2025-01-01\n", "  end: 2025-01-01\n  warmup_dayz: 3\n"
+    )
+    path.write_text(two, encoding="utf-8")
+    result = invoke(runner, "validate", path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines), lines
+    assert f"{path}:7:" in lines[0] and "(+1 more error, listed by xpusim validate)" in lines[0]
+    assert f"{path}:{BAD_LINE + 1}:" in lines[1] and "'lots'" in lines[1]
+    one = assert_clean_error(invoke(runner, "show", path), f"{path}:7:")
+    assert "(+1 more error, listed by xpusim validate)" in one
+
+
 def test_validate_with_bad_set_value(runner: CliRunner, scenario: Path) -> None:
     result = invoke(runner, "validate", scenario, "--set", "economics.pue=cheap")
     assert_clean_error(result, "economics.pue")

@@ -62,6 +62,9 @@ CASES: list[Case] = [
       "unknown key 'horizen'", "did you mean 'horizon'?", "expected one of", "found 'horizen'"),
     c("unknown-nested-key", "unknown_nested_key.yaml", 3, "economics.pue2",
       "unknown key 'pue2'", "did you mean 'pue'?"),
+    c("misspelt-required-key", "misspelt_required_key.yaml", 4, "economics.peu",
+      "unknown key 'peu'", "required key 'pue' is missing", "found 'peu'",
+      "did you mean 'pue'?"),
     c("unknown-workload-key", "unknown_workload_key.yaml", 5, "segments.labs.platforms.trainning",
       "unknown key 'trainning'", "expected one of training, inference", "did you mean 'training'?"),
     # --- wrong types
@@ -313,7 +316,31 @@ def test_every_error_lists_all_problems() -> None:
     details = info.value.details
     assert len(details) == 4  # horizon, economics, provider, segments
     assert all("only_a_name.yaml:2" in d and "missing required key" in d for d in details)
-    assert "(+3 more errors)" in str(info.value)
+    assert "(+3 more errors, listed by xpusim validate)" in str(info.value)
+
+
+def test_a_misspelt_required_key_is_one_error_at_its_line(tmp_path: Path) -> None:
+    # `peu:` for `pue:` is an unknown key and a missing one: reported once, at the typo's
+    # line (not the line of `economics:`), with the missing key as the suggestion.
+    text = (HERE / "data" / "minimal.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    typo_line = lines.index("  pue: 1.2") + 1
+    path = tmp_path / "typo.yaml"
+    path.write_text(text.replace("  pue: 1.2", "  peu: 1.2"), encoding="utf-8")
+    err = _expect_fast_error(path)
+    assert (err.line, err.key) == (typo_line, "economics.peu"), str(err)
+    assert err.hint == "did you mean 'pue'?" and err.found == "'peu'"
+    assert "more error" not in str(err) and len(err.details) == 1
+
+
+def test_a_misspelt_key_far_from_every_missing_one_stays_two_errors(tmp_path: Path) -> None:
+    text = (HERE / "data" / "minimal.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "far.yaml"
+    path.write_text(text.replace("  pue: 1.2", "  power_usage: 1.2"), encoding="utf-8")
+    err = _expect_fast_error(path)
+    assert len(err.details) == 2 and "(+1 more error, listed by xpusim validate)" in str(err)
+    assert any("missing required key 'pue'" in d for d in err.details)
+    assert any("unknown key 'power_usage'" in d for d in err.details)
 
 
 def test_many_invalid_values_are_counted_not_all_rendered(tmp_path: Path) -> None:
@@ -326,7 +353,7 @@ def test_many_invalid_values_are_counted_not_all_rendered(tmp_path: Path) -> Non
     )
     err = _expect_fast_error(path)
     assert err.line == 5 and err.key == "segments.labs.inference.daily_profile.0"
-    assert f"(+{n - 1} more errors)" in str(err)
+    assert f"(+{n - 1} more errors, listed by xpusim validate)" in str(err)
     assert len(err.details) == MAX_REPORTED + 1 and err.details[-1].startswith("... and")
 
 

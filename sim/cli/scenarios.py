@@ -139,7 +139,8 @@ def validate(
     ],
     set_: SetOption = None,
 ) -> None:
-    """Check scenario files: 'ok <file>' for each valid one, the first error of each other.
+    """Check scenario files: 'ok <file>' for each valid one, every error of each other
+    (one 'error:' line each).
 
     Example: xpusim validate scenarios/*.yaml
     """
@@ -148,7 +149,8 @@ def validate(
     def report(error: UserError) -> None:
         nonlocal bad
         bad += 1
-        typer.echo(f"error: {' '.join(str(error).splitlines())}", err=True)
+        for line in error.lines():
+            typer.echo(f"error: {line}", err=True)
 
     for file in files:
         with collect(report):

@@ -21,7 +21,7 @@ from sim.model.schema.base import CrossReferenceError
 from sim.scenario.fields import field_names_at
 from sim.scenario.marks import Mark
 from sim.scenario.paths import KeyPath, dotted
-from sim.scenario.words import did_you_mean, number, show, show_set_text
+from sim.scenario.words import closest, did_you_mean, number, show, show_set_text
 
 __all__ = [
     "MAX_REPORTED",
@@ -100,7 +100,7 @@ def error_at(
     )
 
 
-@dataclass
+@dataclass(eq=False)  # problems are told apart by identity
 class _Problem:
     message: str
     path: KeyPath
@@ -109,6 +109,7 @@ class _Problem:
     hint: str | None = None
     marks: Mapping[KeyPath, Mark] = field(default_factory=dict)
     default_file: str | None = None
+    kind: str = ""  # "missing", "unknown" (a key the schema lacks) or "" for the rest
 
     def error(self) -> ScenarioError:
         return error_at(
@@ -189,6 +190,7 @@ def _key_error(p: _Problem, c: _Context) -> None:
 def _missing(p: _Problem, c: _Context) -> None:
     p.message = f"missing required key '{_last_key(p)}'"
     p.found = None
+    p.kind = "missing"
 
 
 def _extra_forbidden(p: _Problem, c: _Context) -> None:
@@ -200,6 +202,7 @@ def _extra_forbidden(p: _Problem, c: _Context) -> None:
     p.expected = "one of " + ", ".join(fields) if fields else None
     p.found = repr(name)
     p.hint = did_you_mean(name, fields)
+    p.kind = "unknown"
 
 
 def _literal(p: _Problem, c: _Context) -> None:
@@ -309,16 +312,54 @@ def _problem(
     return p
 
 
+def _misspelt(unknown: _Problem, missing: _Problem) -> None:
+    """Word ``unknown`` as the misspelling of the required key of ``missing``."""
+    name, wanted = _last_key(unknown), _last_key(missing)
+    unknown.message = f"unknown key '{name}', and required key '{wanted}' is missing"
+    unknown.expected = repr(wanted)
+    unknown.hint = f"did you mean '{wanted}'?"
+
+
+def _pair_typos(problems: Sequence[_Problem]) -> list[_Problem]:
+    """The problems with each misspelt required key reported once, at the misspelling.
+
+    A typo in a required key (``peu:`` for ``pue:``) makes two errors: the key found is
+    unknown and the key meant is missing. The missing one can only point at the mapping
+    that lacks it; the unknown one points at the line of the typo. When an unknown key is
+    close (as ``did_you_mean`` judges) to a key missing from the same mapping, the two
+    become one problem at the typo's line, in the place of the first of the two.
+    """
+    out = list(problems)
+    missing = [p for p in out if p.kind == "missing"]
+    for unknown in [p for p in out if p.kind == "unknown"]:
+        same_mapping = {_last_key(m): m for m in missing if m.path[:-1] == unknown.path[:-1]}
+        meant = closest(_last_key(unknown), list(same_mapping))
+        if meant is None:
+            continue
+        partner = same_mapping[meant]
+        missing.remove(partner)
+        _misspelt(unknown, partner)
+        first = min(out.index(unknown), out.index(partner))
+        out.remove(partner)
+        out.remove(unknown)
+        out.insert(first, unknown)
+    return out
+
+
 def _combine(problems: Sequence[_Problem], total: int) -> ScenarioError:
-    """One error for the first problem, all of them (up to MAX_REPORTED) in ``details``."""
+    """One error for the first problem, all of them (up to MAX_REPORTED) in ``details``.
+
+    The first problem's message counts the others and says where to see them:
+    ``xpusim validate`` prints each on a line of its own.
+    """
     errors = [p.error() for p in problems[:MAX_REPORTED]]
     first = errors[0]
     if total > 1:
         n = total - 1
-        first.message += f" (+{n} more error{'s' if n > 1 else ''})"
+        first.message += f" (+{n} more error{'s' if n > 1 else ''}, listed by xpusim validate)"
     first.details = [str(e) for e in errors]
     if total > len(errors):
-        first.details.append(f"... and {total - len(errors)} more")
+        first.details.append(f"... and {total - len(errors)} more errors not listed")
     return first
 
 
@@ -338,11 +379,12 @@ def located(
     ``root`` the model it was validated as.
     """
     errors = e.errors(include_url=False)
-    shown = [
+    problems = [
         _problem(err, base, data, marks, root=root, strip_tag=strip_tag, default_file=default_file)
         for err in errors[:MAX_REPORTED]
     ]
-    return _combine(shown, total=len(errors))
+    shown = _pair_typos(problems)
+    return _combine(shown, total=len(errors) - (len(problems) - len(shown)))
 
 
 def validate_scenario(

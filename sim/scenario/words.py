@@ -8,7 +8,25 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["did_you_mean", "huge", "kind_of", "number", "show", "show_set_text"]
+__all__ = ["closest", "did_you_mean", "huge", "kind_of", "number", "show", "show_set_text"]
+
+
+#: How alike (difflib's ratio, 0-1) a candidate must be to ``word`` to be suggested for it.
+_CLOSE_RATIO = 0.6
+
+
+def _close(word: str, candidates: Sequence[str], n: int) -> list[str]:
+    return difflib.get_close_matches(word, list(candidates), n=n, cutoff=_CLOSE_RATIO)
+
+
+def closest(word: str, candidates: Sequence[str]) -> str | None:
+    """The candidate closest to ``word`` if one is close enough to suggest, else None.
+
+    >>> closest("peu", ["pue", "seed"]), closest("horizon", ["pue"])
+    ('pue', None)
+    """
+    close = _close(word, candidates, 1)
+    return close[0] if close else None
 
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
@@ -17,7 +35,7 @@ def did_you_mean(word: str, candidates: Sequence[str]) -> str | None:
     >>> did_you_mean("pu", ["pue", "seed"])
     "did you mean 'pue'?"
     """
-    close = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+    close = _close(word, candidates, 3)
     if not close:
         return None
     return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
