@@ -329,6 +329,10 @@ def test_diff_years_heads_and_count(
     both = invoke(runner, "diff", scenario, scenario, "--set-a", "seed=1", "--set-b", "seed=2")
     assert "A: scenario.yaml (--set-a)" in both.stdout
     assert "B: scenario.yaml (--set-b)" in both.stdout
+    monkeypatch.setenv("COLUMNS", "50")  # a narrow terminal folds a long key, never cuts it
+    narrow = invoke(runner, "diff", scenario, scenario, "--set-b", f"{year}=2031")
+    assert narrow.exit_code == 0 and "\u2026" not in narrow.stdout, narrow.stdout
+    assert "point_year" in narrow.stdout.replace("\u2502", "").replace(" ", "").replace("\n", "")
 
 
 # --------------------------------------------------------------------------- catalog

@@ -218,7 +218,7 @@ def diff(
         return
     title = f"{len(rows)} difference{'s' if len(rows) != 1 else ''}"
     table = Table(title=title, title_justify="left")
-    table.add_column("path")
+    table.add_column("path", overflow="fold")  # folded on a narrow terminal, never cut short
     for head in _sides(str(a), str(b), bool(set_a), bool(set_b)):
         table.add_column(text(head), overflow="fold")
     for path, left_value, right_value in rows:
