@@ -125,6 +125,94 @@ def test_unknown_command_and_option_exit_2(runner: CliRunner, scenario: Path) ->
     assert invoke(runner, "tco", scenario, "--utilization", "1.5").exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (
+            ["run", "{scenario}", "--seed", "-1"],
+            ["error: --seed: invalid value", "expected an integer from 0 to", "found -1"],
+        ),
+        (
+            ["run", "{scenario}", "--seed", "abc"],
+            ["--seed: invalid value", "expected an integer", "found 'abc'"],
+        ),
+        (
+            ["tco", "{scenario}", "--utilization", "1.5"],
+            ["--utilization: invalid value", "expected a number from 0 to 1", "found 1.5"],
+        ),
+        (
+            ["tco", "--chip", "h100", "--utilization", "1.5"],
+            ["xpusim tco: no such option --chip", "one of --set, --utilization", "--all-chips"],
+        ),
+        (["run"], ["xpusim run: missing argument SCENARIO", "found nothing", "xpusim run --help"]),
+        (
+            ["run", "{scenario}", "--seed"],
+            ["xpusim run: option '--seed' requires an argument", "expected an integer"],
+        ),
+        (["run", "{scenario}", "extra"], ["xpusim run: got unexpected extra argument"]),
+        (["frobnicate"], ["xpusim: no such command 'frobnicate'", "one of run, validate"]),
+        (["rnu"], ["no such command 'rnu'", "did you mean run?"]),
+        (["--bogus"], ["xpusim: no such option --bogus", "--version"]),
+        (["explain", "{scenario}", "--year", "x"], ["--year: invalid value", "found 'x'"]),
+    ],
+)
+def test_command_line_mistakes_print_one_error_line(
+    runner: CliRunner, scenario: Path, args: list[str], fragments: list[str]
+) -> None:
+    """A mistake on the command line is reported like one in a scenario: one 'error:' line
+    naming the option, what it expects and what was found; exit 2; no click usage box."""
+    result = invoke(runner, *(a.format(scenario=scenario) for a in args))
+    assert_clean_error(result, *fragments)
+    assert result.stdout == ""
+    assert "Usage:" not in result.output and "\u256d" not in result.output  # no "Error" box
+
+
+def test_command_line_mistakes_escape_what_was_typed(runner: CliRunner, scenario: Path) -> None:
+    line = assert_clean_error(invoke(runner, "run", scenario, "--seed", "\x1b[31m"), "--seed")
+    assert "\x1b" not in line and "\\x1b[31m" in line
+
+
+def test_help_is_unchanged_by_the_error_line(runner: CliRunner) -> None:
+    """--help and a bare ``xpusim`` still print click's help, not an error line."""
+    for args in (["--help"], ["run", "--help"], ["tco", "-h"]):
+        result = invoke(runner, *args)
+        assert result.exit_code == 0 and "Usage: xpusim" in result.stdout, args
+    bare = invoke(runner)
+    assert "Usage: xpusim" in bare.output and "error:" not in bare.output
+
+
+def test_help_shows_no_type_for_flags_and_wraps_whole_paragraphs(runner: CliRunner) -> None:
+    """Flags show no '<bool>'; each help paragraph is one line for the terminal to wrap, so
+    no line ends where the docstring's source line happened to end."""
+    from typer.main import get_command
+
+    group: Any = get_command(app)
+    assert "<bool>" not in invoke(runner, "--help").stdout
+    for name, command in group.commands.items():
+        assert "<bool>" not in invoke(runner, name, "--help").stdout, name
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph, (name, paragraph)
+        summary = (command.help or "").split("\n\n")[0]
+        assert len(summary) <= 100, (name, summary)  # one line in the list of commands
+
+
+def test_closed_stdout_is_no_input_error(
+    runner: CliRunner, scenario: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``xpusim show ... | head -1``: a reader that stops early is not an 'error:' of input
+    (typer's own handling: exit 1, nothing said)."""
+    import errno
+
+    import sim.cli.scenarios
+
+    def closed(*_args: object) -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(sim.cli.scenarios, "load", closed)
+    result = runner.invoke(app, ["show", str(scenario)])
+    assert result.exit_code == 1 and "error:" not in result.output, result.output
+
+
 # --------------------------------------------------------------------------- validate / show
 
 
@@ -243,6 +331,34 @@ def test_diff_lists_changed_paths(runner: CliRunner, scenario: Path) -> None:
     same = invoke(runner, "diff", scenario, scenario)
     assert same.exit_code == 0
     assert "no differences" in same.stdout
+
+
+def test_diff_years_heads_and_count(
+    runner: CliRunner, scenario: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Years and seeds without thousands separators, the two sides of one file told apart,
+    and '1 difference' in the singular."""
+    monkeypatch.chdir(scenario.parent)
+    scenario = Path(scenario.name)  # a short name: column heads are not folded
+    year = "catalog.stacks.neuron.maturity_midpoint_year"
+    result = invoke(
+        runner, "diff", scenario, scenario, "--set-b", f"{year}=2031", "--set-b", "seed=20240529"
+    )
+    assert result.exit_code == 0, result.output
+    assert "2031" in result.stdout and "2,031" not in result.stdout
+    assert "20240529" in result.stdout and "20,240,529" not in result.stdout
+    assert "2 differences" in result.stdout
+    assert "scenario.yaml (--set-b)" in result.stdout
+    one = invoke(runner, "diff", scenario, scenario, "--set-b", "economics.pue=1.4")
+    assert one.exit_code == 0, one.output
+    assert "1 difference" in one.stdout and "1 differences" not in one.stdout
+    both = invoke(runner, "diff", scenario, scenario, "--set-a", "seed=1", "--set-b", "seed=2")
+    assert "A: scenario.yaml (--set-a)" in both.stdout
+    assert "B: scenario.yaml (--set-b)" in both.stdout
+    monkeypatch.setenv("COLUMNS", "50")  # a narrow terminal folds a long key, never cuts it
+    narrow = invoke(runner, "diff", scenario, scenario, "--set-b", f"{year}=2031")
+    assert narrow.exit_code == 0 and "\u2026" not in narrow.stdout, narrow.stdout
+    assert "point_year" in narrow.stdout.replace("\u2502", "").replace(" ", "").replace("\n", "")
 
 
 # --------------------------------------------------------------------------- catalog

@@ -199,7 +199,7 @@ def test_cli_sensitivity_of_dated_metrics_ends_the_runs_with_their_year(tmp_path
             ],
             "declares no distribution",
         ),
-        ([], "Missing option"),
+        ([], "missing option --metric"),
         (["--metric", "usage.chip_hours.nvidia_gpu.9999"], "unknown"),
     ],
 )

@@ -10,7 +10,7 @@ import typer
 
 import sim
 from sim.cli import calibrate, economics, experiments, explain, outputs, scenarios, verify
-from sim.cli.common import CommandGroup
+from sim.cli.common import Command, CommandGroup
 
 __all__ = ["app", "main"]
 
@@ -61,7 +61,7 @@ for _name, _command in (
     ("sweep", experiments.sweep),
     ("sensitivity", experiments.sensitivity),
 ):
-    app.command(_name)(_command)
+    app.command(_name, cls=Command)(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -328,18 +328,28 @@ def calibrate(
     target: Annotated[
         list[str] | None,
         typer.Option(
-            "--target", "-t", help="KEY=VALUE: a summary metric and its target (default: recorded)."
+            "--target",
+            "-t",
+            metavar="KEY=VALUE",
+            help="A summary metric and its target (repeatable; default: recorded).",
         ),
     ] = None,
     free: Annotated[
         list[str] | None,
         typer.Option(
-            "--free", "-f", help="PATH[:LOW:HIGH]: a scenario number to fit (default: recorded)."
+            "--free",
+            "-f",
+            metavar="PATH[:LOW:HIGH]",
+            help="A scenario number to fit (repeatable; default: recorded).",
         ),
     ] = None,
     target_source: Annotated[
         list[str] | None,
-        typer.Option("--target-source", help="KEY=SOURCE: where a target comes from."),
+        typer.Option(
+            "--target-source",
+            metavar="KEY=SOURCE",
+            help="Where a --target's value comes from (repeatable).",
+        ),
     ] = None,
     set_: SetOption = None,
     replications: Annotated[
@@ -383,12 +393,16 @@ def calibrate(
     allow_large: AllowLargeRunOption = False,
     fmt: FormatOption = "table",
 ) -> None:
-    """Fit free parameters so that summary metrics hit targets, on independent seed sets
-    (each fitted value with its 95% interval), and check the fit on held-out seeds.
+    """Fit free parameters so that summary metrics hit targets.
+
+    The fit runs on independent seed sets (each fitted value with its 95% interval) and is
+    checked on held-out seeds.
 
     Example: xpusim calibrate scenarios/baseline.yaml --in-place (the recorded targets and
-    free parameters); or --target usage_ratio_vs_gpu.trainium.2023=0.005 --free
-    adoption.friction_scale
+    free parameters)
+
+    Example: xpusim calibrate scenarios/baseline.yaml --target
+    usage_ratio_vs_gpu.trainium.2023=0.005 --free adoption.friction_scale
     """
     from sim.accounting.runner import ReplicationPool
     from sim.experiments.calibration import (

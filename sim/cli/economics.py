@@ -78,12 +78,12 @@ def catalog(
         ),
     ] = None,
 ) -> None:
-    """Print the shipped chip catalog with the sources of its numbers (--format: the
-    listing as csv, json or md, every source in full).
+    """Print the shipped chip catalog with the sources of its numbers.
 
-    Energy per useful work is chip power only (J per useful PFLOP trained, J per million
-    tokens served at full load): at maturity (software efficiency 1) and on --on, at the
-    stack's exogenous maturity then.
+    --format: the listing as csv, json or md, every source in full. Energy per useful work
+    is chip power only (J per useful PFLOP trained, J per million tokens served at full
+    load): at maturity (software efficiency 1) and on --on, at the stack's exogenous
+    maturity then.
 
     Example: xpusim catalog --chip trainium2; xpusim catalog --check
     """

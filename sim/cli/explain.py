@@ -77,10 +77,11 @@ def explain(
         Path | None, typer.Option("--json", help="Also write the table as JSON here.")
     ] = None,
 ) -> None:
-    """Why customers chose: each segment's utility gap between the in-house option and CUDA
-    in YEAR, split into price per useful unit, software-efficiency penalty, porting cost,
-    risk, switching hurdle, residual constants and imitation (Bass), with their shares;
-    feature gates reported apart.
+    """Why customers chose: each segment's utility gap between in-house chips and CUDA.
+
+    The gap in YEAR is split into price per useful unit, software-efficiency penalty,
+    porting cost, risk, switching hurdle, residual constants and imitation (Bass), with
+    their shares; feature gates are reported apart.
 
     Example: xpusim explain results/baseline/20240529T120000Z-1a2b3c4d --year 2023
     """

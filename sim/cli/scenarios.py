@@ -218,13 +218,31 @@ def diff(
     if not rows:
         terminal.print(text("no differences"))
         return
-    table = Table(title=f"{len(rows)} differences", title_justify="left")
-    table.add_column("path")
-    table.add_column(text(str(a)), overflow="fold")
-    table.add_column(text(str(b)), overflow="fold")
+    title = f"{len(rows)} difference{'s' if len(rows) != 1 else ''}"
+    table = Table(title=title, title_justify="left")
+    table.add_column("path", overflow="fold")  # folded on a narrow terminal, never cut short
+    for head in _sides(str(a), str(b), bool(set_a), bool(set_b)):
+        table.add_column(text(head), overflow="fold")
     for path, left_value, right_value in rows:
-        table.add_row(text(str(path)), text(diff_value(left_value)), text(diff_value(right_value)))
+        table.add_row(
+            text(str(path)), text(diff_value(left_value, path)), text(diff_value(right_value, path))
+        )
     terminal.print(table)
+
+
+def _sides(a: str, b: str, set_a: bool, set_b: bool) -> tuple[str, str]:
+    """The heads of ``xpusim diff``'s two columns: the files, told apart when they are one.
+
+    >>> _sides("s.yaml", "t.yaml", False, True), _sides("s.yaml", "s.yaml", False, True)
+    (('s.yaml', 't.yaml'), ('s.yaml', 's.yaml (--set-b)'))
+    >>> _sides("s.yaml", "s.yaml", True, True)
+    ('A: s.yaml (--set-a)', 'B: s.yaml (--set-b)')
+    """
+    if a != b:
+        return a, b
+    left = f"{a} (--set-a)" if set_a else a
+    right = f"{b} (--set-b)" if set_b else b
+    return (left, right) if not (set_a and set_b) else (f"A: {left}", f"B: {right}")
 
 
 def _run_or_folder(
@@ -282,9 +300,10 @@ def compare(
         typer.Option("--workers", "-w", min=1, help="Processes for scenario runs."),
     ] = None,
 ) -> None:
-    """Compare runs: each headline metric in every run, its difference from the first run,
-    the 95% interval of the difference (paired when the runs share seeds) and the relative
-    difference.
+    """Compare runs: their headline metrics side by side, with differences from the first.
+
+    Each headline metric in every run, its difference from the first run, the 95% interval
+    of the difference (paired when the runs share seeds) and the relative difference.
 
     Example: xpusim compare scenarios/baseline.yaml scenarios/neuron-parity.yaml
     """

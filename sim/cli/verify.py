@@ -109,10 +109,12 @@ def verify(
     ] = DEFAULT_BASELINE,
     fmt: FormatOption = "table",
 ) -> None:
-    """Check the simulation against theory (Erlang C, M/M/(c/k), Little's law, conservation,
-    static TCO, the catalog's article ratios), the calibration targets, and comparative
-    statics (levers paired on unseen seeds), each kind in its own table. Exit 1 on a failure.
-    With --format csv or json, stdout holds every check's fields, raw; the rest goes to stderr.
+    """Check the simulation against theory, the calibration targets and comparative statics.
+
+    Theory: Erlang C, M/M/(c/k), Little's law, conservation, static TCO and the catalog's
+    article ratios; comparative statics: levers paired on unseen seeds. Each kind is in its
+    own table. Exit 1 on a failure. With --format csv or json, stdout holds every check's
+    fields, raw; the rest goes to stderr.
 
     Example: xpusim verify --reduced --format md
     """

@@ -82,13 +82,20 @@ def table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any
     return out
 
 
-def diff_value(value: Any) -> str:
-    """A value of ``xpusim diff``: '(absent)', JSON for lists and mappings, else a number."""
+def diff_value(value: Any, key: str = "") -> str:
+    """A value of ``xpusim diff`` at the dotted ``key``: '(absent)', JSON for lists and
+    mappings, else a number in the key's unit (a calendar year or a seed without separators).
+
+    >>> diff_value(2027, "catalog.stacks.neuron.maturity_midpoint_year"), diff_value(2027)
+    ('2027', '2,027')
+    >>> diff_value(None), diff_value([1, 2]), diff_value(1.15, "economics.pue")
+    ('(absent)', '[1, 2]', '1.15')
+    """
     if value is None:
         return "(absent)"
     if isinstance(value, Mapping | list | tuple):
         return json.dumps(value, default=str, sort_keys=True)
-    return fmt_value(value, style=TERMINAL)
+    return fmt_value(value, param_unit(key), style=TERMINAL)
 
 
 def _rank(value: Any) -> str:
