@@ -26,6 +26,7 @@ from sim.experiments.sensitivity import (
     sensitivity_design,
 )
 from sim.scenario.distributions import Normal, Uniform
+from sim.views.terminal import sample_ranking_table
 
 TINY = Path(__file__).parent / "data" / "sweep" / "tiny.yaml"
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
@@ -317,7 +318,7 @@ def test_cli_ranks_a_finished_sweep_without_running(finished_sweep: Path, tmp_pa
     report = CliRunner().invoke(xpusim_app, ["report", str(out)])
     assert report.exit_code == 0, report.output
     text = (out / "report.md").read_text()
-    assert "First-order indices (RBD-FAST), largest first" in text
+    assert "First-order indices (RBD-FAST), ranked by S1, the largest first" in text
     table = text[text.index("| Parameter | S1 |") :]
     assert table.index("economics.electricity_usd_per_kwh") < table.index("adoption.family")
 
@@ -358,3 +359,46 @@ def test_cli_ranking_as_json_holds_the_indices(finished_sweep: Path, tmp_path: P
     j = body["sobol"]["names"].index(top["parameter"])
     assert top["S1"] == body["sobol"]["S1"][j] and top["rho"] == body["spearman"]["rho"][j]
     assert top["metric"] == "provider.tco_usd" and top["rank"] == 1
+
+
+def _short_ranking(rho: list[float | None]) -> dict[str, Any]:
+    """A ranked sampled sweep of 8 points (too few for S1) with the rank correlations
+    ``rho`` of parameters named a, b, c ... in alphabetical order."""
+    names = [chr(ord("a") + j) for j in range(len(rho))]
+    none: list[float | None] = [None] * len(rho)
+    return {
+        "metric": "provider.tco_usd",
+        "points": 8,
+        "sobol": {"method": "rbd-fast", "names": names, "S1": none, "S1_conf": none},
+        "spearman": {"names": names, "rho": rho, "p": [0.5] * len(rho)},
+    }
+
+
+def test_a_short_sweep_is_ranked_by_the_rank_correlations_it_has() -> None:
+    """Under min_points() a sampled sweep has no S1: its rank follows |Spearman rho| (not
+    the parameters' alphabetical order), and the table says so."""
+    result = _short_ranking([-0.33, 0.05, None, 0.62, -0.8])
+    table = sample_ranking_table(result)
+    ranked = [(r["rank"], r["parameter"], r["rank_by"]) for r in table.rows]
+    assert [p for _, p, _ in ranked] == ["e", "d", "a", "b", "c"]
+    assert [r for r, _, _ in ranked] == [1, 2, 3, 4, 5]
+    assert {by for _, _, by in ranked} == {"|Spearman rho|"}
+    assert "rank: by |Spearman rho|" in table.caption and "needs 120 points" in table.caption
+    # with S1, the rank is by S1 and says so
+    result["sobol"]["S1"] = [0.1, 0.5, None, 0.2, 0.05]
+    table = sample_ranking_table(result)
+    assert [r["parameter"] for r in table.rows][:2] == ["b", "d"]
+    assert table.caption == "rank: by S1, the largest first"
+    # nothing computed: no rank at all rather than an alphabetical one
+    flat = sample_ranking_table(_short_ranking([None, None]))
+    assert [r["rank"] for r in flat.rows] == [None, None] and "no rank" in flat.caption
+
+
+def test_the_report_ranks_a_short_sweep_by_its_rank_correlations() -> None:
+    from sim.views.report.blocks import Table
+    from sim.views.report.headline import _headline_ranked_sweep
+
+    result = _short_ranking([-0.33, 0.05, None, 0.62, -0.8])
+    table = next(b for b in _headline_ranked_sweep(result, result["sobol"]) if isinstance(b, Table))
+    assert [row[0] for row in table.rows] == ["e", "d", "a", "b", "c"]
+    assert "ranked by |Spearman rho|" in table.caption

@@ -45,6 +45,7 @@ __all__ = [
     "rank_sample",
     "resolve_metric",
     "sample_indices",
+    "sample_order",
     "sensitivity_design",
     "sobol_indices",
     "swing",
@@ -282,6 +283,34 @@ def sample_indices(
     out["spearman_rho"] = rho
     out["spearman_p"] = pval
     return out
+
+
+def sample_order(
+    s1: Sequence[float | None], rho: Sequence[float | None]
+) -> tuple[str | None, list[int]]:
+    """What a ranked sampled sweep's parameters are ranked by, and their positions in rank
+    order: the first-order index S1 where any was computed, else |Spearman rho| (fewer
+    points than :func:`min_points` give rank correlations only); the largest first,
+    missing values last, ties in the given (name) order. None: nothing to rank by (a
+    constant metric), the given order.
+
+    >>> sample_order([0.1, 0.7, None], [0.9, -0.2, 0.1])
+    ('S1', [1, 0, 2])
+    >>> sample_order([None, None, None], [-0.33, 0.62, None])
+    ('|Spearman rho|', [1, 0, 2])
+    >>> sample_order([None, None], [None, None])
+    (None, [0, 1])
+    """
+
+    def order(values: Sequence[float | None]) -> list[int]:
+        key = [-math.inf if v is None else float(v) for v in values]
+        return sorted(range(len(values)), key=lambda j: -key[j])
+
+    if any(v is not None for v in s1):
+        return "S1", order(s1)
+    if any(v is not None for v in rho):
+        return "|Spearman rho|", order([None if v is None else abs(v) for v in rho])
+    return None, list(range(len(s1)))
 
 
 def rank_sample(
