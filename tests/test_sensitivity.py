@@ -402,3 +402,54 @@ def test_the_report_ranks_a_short_sweep_by_its_rank_correlations() -> None:
     table = next(b for b in _headline_ranked_sweep(result, result["sobol"]) if isinstance(b, Table))
     assert [row[0] for row in table.rows] == ["e", "d", "a", "b", "c"]
     assert "ranked by |Spearman rho|" in table.caption
+
+
+def _widths(d: int, widest: float) -> dict[str, Any]:
+    """A sensitivity result over ``d`` parameters whose widest confidence half-width is
+    ``widest``."""
+    names = [f"p{j}" for j in range(d)]
+    return {"metric": "m", "sobol": {"names": names, "S1_conf": [widest] + [0.01] * (d - 1)}}
+
+
+@pytest.mark.parametrize(
+    ("n", "widest", "replications", "advised"),
+    [
+        (2, 1.58, 2, 512),  # 6,165 points x 2: under the cap, runs as advised
+        (64, 2.53, 2, 65536),  # 786,453 points: over the cap whatever the replications
+        (2048, 0.2, 2, 8192),  # 98,325 points x 2 = 196,650 runs: over it by replications
+        (2048, 0.2, 1, 8192),  # ... and under it with one replication
+    ],
+)
+def test_the_advised_n_comes_with_what_it_takes_to_run(
+    n: int, widest: float, replications: int, advised: int
+) -> None:
+    """The warning's advice is a runnable command: where the advised --n passes the run cap
+    (sim.experiments.design.MAX_RUNS), it says to add --allow-large, and only there."""
+    from sim.experiments.design import MAX_RUNS
+    from sim.experiments.sensitivity import check_design_size, design_points
+    from sim.views.sweep_table import sobol_warning
+
+    d = 10
+    warning = sobol_warning(_widths(d, widest), n, replications=replications)
+    assert warning is not None and f"about --n {advised} brings them to 0.1" in warning
+    runs = design_points(d, advised) * replications
+    if runs <= MAX_RUNS:
+        assert "--allow-large" not in warning
+        assert check_design_size(d, advised, replications) == runs
+    else:
+        assert f"over the {MAX_RUNS:,}-run cap: add --allow-large" in warning
+        assert f"{design_points(d, advised):,} points x {replications} replication" in warning
+        with pytest.raises(UserError, match="too large"):
+            check_design_size(d, advised, replications)
+        assert check_design_size(d, advised, replications, allow_large=True) == runs
+
+
+def test_advice_beyond_this_machine_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.experiments.design as design
+    from sim.views.sweep_table import sobol_warning
+
+    monkeypatch.setattr(design, "physical_memory_bytes", lambda: 2**20)
+    warning = sobol_warning(_widths(10, 2.53), 64, replications=2)
+    assert warning is not None and "about --n 65536" in warning
+    assert "more than this machine's memory holds even with --allow-large" in warning
+    assert "add --allow-large" not in warning
