@@ -267,9 +267,9 @@ def test_same_tables_on_one_worker_two_workers_and_dask(tiny: Any, tmp_path: Pat
     assert _sweep_bytes(one.folder) == _sweep_bytes(two.folder) == _sweep_bytes(dask.folder)
     runs = pd.read_parquet(one.folder / "runs.parquet")
     assert len(runs) == 8 and not runs.duplicated(["point", "replication"]).any()
-    assert runs[["point", "replication"]].equals(
-        runs.sort_values(["point", "replication"])[["point", "replication"]]
-    )
+    # in the design's order of points, then by replication
+    expected = [(q.id, r) for q in sorted(design.points, key=lambda q: q.index) for r in (0, 1)]
+    assert list(zip(runs["point"], runs["replication"], strict=True)) == expected
     # common random numbers: replication r has the same seed at every point
     assert runs.groupby("replication")["seed"].nunique().eq(1).all()
     assert sorted(runs["seed"].unique().tolist()) == sorted(replication_seeds(5, 2))
