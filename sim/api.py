@@ -262,8 +262,8 @@ def read_sweep(folder: Path | str) -> SweepResult:
 def compare(results: Mapping[str, Result], *, everything: bool = False) -> pd.DataFrame:
     """Results side by side, as ``xpusim compare --format csv``: per metric and run, its
     mean, its difference from the first result, the 95% half-width of that difference
-    (``paired`` over shared seeds where both stored the metric per replication) and the
-    relative difference."""
+    (``paired`` over the ``pairs`` seeds both share where both stored the metric per
+    replication: the difference too is then over those seeds) and the relative difference."""
     items = list(results.items())
     if len(items) < 2:
         raise UserError("compare needs two results or more")
@@ -283,6 +283,7 @@ def compare(results: Mapping[str, Result], *, everything: bool = False) -> pd.Da
                     "half_width95": d.half_width if name != base_name else None,
                     "relative": d.relative if name != base_name else None,
                     "interval": d.pairing if name != base_name else None,
+                    "pairs": d.pairs if name != base_name else None,
                 }
             )
     return pd.DataFrame(rows)

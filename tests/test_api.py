@@ -120,3 +120,13 @@ def test_compare_pairs_results_under_the_same_seeds() -> None:
     assert b.difference == 0 and b.interval == "paired" and b.half_width95 == 0
     with pytest.raises(UserError):
         xs.compare({"a": xs.Result(SUMMARY)})
+
+
+def test_a_grid_sweep_comes_back_in_the_grid_s_order(tmp_path: Path) -> None:
+    """Points (and runs) in the order the grid lists its values, not the point ids'."""
+    tiny = Path(__file__).parent / "data" / "sweep" / "tiny.yaml"
+    pue = [1.4, 1.1, 1.25]
+    swept = xs.sweep(tiny, grid={"economics.pue": pue}, replications=2, out=tmp_path / "s")
+    assert swept.points["param.economics.pue"].tolist() == pue
+    assert swept.runs["param.economics.pue"].tolist() == [p for p in pue for _ in range(2)]
+    assert swept.runs["replication"].tolist() == [0, 1] * 3

@@ -183,3 +183,57 @@ def test_usage_measures_are_stored_per_replication_and_pair_by_seed() -> None:
     ]
     assert d.half_width == pytest.approx(stats.t.ppf(0.975, 2) * stats.sem(diffs))
     assert d.absolute is not None and d.absolute > 0  # no efficiency penalty: more in-house use
+
+
+def _first(summary: dict[str, Any], n: int) -> dict[str, Any]:
+    """``summary`` as a run of its first ``n`` replications (same root seed, fewer reps)."""
+    out = copy.deepcopy(summary)
+    out["replications"] = out["replications"][:n]
+    out["replication_count"] = n
+    return out
+
+
+def test_runs_of_other_replication_counts_pair_over_the_seeds_they_share() -> None:
+    """A run of 8 replications and one of 2 from the same root seed share 2 seeds: the
+    difference and its interval are the paired ones over those 2, and the caption says
+    how many replications of each run were left out."""
+    shifts = [3e8, 5e8] + [-9e9] * 6  # the unpaired replications must not count
+    other = _first(variant(shifts), 2)
+    d = compare_metric(BASE, other, KEY)
+    assert d.pairing == "paired" and d.pairs == 2
+    assert d.absolute == pytest.approx(4e8, abs=1e-3)
+    assert d.half_width == pytest.approx(stats.t.ppf(0.975, 1) * stats.sem([3e8, 5e8]))
+    base2 = np.mean([r["provider"]["tco_usd"] for r in BASE["replications"][:2]])
+    assert d.reference == pytest.approx(base2) and d.relative == pytest.approx(4e8 / base2)
+    caption = " ".join(printed([("base", BASE), ("v", other)]).split())
+    assert "paired over the 2 seeds the runs share" in caption
+    assert "6 of base's 8 replications left out" in caption and "do not share" not in caption
+    # the other way round: the base is the shorter run
+    back = " ".join(printed([("v", other), ("base", BASE)]).split())
+    assert "6 of base's 8 replications left out" in back
+    assert compare_metric(other, BASE, KEY).absolute == pytest.approx(-4e8, abs=1e-3)
+
+
+def test_the_caption_says_why_an_interval_is_unpaired() -> None:
+    n = len(BASE["replications"])
+    one = variant(
+        [0.0] * n, seeds=[BASE["replications"][0]["seed"]] + [1000 + i for i in range(1, n)]
+    )
+    d = compare_metric(BASE, one, KEY)
+    assert d.pairing == "unpaired"
+    caption = " ".join(printed([("base", BASE), ("v", one)]).split())
+    assert "unpaired (the runs share 1 seed; pairing needs 2" in caption
+    none = variant([0.0] * n, seeds=[1000 + i for i in range(n)])
+    caption = " ".join(printed([("base", BASE), ("v", none)]).split())
+    assert "unpaired (the runs do not share seeds" in caption and "paired over" not in caption
+    full = " ".join(printed([("base", BASE), ("v", variant([1e9] * n))]).split())
+    assert "paired over the 8 seeds" in full and "left out" not in full
+
+
+def test_three_runs_each_get_their_own_pairing_note() -> None:
+    n = len(BASE["replications"])
+    two = _first(variant([1e9] * n), 2)
+    other = variant([0.0] * n, seeds=[1000 + i for i in range(n)])
+    caption = " ".join(printed([("a", BASE), ("b", two), ("c", other)]).split())
+    assert "b: paired over the 2 seeds" in caption and "6 of a's 8 replications" in caption
+    assert "c: unpaired (the runs do not share seeds" in caption

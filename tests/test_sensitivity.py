@@ -26,6 +26,7 @@ from sim.experiments.sensitivity import (
     sensitivity_design,
 )
 from sim.scenario.distributions import Normal, Uniform
+from sim.views.terminal import sample_ranking_table
 
 TINY = Path(__file__).parent / "data" / "sweep" / "tiny.yaml"
 REDUCED = os.environ.get("XPUSIM_REDUCED") == "1"
@@ -317,7 +318,7 @@ def test_cli_ranks_a_finished_sweep_without_running(finished_sweep: Path, tmp_pa
     report = CliRunner().invoke(xpusim_app, ["report", str(out)])
     assert report.exit_code == 0, report.output
     text = (out / "report.md").read_text()
-    assert "First-order indices (RBD-FAST), largest first" in text
+    assert "First-order indices (RBD-FAST), ranked by S1, the largest first" in text
     table = text[text.index("| Parameter | S1 |") :]
     assert table.index("economics.electricity_usd_per_kwh") < table.index("adoption.family")
 
@@ -358,3 +359,97 @@ def test_cli_ranking_as_json_holds_the_indices(finished_sweep: Path, tmp_path: P
     j = body["sobol"]["names"].index(top["parameter"])
     assert top["S1"] == body["sobol"]["S1"][j] and top["rho"] == body["spearman"]["rho"][j]
     assert top["metric"] == "provider.tco_usd" and top["rank"] == 1
+
+
+def _short_ranking(rho: list[float | None]) -> dict[str, Any]:
+    """A ranked sampled sweep of 8 points (too few for S1) with the rank correlations
+    ``rho`` of parameters named a, b, c ... in alphabetical order."""
+    names = [chr(ord("a") + j) for j in range(len(rho))]
+    none: list[float | None] = [None] * len(rho)
+    return {
+        "metric": "provider.tco_usd",
+        "points": 8,
+        "sobol": {"method": "rbd-fast", "names": names, "S1": none, "S1_conf": none},
+        "spearman": {"names": names, "rho": rho, "p": [0.5] * len(rho)},
+    }
+
+
+def test_a_short_sweep_is_ranked_by_the_rank_correlations_it_has() -> None:
+    """Under min_points() a sampled sweep has no S1: its rank follows |Spearman rho| (not
+    the parameters' alphabetical order), and the table says so."""
+    result = _short_ranking([-0.33, 0.05, None, 0.62, -0.8])
+    table = sample_ranking_table(result)
+    ranked = [(r["rank"], r["parameter"], r["rank_by"]) for r in table.rows]
+    assert [p for _, p, _ in ranked] == ["e", "d", "a", "b", "c"]
+    assert [r for r, _, _ in ranked] == [1, 2, 3, 4, 5]
+    assert {by for _, _, by in ranked} == {"|Spearman rho|"}
+    assert "rank: by |Spearman rho|" in table.caption and "needs 120 points" in table.caption
+    # with S1, the rank is by S1 and says so
+    result["sobol"]["S1"] = [0.1, 0.5, None, 0.2, 0.05]
+    table = sample_ranking_table(result)
+    assert [r["parameter"] for r in table.rows][:2] == ["b", "d"]
+    assert table.caption == "rank: by S1, the largest first"
+    # nothing computed: no rank at all rather than an alphabetical one
+    flat = sample_ranking_table(_short_ranking([None, None]))
+    assert [r["rank"] for r in flat.rows] == [None, None] and "no rank" in flat.caption
+
+
+def test_the_report_ranks_a_short_sweep_by_its_rank_correlations() -> None:
+    from sim.views.report.blocks import Table
+    from sim.views.report.headline import _headline_ranked_sweep
+
+    result = _short_ranking([-0.33, 0.05, None, 0.62, -0.8])
+    table = next(b for b in _headline_ranked_sweep(result, result["sobol"]) if isinstance(b, Table))
+    assert [row[0] for row in table.rows] == ["e", "d", "a", "b", "c"]
+    assert "ranked by |Spearman rho|" in table.caption
+
+
+def _widths(d: int, widest: float) -> dict[str, Any]:
+    """A sensitivity result over ``d`` parameters whose widest confidence half-width is
+    ``widest``."""
+    names = [f"p{j}" for j in range(d)]
+    return {"metric": "m", "sobol": {"names": names, "S1_conf": [widest] + [0.01] * (d - 1)}}
+
+
+@pytest.mark.parametrize(
+    ("n", "widest", "replications", "advised"),
+    [
+        (2, 1.58, 2, 512),  # 6,165 points x 2: under the cap, runs as advised
+        (64, 2.53, 2, 65536),  # 786,453 points: over the cap whatever the replications
+        (2048, 0.2, 2, 8192),  # 98,325 points x 2 = 196,650 runs: over it by replications
+        (2048, 0.2, 1, 8192),  # ... and under it with one replication
+    ],
+)
+def test_the_advised_n_comes_with_what_it_takes_to_run(
+    n: int, widest: float, replications: int, advised: int
+) -> None:
+    """The warning's advice is a runnable command: where the advised --n passes the run cap
+    (sim.experiments.design.MAX_RUNS), it says to add --allow-large, and only there."""
+    from sim.experiments.design import MAX_RUNS
+    from sim.experiments.sensitivity import check_design_size, design_points
+    from sim.views.sweep_table import sobol_warning
+
+    d = 10
+    warning = sobol_warning(_widths(d, widest), n, replications=replications)
+    assert warning is not None and f"about --n {advised} brings them to 0.1" in warning
+    runs = design_points(d, advised) * replications
+    if runs <= MAX_RUNS:
+        assert "--allow-large" not in warning
+        assert check_design_size(d, advised, replications) == runs
+    else:
+        assert f"over the {MAX_RUNS:,}-run cap: add --allow-large" in warning
+        assert f"{design_points(d, advised):,} points x {replications} replication" in warning
+        with pytest.raises(UserError, match="too large"):
+            check_design_size(d, advised, replications)
+        assert check_design_size(d, advised, replications, allow_large=True) == runs
+
+
+def test_advice_beyond_this_machine_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.experiments.design as design
+    from sim.views.sweep_table import sobol_warning
+
+    monkeypatch.setattr(design, "physical_memory_bytes", lambda: 2**20)
+    warning = sobol_warning(_widths(10, 2.53), 64, replications=2)
+    assert warning is not None and "about --n 65536" in warning
+    assert "more than this machine's memory holds even with --allow-large" in warning
+    assert "add --allow-large" not in warning

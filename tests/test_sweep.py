@@ -215,12 +215,23 @@ def test_journal_ignores_a_torn_last_line_and_repairs_it(tmp_path: Path) -> None
 
 
 def test_points_table_mean_std_and_t_interval() -> None:
-    records = [
-        {"point": "b", "replication": r, "seed": r, "params": {"x": 2}, "metrics": {"m": v}}
-        for r, v in enumerate([1.0, 2.0, 6.0])
-    ] + [{"point": "a", "replication": 0, "seed": 0, "params": {"x": 1}, "metrics": {"m": 5}}]
+    one = {"point": "a", "index": 1, "replication": 0, "seed": 0, "params": {"x": 1}}
+    records = [{**one, "metrics": {"m": 5}}] + [
+        {
+            "point": "b",
+            "index": 0,
+            "replication": r,
+            "seed": r,
+            "params": {"x": 2},
+            "metrics": {"m": v},
+        }
+        for r, v in reversed(list(enumerate([1.0, 2.0, 6.0])))
+    ]
     runs, points = build_tables(records, ["x"])
-    assert runs["point"].tolist() == ["a", "b", "b", "b"]
+    # the design's order (index), not the point ids' nor the order the runs finished in
+    assert runs["point"].tolist() == ["b", "b", "b", "a"]
+    assert runs["replication"].tolist() == [0, 1, 2, 0]
+    assert points["point"].tolist() == ["b", "a"]
     assert list(runs.columns) == ["point", "replication", "seed", "param.x", "metric.m"]
     b = points.set_index("point").loc["b"]
     assert b["metric.m.mean"] == pytest.approx(3.0)
@@ -256,9 +267,9 @@ def test_same_tables_on_one_worker_two_workers_and_dask(tiny: Any, tmp_path: Pat
     assert _sweep_bytes(one.folder) == _sweep_bytes(two.folder) == _sweep_bytes(dask.folder)
     runs = pd.read_parquet(one.folder / "runs.parquet")
     assert len(runs) == 8 and not runs.duplicated(["point", "replication"]).any()
-    assert runs[["point", "replication"]].equals(
-        runs.sort_values(["point", "replication"])[["point", "replication"]]
-    )
+    # in the design's order of points, then by replication
+    expected = [(q.id, r) for q in sorted(design.points, key=lambda q: q.index) for r in (0, 1)]
+    assert list(zip(runs["point"], runs["replication"], strict=True)) == expected
     # common random numbers: replication r has the same seed at every point
     assert runs.groupby("replication")["seed"].nunique().eq(1).all()
     assert sorted(runs["seed"].unique().tolist()) == sorted(replication_seeds(5, 2))

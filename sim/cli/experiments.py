@@ -343,7 +343,7 @@ def sensitivity(
             "(deliveries after it dropped; earlier years are unchanged)"
         )
     for result in results:
-        warning = sobol_warning(result, design.n)
+        warning = sobol_warning(result, design.n, replications=len(design.seeds))
         if warning is not None:
             typer.echo(f"warning: {warning}", err=True)
     _say_folder(f"sensitivity folder: {folder}", fmt)

@@ -40,11 +40,15 @@ from sim.scenario.fields import plain_value
 
 __all__ = [
     "SensitivityDesign",
+    "check_design_size",
+    "design_points",
     "evaluate",
     "min_points",
+    "needs_allow_large",
     "rank_sample",
     "resolve_metric",
     "sample_indices",
+    "sample_order",
     "sensitivity_design",
     "sobol_indices",
     "swing",
@@ -135,19 +139,7 @@ def sensitivity_design(
         )
     seed = check_seed(seed)
     replications = check_count(replications, "--replications", "replications")
-    d = len(names)
-    points = 1 + 2 * d + n * (d + 2)
-    # only sums over replications are kept per point: no per-run table
-    check_size(
-        "sensitivity analysis",
-        [
-            ("--n", f"points (1 + 2d + N(d + 2), d = {d})", points),
-            ("--replications", "replications", replications),
-        ],
-        allow_large=allow_large,
-        bytes_per_run=0,
-        points=points,
-    )
+    check_design_size(len(names), n, replications, allow_large=allow_large)
     unit = saltelli.sample(
         _problem(names), n, calc_second_order=False, seed=_salib_seed(seed, "sensitivity/sample")
     )
@@ -159,6 +151,49 @@ def sensitivity_design(
         seeds=tuple(replication_seeds(seed, replications)),
         unit=np.clip(np.asarray(unit, dtype=np.float64), EPS, 1.0 - EPS),
     )
+
+
+def design_points(d: int, n: int) -> int:
+    """Points of the design over ``d`` parameters from base sample ``n``: the base, each
+    parameter's low and high, and Saltelli's ``n (d + 2)``.
+
+    >>> design_points(10, 64)
+    789
+    """
+    return 1 + 2 * d + n * (d + 2)
+
+
+def check_design_size(d: int, n: int, replications: int, *, allow_large: bool = False) -> int:
+    """The runs of the design (``d`` parameters, base sample ``n``), or the UserError of
+    :func:`~sim.experiments.design.check_size` when they pass its cap."""
+    points = design_points(d, n)
+    # only sums over replications are kept per point: no per-run table
+    return check_size(
+        "sensitivity analysis",
+        [
+            ("--n", f"points (1 + 2d + N(d + 2), d = {d})", points),
+            ("--replications", "replications", replications),
+        ],
+        allow_large=allow_large,
+        bytes_per_run=0,
+        points=points,
+    )
+
+
+def needs_allow_large(d: int, n: int, replications: int) -> bool | None:
+    """Whether ``--n n`` over ``d`` parameters needs ``--allow-large`` to run (None: too
+    large for this machine even with it), by :func:`check_design_size`.
+
+    >>> needs_allow_large(10, 512, 2), needs_allow_large(10, 131072, 2)
+    (False, True)
+    """
+    for allow_large in (False, True):
+        try:
+            check_design_size(d, n, replications, allow_large=allow_large)
+        except UserError:
+            continue
+        return allow_large
+    return None
 
 
 def resolve_metric(name: str, known: Sequence[str]) -> str:
@@ -282,6 +317,34 @@ def sample_indices(
     out["spearman_rho"] = rho
     out["spearman_p"] = pval
     return out
+
+
+def sample_order(
+    s1: Sequence[float | None], rho: Sequence[float | None]
+) -> tuple[str | None, list[int]]:
+    """What a ranked sampled sweep's parameters are ranked by, and their positions in rank
+    order: the first-order index S1 where any was computed, else |Spearman rho| (fewer
+    points than :func:`min_points` give rank correlations only); the largest first,
+    missing values last, ties in the given (name) order. None: nothing to rank by (a
+    constant metric), the given order.
+
+    >>> sample_order([0.1, 0.7, None], [0.9, -0.2, 0.1])
+    ('S1', [1, 0, 2])
+    >>> sample_order([None, None, None], [-0.33, 0.62, None])
+    ('|Spearman rho|', [1, 0, 2])
+    >>> sample_order([None, None], [None, None])
+    (None, [0, 1])
+    """
+
+    def order(values: Sequence[float | None]) -> list[int]:
+        key = [-math.inf if v is None else float(v) for v in values]
+        return sorted(range(len(values)), key=lambda j: -key[j])
+
+    if any(v is not None for v in s1):
+        return "S1", order(s1)
+    if any(v is not None for v in rho):
+        return "|Spearman rho|", order([None if v is None else abs(v) for v in rho])
+    return None, list(range(len(s1)))
 
 
 def rank_sample(

@@ -10,7 +10,8 @@ A sweep folder holds
   reader always sees a complete table;
 - ``.sweep.lock``: held by the one process writing the folder (:mod:`sim.results.lock`).
 
-Rows are sorted by (point id, replication), which makes the tables independent of the
+Rows are in the design's order of points (their index: a grid's values in the order given,
+a sample's draws in order), then by replication, which makes the tables independent of the
 order in which runs finished, hence of the backend and the number of workers.
 """
 
@@ -234,12 +235,13 @@ def build_tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``runs`` (one row per run) and ``points`` (per point: mean, std, 95% CI half-width).
 
-    Rows are sorted by point id then replication. Metric columns are the union of the
+    Rows are in the design's order of points (each record's ``index``), then by
+    replication. Metric columns are the union of the
     runs' metric keys, sorted. ``points`` has ``metric.<key>.mean``, ``.std`` (sample
     standard deviation over replications) and ``.ci95`` (half-width of the two-sided 95%
     t-interval of the mean; NaN with one replication) for every numeric metric.
     """
-    rows = sorted(records, key=lambda r: (str(r["point"]), int(r["replication"])))
+    rows = sorted(records, key=lambda r: (int(r["index"]), int(r["replication"])))
     metric_keys = sorted({k for r in rows for k in r["metrics"]})
     columns: dict[str, Any] = {
         "point": pd.array([str(r["point"]) for r in rows], dtype="string"),

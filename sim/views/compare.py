@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sim.experiments.compare import compare_metric, same_seeds
+from sim.experiments.compare import SeedOverlap, compare_metric, seed_overlap
 from sim.views.headline import group_title, headline_rows, replication_count
 from sim.views.numbers import HEADLINE
 from sim.views.tables import Column, Tabular
@@ -26,22 +26,74 @@ def _title(names: Sequence[str], summaries: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _caption(summaries: Sequence[Mapping[str, Any]], paired: int, unpaired: int) -> str:
+def _replications(n: int) -> str:
+    return f"{n} replication{'' if n == 1 else 's'}"
+
+
+def _left_out(names: tuple[str, str], overlap: SeedOverlap) -> str:
+    """Which replications have no pair, e.g. "6 of baseline's 8 replications left out".
+
+    >>> _left_out(("a", "b"), SeedOverlap(2, 6, 0))
+    "6 of a's 8 replications left out"
+    >>> _left_out(("a", "b"), SeedOverlap(2, 1, 3))
+    "1 of a's 3 replications and 3 of b's 5 left out"
+    """
+    parts: list[str] = []
+    for name, only in zip(names, (overlap.base_only, overlap.other_only), strict=True):
+        if only:
+            total = overlap.shared + only
+            parts.append(f"{only} of {name}'s {total if parts else _replications(total)}")
+    return " and ".join(parts) + " left out"
+
+
+def _pairing_note(names: tuple[str, str], overlap: SeedOverlap, paired: int, unpaired: int) -> str:
+    """How the intervals of one run's differences from the base were found, in words."""
     parts = []
-    if same_seeds(summaries):
-        reps = summaries[0].get("replications") or []
-        parts.append(
-            f"± 95%: the interval of the difference; paired over the {len(reps)} seeds the runs "
-            f"share for the {paired} metrics stored per replication"
+    if paired:
+        text = (
+            f"paired over the {overlap.shared} seeds the runs share for the {paired} metrics "
+            "stored per replication"
         )
+        if not overlap.complete:
+            text += (
+                f" (for these the difference too is over those {overlap.shared} seeds: "
+                f"{_left_out(names, overlap)}; the same replications in both runs pair "
+                "them all)"
+            )
+        parts.append(text)
         if unpaired:
             parts.append(f"unpaired (the runs' half-widths combined) for the other {unpaired}")
+    elif unpaired:
+        if overlap.shared == 0:
+            why = "the runs do not share seeds"
+        elif overlap.shared == 1:
+            why = "the runs share 1 seed; pairing needs 2"
+        else:
+            why = "no metric is stored per replication in both runs"
+        parts.append(f"unpaired ({why}: the runs' half-widths combined, an approximation)")
     else:
-        parts.append(
-            "± 95%: the interval of the difference, unpaired (the runs do not share seeds: "
-            "the runs' half-widths combined, an approximation)"
+        parts.append("none")
+    return "; ".join(parts)
+
+
+def _caption(
+    names: Sequence[str],
+    summaries: Sequence[Mapping[str, Any]],
+    paired: Sequence[int],
+    unpaired: Sequence[int],
+) -> str:
+    """The caption: per run after the first, how its intervals were found."""
+    notes = [
+        _pairing_note(
+            (names[0], names[j]), seed_overlap(summaries[0], summaries[j]), paired[j], unpaired[j]
         )
-    return "; ".join(parts) + "; '-': no interval (one replication)"
+        for j in range(1, len(names))
+    ]
+    if len(notes) == 1:
+        body = notes[0]
+    else:
+        body = "; ".join(f"{names[j]}: {n}" for j, n in enumerate(notes, start=1))
+    return f"± 95%: the interval of the difference, {body}; '-': no interval (one replication)"
 
 
 def comparison_tables(
@@ -54,8 +106,8 @@ def comparison_tables(
     others = list(enumerate(summaries))[1:]
     rows: list[dict[str, Any]] = []
     sections: list[int] = []
-    paired: set[str] = set()
-    unpaired: set[str] = set()
+    paired = [0] * len(names)
+    unpaired = [0] * len(names)
     metrics = headline_rows(base, everything=everything)
     for i, m in enumerate(metrics):
         if i == 0 or m.group != metrics[i - 1].group:
@@ -77,9 +129,9 @@ def comparison_tables(
             row[f"r{j}"] = d.relative
             row[f"p{j}"] = d.pairing
             if d.pairing == "paired":
-                paired.add(m.key)
+                paired[j] += 1
             elif d.pairing == "unpaired":
-                unpaired.add(m.key)
+                unpaired[j] += 1
         rows.append(row)
     columns: list[Column] = [Column("label", "metric", text=True)]
     columns += [Column(f"v{j}", names[j], unit_from="unit") for j in range(len(names))]
@@ -102,7 +154,7 @@ def comparison_tables(
             name="compare",
             style=HEADLINE,
             sections=tuple(sections),
-            caption=_caption(summaries, len(paired), len(unpaired - paired)),
+            caption=_caption(names, summaries, paired, unpaired),
             data_columns=tuple(data),
             skip_in_data="group_row",
             data_names=_data_names(names),

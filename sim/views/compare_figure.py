@@ -44,8 +44,8 @@ def plot_compare(
             d = compare_metric(base, summary, r.key)
             if d.relative is not None:
                 rel[i, j] = 100 * d.relative
-                if d.half_width is not None:
-                    half[i, j] = 100 * d.half_width / abs(float(r.value))
+                if d.relative_half_width is not None:
+                    half[i, j] = 100 * d.relative_half_width
                     kinds[j].add(d.pairing)
     finite = np.abs(rel[np.isfinite(rel)])
     limit = float(np.clip(2.5 * (finite.max() if finite.size else 1.0), 2.0, 100.0))

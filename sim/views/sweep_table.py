@@ -59,19 +59,23 @@ def interval_warning(replications: int) -> str | None:
     return None
 
 
-def sobol_warning(result: dict[str, Any], n: int) -> str | None:
+def sobol_warning(result: dict[str, Any], n: int, *, replications: int = 1) -> str | None:
     """A warning when the Sobol' indices of ``result`` are too uncertain to rank by: an
     index lies in [0, 1], so a confidence half-width above 0.1 of that range cannot order
-    parameters whose indices differ by less.
+    parameters whose indices differ by less. The advised ``--n`` comes with
+    ``--allow-large`` when its runs (``replications`` per point) pass the cap.
 
     >>> w = sobol_warning({"metric": "m", "sobol": {"S1_conf": [1.58, 0.2], "ST_conf": [None]}}, 2)
     >>> w[:70]
     "Sobol' indices of m from --n 2 are unreliable: their confidence half-w"
-    >>> "reach 1.58" in w, "about --n 512 brings" in w
-    (True, True)
+    >>> "reach 1.58" in w, "about --n 512 brings" in w, "--allow-large" in w
+    (True, True, False)
     >>> sobol_warning({"metric": "m", "sobol": {"S1_conf": [0.05]}}, 512) is None
     True
     """
+    from sim.experiments.design import MAX_RUNS
+    from sim.experiments.sensitivity import design_points, needs_allow_large
+
     sobol = result.get("sobol") or {}
     widths = [
         float(w)
@@ -82,11 +86,27 @@ def sobol_warning(result: dict[str, Any], n: int) -> str | None:
     widest = max(widths, default=0.0)
     if widest <= 0.1:
         return None
+    advised = _n_for(n, widest, 0.1)
+    d = len(sobol.get("names") or sobol.get("S1_conf") or [])
+    size = (
+        f"{design_points(d, advised):,} points x {replications:,} "
+        f"replication{'s' if replications != 1 else ''}"
+    )
+    large = needs_allow_large(d, advised, replications)
+    if large is None:
+        how = (
+            f"; that is {size}, more than this machine's memory holds even with "
+            "--allow-large: rank a sampled sweep instead (xpusim sweep SCENARIO --sample N, "
+            "then xpusim sensitivity SWEEP_FOLDER)"
+        )
+    elif large:
+        how = f"; that is {size}, over the {MAX_RUNS:,}-run cap: add --allow-large"
+    else:
+        how = ""
     return (
         f"Sobol' indices of {result.get('metric')} from --n {n} are unreliable: their "
         f"confidence half-widths reach {widest:.3g} (indices lie in 0 to 1); raise --n "
-        f"(half-widths shrink as 1 / sqrt(N): about --n {_n_for(n, widest, 0.1)} brings "
-        "them to 0.1)"
+        f"(half-widths shrink as 1 / sqrt(N): about --n {advised} brings them to 0.1{how})"
     )
 
 

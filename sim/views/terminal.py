@@ -197,21 +197,32 @@ def ranking_tables(result: Mapping[str, Any]) -> list[Tabular]:
 
 
 def sample_ranking_table(result: Mapping[str, Any]) -> Tabular:
-    """First-order indices and rank correlations of one metric of a ranked sampled sweep."""
+    """First-order indices and rank correlations of one metric of a ranked sampled sweep,
+    ranked by what was computed (:func:`~sim.experiments.sensitivity.sample_order`)."""
+    from sim.experiments.sensitivity import sample_order
+
     sob, spear = result["sobol"], result["spearman"]
     metric = str(result["metric"])
+    by, order = sample_order(sob["S1"], spear["rho"])
     rows = [
         {
             "metric": metric,
-            "rank": rank,
+            "rank": rank if by is not None else None,
+            "rank_by": by,
             "parameter": str(sob["names"][j]),
             "S1": sob["S1"][j],
             "S1_conf": sob["S1_conf"][j],
             "rho": spear["rho"][j],
             "p": spear["p"][j],
         }
-        for rank, j in enumerate(_order(sob["S1"]), 1)
+        for rank, j in enumerate(order, 1)
     ]
+    if by == "S1":
+        caption = "rank: by S1, the largest first"
+    elif by is not None:
+        caption = f"rank: by {by}, the largest first (no S1 computed: {_no_s1(result)})"
+    else:
+        caption = "no rank: neither S1 nor Spearman rho computed (the metric does not vary)"
     return Tabular(
         title=f"First-order indices (RBD-FAST, {result['points']} points): {metric}",
         columns=_columns(
@@ -225,8 +236,18 @@ def sample_ranking_table(result: Mapping[str, Any]) -> Tabular:
         rows=rows,
         name="ranking",
         style=RANKING,
-        data_columns=("metric", "rank", "parameter", "S1", "S1_conf", "rho", "p"),
+        caption=caption,
+        data_columns=("metric", "rank", "rank_by", "parameter", "S1", "S1_conf", "rho", "p"),
     )
+
+
+def _no_s1(result: Mapping[str, Any]) -> str:
+    """Why a ranked sweep has no first-order index, in a few words."""
+    from sim.experiments.sensitivity import min_points
+
+    if result["points"] < min_points():
+        return f"it needs {min_points()} points, the sweep has {result['points']}"
+    return "RBD-FAST gave none"
 
 
 def sample_ranking_note(result: Mapping[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiments.sensitivity import swing, swing_order
+from sim.experiments.sensitivity import sample_order, swing, swing_order
 from sim.results.folders import Folder
 from sim.scenario.paths import value_at
 from sim.views.headline import headline_rows
@@ -302,9 +302,9 @@ def _headline_ranked_sweep(sens: Mapping[str, Any], sobol: Mapping[str, Any]) ->
 
     s1, conf = column(sobol, "S1"), column(sobol, "S1_conf")
     rho, pval = column(spearman, "rho"), column(spearman, "p")
-    order = sorted(
-        range(len(names)),
-        key=lambda j: -(s1[j] if isinstance(s1[j], int | float) else -math.inf),
+    by, order = sample_order(
+        [v if isinstance(v, int | float) else None for v in s1],
+        [v if isinstance(v, int | float) else None for v in rho],
     )
     rows = [
         [names[j], fmt_value(s1[j]), fmt_value(conf[j]), fmt_value(rho[j]), fmt_value(pval[j])]
@@ -320,7 +320,9 @@ def _headline_ranked_sweep(sens: Mapping[str, Any], sobol: Mapping[str, Any]) ->
         Table(
             ["Parameter", "S1", "S1 conf.", "Spearman rho", "p-value"],
             rows,
-            "First-order indices (RBD-FAST), largest first",
+            f"First-order indices (RBD-FAST), ranked by {by}, the largest first"
+            if by is not None
+            else "First-order indices (RBD-FAST): none computed (the metric does not vary)",
             frozenset({1, 2, 3, 4}),
         ),
     ]
