@@ -478,3 +478,17 @@ def test_sweep_report_shows_the_design_and_each_point(tmp_path: Path) -> None:
     assert "| economics.pue | 1.1, 1.3 |" in md
     assert "| 1.1 | 2 | \\$8.5B +- \\$6.3B |" in md  # per point: mean +- its half-width
     assert "all points pooled (not an interval)" in md
+
+
+def test_baseline_differences_show_years_as_years(tmp_path: Path) -> None:
+    """A changed year reads 2025 in the report's differences table, not 2,025."""
+    from sim.views.report.blocks import Table
+    from sim.views.report.sections import _baseline
+
+    scenario = _manifest_scenario()
+    scenario["catalog"]["stacks"]["neuron"]["maturity_midpoint_year"] = 2025
+    (tmp_path / "sensitivity.json").write_text(json.dumps({"metric": "m", "tornado": TORNADO}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenario": scenario}))
+    tables = [b for b in _baseline(Folder(tmp_path), BASELINE) if isinstance(b, Table)]
+    row = next(r for t in tables for r in t.rows if r[0].endswith("maturity_midpoint_year"))
+    assert row[1:] == ["2025", "2027"], row

@@ -86,7 +86,10 @@ SampleOption = Annotated[
     ),
 ]
 MethodOption = Annotated[
-    str, typer.Option("--method", "-m", help="Sampling design: mc, lhs or sobol.")
+    str,
+    typer.Option(
+        "--method", "-m", metavar="mc|lhs|sobol", help="Sampling design: mc, lhs or sobol."
+    ),
 ]
 VaryOption = Annotated[
     list[str] | None,

@@ -436,7 +436,9 @@ def _delivery_problems(s: Scenario, pid: str, pool: PoolSpec) -> list[CrossRefer
                 CrossReferenceError(
                     path,
                     f"delivery date {d.date} is outside the horizon "
-                    f"[{s.horizon.start}, {s.horizon.end})",
+                    f"[{s.horizon.start}, {s.horizon.end}): drop the delivery or move it "
+                    "inside (calibrate and sensitivity drop later deliveries themselves when "
+                    "they cut a run short)",
                 )
             )
         elif d.date < chip.launch_date:

@@ -21,7 +21,7 @@ from sim.results.folders import Folder, read_output
 from sim.scenario import diff_scenarios, load_scenario
 from sim.scenario.paths import value_at
 from sim.views.figures import KINDS, figure_meta
-from sim.views.numbers import fmt_value, fmt_with_unit
+from sim.views.numbers import fmt_value, fmt_with_unit, param_unit
 from sim.views.report.blocks import Block, FigureBlock, Heading, Paragraph, Table
 from sim.views.report.headline import headline
 
@@ -349,7 +349,10 @@ def _baseline(data: Folder, baseline: Path | None) -> list[Block]:
     blocks.append(
         Paragraph(f"{len(diffs)} resolved values differ from the baseline scenario. {note}")
     )
-    rows = [[k, fmt_value(a), fmt_value(b)] for k, a, b in diffs[:MAX_DIFF_ROWS]]
+    rows = [
+        [k, fmt_value(a, param_unit(k)), fmt_value(b, param_unit(k))]
+        for k, a, b in diffs[:MAX_DIFF_ROWS]
+    ]
     blocks.append(Table(["Key", "This scenario", "Baseline"], rows, "", frozenset({1, 2})))
     if len(diffs) > MAX_DIFF_ROWS:
         blocks.append(
