@@ -212,19 +212,25 @@ def _untyped_flags(params: list[Any]) -> list[Any]:
     return params
 
 
-class Command(TyperCommand):
-    """A command whose help reads well (paragraphs wrapped to the terminal, flags untyped)
-    and whose parsing errors know the command they are about."""
+class _Readable:
+    """Help that reads well (paragraphs wrapped to the terminal, flags untyped) and parsing
+    errors that know the command they are about; mixed into typer's command classes."""
+
+    help: str | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help = _unwrapped(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
-        return _untyped_flags(super().get_params(ctx))
+        return _untyped_flags(super().get_params(ctx))  # type: ignore[misc]
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return _parsed(super().parse_args, ctx, args)
+        return _parsed(super().parse_args, ctx, args)  # type: ignore[misc]
+
+
+class Command(_Readable, TyperCommand):
+    """A command of xpusim (see :class:`_Readable`)."""
 
 
 def _parsed(parse: Callable[[Any, list[str]], list[str]], ctx: Any, args: list[str]) -> list[str]:
@@ -237,19 +243,9 @@ def _parsed(parse: Callable[[Any, list[str]], list[str]], ctx: Any, args: list[s
         raise
 
 
-class CommandGroup(TyperGroup):
+class CommandGroup(_Readable, TyperGroup):
     """The top-level command group: turns user errors, the command line's included, into
     one line and exit status 2; the help of its commands as :class:`Command`'s."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.help = _unwrapped(self.help)
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _untyped_flags(super().get_params(ctx))
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return _parsed(super().parse_args, ctx, args)
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -139,8 +139,7 @@ def validate(
     ],
     set_: SetOption = None,
 ) -> None:
-    """Check scenario files: 'ok <file>' for each valid one, every error of each other
-    (one 'error:' line each).
+    """Check scenario files: 'ok <file>', or each error on an 'error:' line of its own.
 
     Example: xpusim validate scenarios/*.yaml
     """
