@@ -303,16 +303,16 @@ def sensitivity(
     points = design.points()
     for values in points:  # every point checked before anything runs
         substitute(loaded, values)
-    if not quiet:
+    fields = scenario_fields(loaded)
+    digest_of = [fields["scenario_sha256"], list(metric), design.n, list(design.seeds)]
+    folder = new_sensitivity_folder(out, str(loaded.scenario.name), digest_of)
+    if not quiet and scheduler is None:  # a cluster is reached first: its errors come alone
         note(
             f"{len(points):,} points x {len(design.seeds)} "
             f"replication{'' if len(design.seeds) == 1 else 's'} = "
             f"{design.runs_total:,} runs ({1 + 2 * len(design.names)} for the tornado, the "
             f"rest Sobol' with --n {design.n})"
         )
-    fields = scenario_fields(loaded)
-    digest_of = [fields["scenario_sha256"], list(metric), design.n, list(design.seeds)]
-    folder = new_sensitivity_folder(out, str(loaded.scenario.name), digest_of)
     with progress_bar(f"sensitivity {loaded.scenario.name}", quiet) as update:
         results = evaluate(
             design,
