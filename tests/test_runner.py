@@ -302,7 +302,7 @@ def test_a_killed_runs_pool_workers_exit(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.test_sweep import _children, _signal_when, _still_running_after
+    from tests.test_sweep import _children, _descendants, _signal_when, _still_running_after
 
     root = Path(__file__).resolve().parents[1]
     scenario = str(root / "scenarios" / "baseline.yaml")
@@ -314,19 +314,11 @@ def test_a_killed_runs_pool_workers_exit(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
 
-    def descendants() -> set[int]:
-        found, todo = set(), [run.pid]
-        while todo:
-            kids = _children(todo.pop()) - found
-            found |= kids
-            todo.extend(kids)
-        return found
-
     started: set[int] = set()
     workers: set[int] = set()
 
     def pool_started() -> bool:  # the fork server, its tracker and the two workers
-        started.update(descendants())
+        started.update(_descendants(run.pid))
         workers.update({p for p in started if not _children(p)} - _children(run.pid))
         return len(started) >= 4 and len(workers) >= 2
 
@@ -356,7 +348,7 @@ def test_ctrl_c_stops_the_command_and_its_pool_at_once(tmp_path: Path, command: 
     import sys
     import time
 
-    from tests.test_sweep import _children, _still_running_after
+    from tests.test_sweep import _descendants, _still_running_after
 
     root = Path(__file__).resolve().parents[1]
     scenario = str(root / "scenarios" / "baseline.yaml")
@@ -371,21 +363,13 @@ def test_ctrl_c_stops_the_command_and_its_pool_at_once(tmp_path: Path, command: 
     )
     started: set[int] = set()
 
-    def descendants() -> set[int]:
-        found, todo = set(), [proc.pid]
-        while todo:
-            kids = _children(todo.pop()) - found
-            found |= kids
-            todo.extend(kids)
-        return found
-
     try:
         while len(started) < 2:  # the pool's workers (or its fork server and tracker)
             assert proc.poll() is None, "the command ended before its pool started"
-            started.update(descendants())
+            started.update(_descendants(proc.pid))
             time.sleep(0.02)
         time.sleep(1.0)  # the workers are inside their first runs
-        started.update(descendants())
+        started.update(_descendants(proc.pid))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -843,6 +843,17 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid``: its children, theirs, and so on (Linux /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        kids = _children(todo.pop()) - found
+        found |= kids
+        todo.extend(kids)
+    return found
+
+
 def _running(pid: int) -> bool:
     """Whether ``pid`` is a live process (not gone, not a zombie), from Linux /proc."""
     try:
