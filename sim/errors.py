@@ -82,10 +82,11 @@ class UserError(Exception):
         return printable("".join(parts))
 
     def lines(self) -> list[str]:
-        """The error, then each other problem found (``details``), one line each."""
-        return [" ".join(str(self).splitlines())] + [
-            printable(" ".join(d.splitlines())) for d in self.details[1:]
-        ]
+        """Every problem found (``details``, the first being this error itself), one line
+        each; the error alone when it found one."""
+        if not self.details:
+            return [" ".join(str(self).splitlines())]
+        return [printable(" ".join(d.splitlines())) for d in self.details]
 
 
 class ScenarioError(UserError):

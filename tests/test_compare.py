@@ -237,3 +237,30 @@ def test_three_runs_each_get_their_own_pairing_note() -> None:
     caption = " ".join(printed([("a", BASE), ("b", two), ("c", other)]).split())
     assert "b: paired over the 2 seeds" in caption and "6 of a's 8 replications" in caption
     assert "c: unpaired (the runs do not share seeds" in caption
+
+
+def test_a_metric_some_replications_lack_pairs_over_fewer_and_says_so() -> None:
+    """A metric missing from some replications of one run pairs over the seeds where both
+    stored it: the caption says so, and the csv carries each metric's pairs and the base
+    mean its relative difference is taken against."""
+    n = len(BASE["replications"])
+    other = variant([1e9] * n)
+    del other["replications"][-1]["provider"]["tco_usd"]
+    d = compare_metric(BASE, other, KEY)
+    assert d.pairing == "paired" and d.pairs == n - 1
+    caption = " ".join(printed([("base", BASE), ("v", other)]).split())
+    assert f"paired over the {n} seeds" in caption and "1 of them over fewer" in caption
+    rows = list(csv.DictReader(io.StringIO(printed([("base", BASE), ("v", other)], "csv"))))
+    row = next(r for r in rows if r["key"] == KEY)
+    assert int(float(row["pairs_v"])) == n - 1
+    assert float(row["relative_to_v"]) == pytest.approx(d.reference)
+    full = next(
+        r
+        for r in csv.DictReader(
+            io.StringIO(printed([("base", BASE), ("v", variant([1e9] * n))], "csv"))
+        )
+        if r["key"] == KEY
+    )
+    assert int(float(full["pairs_v"])) == n and "fewer" not in printed(
+        [("base", BASE), ("v", variant([1e9] * n))]
+    )

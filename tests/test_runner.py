@@ -381,3 +381,28 @@ def test_ctrl_c_stops_the_command_and_its_pool_at_once(tmp_path: Path, command: 
     assert "Traceback" not in err
     assert not _still_running_after(started), "the interrupted command left processes behind"
     assert not out.exists(), "an interrupted command wrote its output folder"
+
+
+def test_stop_pool_at_once_ends_a_worker_that_would_never_finish() -> None:
+    """After Ctrl-C the pool is stopped without waiting for its tasks: a worker busy for
+    ever is ended, so the shutdown returns (a plain shutdown would wait for ever)."""
+    import threading
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sim.accounting.runner import _pool_context, stop_pool
+
+    pool = ProcessPoolExecutor(1, mp_context=_pool_context())
+    task = pool.submit(time.sleep, 10_000)
+    while not task.running():
+        time.sleep(0.01)
+    time.sleep(0.5)  # the worker has taken the task
+    stopper = threading.Thread(target=stop_pool, args=(pool,), kwargs={"at_once": True})
+    stopper.start()
+    stopper.join(timeout=60)
+    stuck = stopper.is_alive()
+    if stuck:  # clean up before failing
+        for proc in list(pool._processes.values()):  # type: ignore[attr-defined]
+            proc.kill()
+    assert not stuck, "stop_pool(at_once=True) waited for a task that never ends"
+    assert not task.cancelled()  # it had started: ended with its worker, not cancelled

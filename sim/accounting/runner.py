@@ -207,7 +207,8 @@ def deferred_interrupt() -> Iterator[threading.Event]:
     KeyboardInterrupt raised inside the executor's own bookkeeping can leave the command
     waiting for ever at exit on workers nobody stops. The waits poll the event
     (:func:`in_order`) and raise KeyboardInterrupt where the pool can be stopped
-    (:func:`stop_pool`). Left as it is outside the main thread, or where Ctrl-C is not
+    (:func:`stop_pool`); a Ctrl-C no wait heard is raised when the block ends without an
+    exception of its own. Left as it is outside the main thread, or where Ctrl-C is not
     Python's default (ignored, or handled by a host program)."""
     flag = threading.Event()
     if (
@@ -221,6 +222,7 @@ def deferred_interrupt() -> Iterator[threading.Event]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+    raise_if_set(flag)  # reached only when the block ended without an exception
 
 
 def raise_if_set(interrupted: threading.Event) -> None:
@@ -359,8 +361,8 @@ class ReplicationPool:
         """The summary of each replication, in seed order."""
         if self._pool is None or len(seeds) < 2:
             return [_summary_of(scenario, s) for s in seeds]
-        futures = [self._pool.submit(_summary_of, scenario, s) for s in seeds]
         with deferred_interrupt() as interrupted:
+            futures = [self._pool.submit(_summary_of, scenario, s) for s in seeds]
             return list(in_order(futures, interrupted))
 
 

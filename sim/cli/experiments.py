@@ -310,8 +310,8 @@ def sensitivity(
         note(
             f"{len(points):,} points x {len(design.seeds)} "
             f"replication{'' if len(design.seeds) == 1 else 's'} = "
-            f"{design.runs_total:,} runs ({1 + 2 * len(design.names)} for the tornado, the "
-            f"rest Sobol' with --n {design.n})"
+            f"{design.runs_total:,} runs ({design.tornado_runs:,} for the base and the "
+            f"tornado, the rest Sobol' with --n {design.n})"
         )
     with progress_bar(f"sensitivity {loaded.scenario.name}", quiet) as update:
         results = evaluate(

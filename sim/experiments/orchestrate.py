@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.accounting.runner import deferred_interrupt
 from sim.errors import UserError
 from sim.experiments.design import Design
 from sim.experiments.execute import Job, Task, connect, execute
@@ -247,7 +248,10 @@ class _Sweep:
             self._journal_runs(done, rebuild_seconds)
         except BaseException as exc:
             failure = exc
-        late = _finish(self.folder, self.design, manifest, self.check, self.count, failure)
+        # a Ctrl-C while the tables and the manifest are written waits for them (and is
+        # raised after, as the runs' own was kept in ``failure``)
+        with deferred_interrupt():
+            late = _finish(self.folder, self.design, manifest, self.check, self.count, failure)
         if failure is not None:
             raise failure
         if late is not None:

@@ -96,7 +96,13 @@ class SensitivityDesign:
 
     @property
     def runs_total(self) -> int:
-        return (1 + 2 * len(self.names) + len(self.unit)) * len(self.seeds)
+        """Runs of the design: every point, each replication."""
+        return design_points(len(self.names), self.n) * len(self.seeds)
+
+    @property
+    def tornado_runs(self) -> int:
+        """Runs of the base and the tornado's points (the rest are Sobol')."""
+        return (1 + 2 * len(self.names)) * len(self.seeds)
 
 
 def _problem(names: Sequence[str]) -> dict[str, Any]:

@@ -354,10 +354,10 @@ def _combine(problems: Sequence[_Problem], total: int) -> ScenarioError:
     """
     errors = [p.error() for p in problems[:MAX_REPORTED]]
     first = errors[0]
+    first.details = [str(e) for e in errors]  # each as itself, the first without the count
     if total > 1:
         n = total - 1
         first.message += f" (+{n} more error{'s' if n > 1 else ''}, listed by xpusim validate)"
-    first.details = [str(e) for e in errors]
     if total > len(errors):
         first.details.append(f"... and {total - len(errors)} more errors not listed")
     return first

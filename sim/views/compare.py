@@ -46,14 +46,22 @@ def _left_out(names: tuple[str, str], overlap: SeedOverlap) -> str:
     return " and ".join(parts) + " left out"
 
 
-def _pairing_note(names: tuple[str, str], overlap: SeedOverlap, paired: int, unpaired: int) -> str:
-    """How the intervals of one run's differences from the base were found, in words."""
+def _pairing_note(
+    names: tuple[str, str], overlap: SeedOverlap, paired: int, unpaired: int, fewer: int = 0
+) -> str:
+    """How the intervals of one run's differences from the base were found, in words
+    (``fewer``: paired metrics that some of the shared replications lack)."""
     parts = []
     if paired:
         text = (
-            f"paired over the {overlap.shared} seeds the runs share for the {paired} metrics "
-            "stored per replication"
+            f"paired over the {overlap.shared} seeds the runs share for the {paired} "
+            f"metric{'' if paired == 1 else 's'} stored per replication"
         )
+        if fewer:
+            text += (
+                f" ({fewer} of them over fewer, the seeds where both runs stored it: "
+                "the pairs column of --format csv counts them)"
+            )
         if not overlap.complete:
             text += (
                 f" (for these the difference too is over those {overlap.shared} seeds: "
@@ -81,11 +89,16 @@ def _caption(
     summaries: Sequence[Mapping[str, Any]],
     paired: Sequence[int],
     unpaired: Sequence[int],
+    fewer: Sequence[int],
 ) -> str:
     """The caption: per run after the first, how its intervals were found."""
     notes = [
         _pairing_note(
-            (names[0], names[j]), seed_overlap(summaries[0], summaries[j]), paired[j], unpaired[j]
+            (names[0], names[j]),
+            seed_overlap(summaries[0], summaries[j]),
+            paired[j],
+            unpaired[j],
+            fewer[j],
         )
         for j in range(1, len(names))
     ]
@@ -108,6 +121,7 @@ def comparison_tables(
     sections: list[int] = []
     paired = [0] * len(names)
     unpaired = [0] * len(names)
+    fewer = [0] * len(names)  # paired metrics some shared replications lack
     metrics = headline_rows(base, everything=everything)
     for i, m in enumerate(metrics):
         if i == 0 or m.group != metrics[i - 1].group:
@@ -128,8 +142,12 @@ def comparison_tables(
             row[f"h{j}"] = d.half_width
             row[f"r{j}"] = d.relative
             row[f"p{j}"] = d.pairing
+            row[f"n{j}"] = d.pairs if d.pairing == "paired" else None
+            row[f"b{j}"] = d.reference
             if d.pairing == "paired":
                 paired[j] += 1
+                if d.pairs < seed_overlap(base, other).shared:
+                    fewer[j] += 1
             elif d.pairing == "unpaired":
                 unpaired[j] += 1
         rows.append(row)
@@ -145,7 +163,7 @@ def comparison_tables(
     data = ["key", "group", "label", "unit"]
     data += [f"v{j}" for j in range(len(names))]
     for j, _ in others:
-        data += [f"d{j}", f"h{j}", f"r{j}", f"p{j}"]
+        data += [f"d{j}", f"h{j}", f"r{j}", f"p{j}", f"n{j}", f"b{j}"]
     return [
         Tabular(
             title=_title(names, summaries),
@@ -154,7 +172,7 @@ def comparison_tables(
             name="compare",
             style=HEADLINE,
             sections=tuple(sections),
-            caption=_caption(names, summaries, paired, unpaired),
+            caption=_caption(names, summaries, paired, unpaired, fewer),
             data_columns=tuple(data),
             skip_in_data="group_row",
             data_names=_data_names(names),
@@ -173,6 +191,8 @@ def _data_names(names: Sequence[str]) -> dict[str, str]:
                 f"h{j}": f"half_width95_{n}",
                 f"r{j}": f"relative_{n}",
                 f"p{j}": f"interval_{n}",
+                f"n{j}": f"pairs_{n}",
+                f"b{j}": f"relative_to_{n}",
             }
         )
     return out
