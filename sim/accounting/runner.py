@@ -257,6 +257,21 @@ def stop_pool(pool: ProcessPoolExecutor, *, at_once: bool) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+@contextmanager
+def stopping(pool: ProcessPoolExecutor) -> Iterator[threading.Event]:
+    """Run a block that waits on ``pool`` with Ctrl-C deferred (the event it yields, see
+    :func:`deferred_interrupt`), and stop the pool as the block ends: at once after Ctrl-C,
+    else once its running tasks finish (queued ones cancelled)."""
+    with deferred_interrupt() as interrupted:
+        try:
+            yield interrupted
+        except KeyboardInterrupt:
+            stop_pool(pool, at_once=True)
+            raise
+        finally:
+            stop_pool(pool, at_once=False)
+
+
 def _worker_init(main_pid: int) -> None:
     """Pool workers leave Ctrl-C to the command, and exit when it is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -313,16 +328,10 @@ def _run_tasks(
     pool = ProcessPoolExecutor(
         n, mp_context=_pool_context(), initializer=_worker_init, initargs=(os.getpid(),)
     )
-    with deferred_interrupt() as interrupted:
-        try:
-            for result in in_order([pool.submit(_task, t) for t in tasks], interrupted):
-                out.append(result)
-                tick(len(out), len(tasks))
-        except KeyboardInterrupt:
-            stop_pool(pool, at_once=True)
-            raise
-        finally:
-            stop_pool(pool, at_once=False)
+    with stopping(pool) as interrupted:
+        for result in in_order([pool.submit(_task, t) for t in tasks], interrupted):
+            out.append(result)
+            tick(len(out), len(tasks))
     return out
 
 

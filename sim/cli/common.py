@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -30,7 +29,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from sim.errors import UserError, printable
 from sim.model.schema.base import MAX_SEED
-from sim.scenario.words import show_set_text
+from sim.scenario.words import closest, show_set_text
 from sim.views.tables import FORMATS, Tabular, check_format, render
 
 if TYPE_CHECKING:
@@ -263,12 +262,12 @@ class CommandGroup(_Readable, TyperGroup):
             if not name or name.startswith("-") or self.get_command(ctx, name) is not None:
                 raise
             commands = self.list_commands(ctx)
-            close = get_close_matches(name, commands)
+            close = closest(name, commands)
             raise UserError(
                 f"no such command {show_set_text(name)}",
                 file=ctx.command_path,
                 expected="one of " + ", ".join(commands),
-                hint=f"did you mean {close[0]}?" if close else None,
+                hint=f"did you mean {close}?" if close else None,
             ) from None
 
     def invoke(self, ctx: Any) -> Any:  # typer's (vendored) click Context

@@ -36,9 +36,8 @@ from typing import Any
 
 from sim.accounting.runner import (
     INTERRUPT_POLL_S,
-    deferred_interrupt,
     raise_if_set,
-    stop_pool,
+    stopping,
     watch_for_orphaning,
 )
 from sim.errors import UserError
@@ -167,29 +166,23 @@ def _pool(
     pool = ProcessPoolExecutor(
         max_workers=workers, initializer=_pool_worker_init, initargs=(os.getpid(), shared)
     )
-    with deferred_interrupt() as interrupted:
-        try:
-            for job in source:
-                pending[pool.submit(_in_worker, task, job.payload, job.seed)] = job
-                if len(pending) >= window:
-                    break
-            while pending:
-                done, _ = wait(pending, timeout=INTERRUPT_POLL_S, return_when=FIRST_COMPLETED)
+    with stopping(pool) as interrupted:
+        for job in source:
+            pending[pool.submit(_in_worker, task, job.payload, job.seed)] = job
+            if len(pending) >= window:
+                break
+        while pending:
+            done, _ = wait(pending, timeout=INTERRUPT_POLL_S, return_when=FIRST_COMPLETED)
+            raise_if_set(interrupted)
+            # Several may finish together: hand them on in submission order.
+            order = {f: i for i, f in enumerate(pending)}
+            for fut in sorted(done, key=order.__getitem__):
+                job = pending.pop(fut)
+                yield job, fut.result()
                 raise_if_set(interrupted)
-                # Several may finish together: hand them on in submission order.
-                order = {f: i for i, f in enumerate(pending)}
-                for fut in sorted(done, key=order.__getitem__):
-                    job = pending.pop(fut)
-                    yield job, fut.result()
-                    raise_if_set(interrupted)
-                    nxt = next(source, None)
-                    if nxt is not None:
-                        pending[pool.submit(_in_worker, task, nxt.payload, nxt.seed)] = nxt
-        except KeyboardInterrupt:
-            stop_pool(pool, at_once=True)
-            raise
-        finally:
-            stop_pool(pool, at_once=False)
+                nxt = next(source, None)
+                if nxt is not None:
+                    pending[pool.submit(_in_worker, task, nxt.payload, nxt.seed)] = nxt
 
 
 class ClusterError(UserError):

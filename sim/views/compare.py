@@ -86,7 +86,7 @@ def _pairing_note(
 
 def _caption(
     names: Sequence[str],
-    summaries: Sequence[Mapping[str, Any]],
+    overlaps: Mapping[int, SeedOverlap],
     paired: Sequence[int],
     unpaired: Sequence[int],
     fewer: Sequence[int],
@@ -95,7 +95,7 @@ def _caption(
     notes = [
         _pairing_note(
             (names[0], names[j]),
-            seed_overlap(summaries[0], summaries[j]),
+            overlaps[j],
             paired[j],
             unpaired[j],
             fewer[j],
@@ -122,6 +122,7 @@ def comparison_tables(
     paired = [0] * len(names)
     unpaired = [0] * len(names)
     fewer = [0] * len(names)  # paired metrics some shared replications lack
+    overlaps = {j: seed_overlap(base, other) for j, other in others}
     metrics = headline_rows(base, everything=everything)
     for i, m in enumerate(metrics):
         if i == 0 or m.group != metrics[i - 1].group:
@@ -146,7 +147,7 @@ def comparison_tables(
             row[f"b{j}"] = d.reference
             if d.pairing == "paired":
                 paired[j] += 1
-                if d.pairs < seed_overlap(base, other).shared:
+                if d.pairs < overlaps[j].shared:
                     fewer[j] += 1
             elif d.pairing == "unpaired":
                 unpaired[j] += 1
@@ -172,7 +173,7 @@ def comparison_tables(
             name="compare",
             style=HEADLINE,
             sections=tuple(sections),
-            caption=_caption(names, summaries, paired, unpaired, fewer),
+            caption=_caption(names, overlaps, paired, unpaired, fewer),
             data_columns=tuple(data),
             skip_in_data="group_row",
             data_names=_data_names(names),
